@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Versions are pinned to what the machine's local package mirror carries (see the env notes).
+let package = Package(
+    name: "Duet",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "duet", targets: ["duet"]),
+        .library(name: "DuetFS", targets: ["DuetFS"]),
+        .library(name: "DuetScrub", targets: ["DuetScrub"]),
+        .library(name: "DuetSend", targets: ["DuetSend"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+    ],
+    targets: [
+        // C only where Swift cannot reach: uapi headers, ioctl numbers, hardware CRC32C.
+        .target(name: "CDuet"),
+        .systemLibrary(name: "CBtrfsUtil", pkgConfig: "libbtrfsutil", providers: [.apt(["libbtrfsutil-dev"])]),
+        .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+        .target(
+            name: "DuetFS",
+            dependencies: [
+                "CDuet", "CBtrfsUtil", "CXXHash", "CSodium",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Collections", package: "swift-collections"),
+            ]
+        ),
+        .target(name: "DuetScrub", dependencies: ["DuetFS"]),
+        .target(name: "DuetSend", dependencies: ["DuetFS"]),
+        .executableTarget(
+            name: "duet",
+            dependencies: [
+                "DuetFS", "DuetScrub", "DuetSend",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Creates and always tears down loop-backed btrfs file systems for integration tests.
+        .target(name: "DuetTestSupport", dependencies: ["DuetFS"], path: "Tests/DuetTestSupport"),
+        .testTarget(name: "DuetFSTests", dependencies: ["DuetFS"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DuetFSIntegrationTests", dependencies: ["DuetFS", "DuetTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

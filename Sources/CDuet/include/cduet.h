@@ -1,0 +1,45 @@
+#ifndef CDUET_H
+#define CDUET_H
+
+/* The one place where Duet touches the kernel's uapi: struct layouts come from the
+ * installed <linux/btrfs.h>, and the ioctl request numbers (function-like macros that
+ * Swift cannot import) are exported as inline functions. */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <linux/types.h>
+#include <linux/fs.h>
+#include <linux/fiemap.h>
+#include <linux/btrfs.h>
+#include <linux/btrfs_tree.h>
+
+/* ioctl(2) is variadic and not callable from Swift. */
+static inline int duet_ioctl(int fd, unsigned long request, void *argument) {
+    return ioctl(fd, request, argument);
+}
+
+static inline unsigned long duet_ioc_fs_info(void) { return BTRFS_IOC_FS_INFO; }
+static inline unsigned long duet_ioc_dev_info(void) { return BTRFS_IOC_DEV_INFO; }
+static inline unsigned long duet_ioc_get_dev_stats(void) { return BTRFS_IOC_GET_DEV_STATS; }
+static inline unsigned long duet_ioc_tree_search_v2(void) { return BTRFS_IOC_TREE_SEARCH_V2; }
+static inline unsigned long duet_ioc_logical_ino_v2(void) { return BTRFS_IOC_LOGICAL_INO_V2; }
+static inline unsigned long duet_ioc_ino_paths(void) { return BTRFS_IOC_INO_PATHS; }
+static inline unsigned long duet_ioc_ino_lookup(void) { return BTRFS_IOC_INO_LOOKUP; }
+static inline unsigned long duet_ioc_sync(void) { return BTRFS_IOC_SYNC; }
+static inline unsigned long duet_ioc_scrub(void) { return BTRFS_IOC_SCRUB; }
+static inline unsigned long duet_ioc_scrub_cancel(void) { return BTRFS_IOC_SCRUB_CANCEL; }
+static inline unsigned long duet_ioc_scrub_progress(void) { return BTRFS_IOC_SCRUB_PROGRESS; }
+static inline unsigned long duet_ioc_send(void) { return BTRFS_IOC_SEND; }
+static inline unsigned long duet_ioc_encoded_read(void) { return BTRFS_IOC_ENCODED_READ; }
+static inline unsigned long duet_ioc_get_subvol_info(void) { return BTRFS_IOC_GET_SUBVOL_INFO; }
+static inline unsigned long duet_ioc_fiemap(void) { return FS_IOC_FIEMAP; }
+
+/* CRC32C (Castagnoli), the raw register update: crc = duet_crc32c_update(crc, data, len).
+ * Uses SSE4.2 when the CPU has it, a slicing table otherwise. btrfs stores ~update(~0, ...). */
+uint32_t duet_crc32c_update(uint32_t crc, const void *data, size_t length);
+/* The portable path alone, so tests can check both paths give the same answers. */
+uint32_t duet_crc32c_update_portable(uint32_t crc, const void *data, size_t length);
+int duet_crc32c_is_hardware(void);
+
+#endif
