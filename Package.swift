@@ -23,10 +23,13 @@ let package = Package(
         .systemLibrary(name: "CBtrfsUtil", pkgConfig: "libbtrfsutil", providers: [.apt(["libbtrfsutil-dev"])]),
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(name: "CLibbpf", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
+        // The eBPF page-cache probes: BPF C source, its committed skeleton, and a small loader.
+        .target(name: "CDuetBPF", dependencies: ["CLibbpf"], exclude: ["bpf"]),
         .target(
             name: "DuetFS",
             dependencies: [
-                "CDuet", "CBtrfsUtil", "CXXHash", "CSodium",
+                "CDuet", "CDuetBPF", "CBtrfsUtil", "CXXHash", "CSodium",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Collections", package: "swift-collections"),
@@ -46,6 +49,7 @@ let package = Package(
         .target(name: "DuetTestSupport", dependencies: ["DuetFS"], path: "Tests/DuetTestSupport"),
         .testTarget(name: "DuetFSTests", dependencies: ["DuetFS"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DuetFSIntegrationTests", dependencies: ["DuetFS", "DuetTestSupport"]),
+        .testTarget(name: "DuetSendTests", dependencies: ["DuetSend", "DuetTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
