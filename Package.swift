@@ -48,8 +48,8 @@ let package = Package(
         // Creates and always tears down loop-backed btrfs file systems for integration tests.
         .target(name: "DuetTestSupport", dependencies: ["DuetFS"], path: "Tests/DuetTestSupport"),
         .testTarget(name: "DuetFSTests", dependencies: ["DuetFS"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DuetFSIntegrationTests", dependencies: ["DuetFS", "DuetTestSupport"]),
-        .testTarget(name: "DuetSendTests", dependencies: ["DuetSend", "DuetTestSupport"]),
+        .testTarget(name: "DuetFSIntegrationTests", dependencies: ["DuetFS", "DuetTestSupport", "CDuet"]),
+        .testTarget(name: "DuetSendTests", dependencies: ["DuetSend", "DuetTestSupport"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]
 )

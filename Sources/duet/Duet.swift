@@ -1,10 +1,33 @@
 import ArgumentParser
+import DuetFS
+import Foundation
 
 @main
 struct Duet: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "duet",
         abstract: "Opportunistic btrfs maintenance: scrub and send that reuse what the page cache already holds.",
-        subcommands: []
+        subcommands: [InfoCommand.self]
     )
+
+    /// Parses and runs, mapping every failure to the exit codes of DESIGN §5: a failure to
+    /// run at all (bad input included) is 1, with one clear line on stderr.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as DuetError {
+            Terminal.fail(error.message)
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(ExitStatus.couldNotRun.rawValue)
+        }
+    }
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
+#include <sys/vfs.h>
 #include <linux/types.h>
 #include <linux/fs.h>
 #include <linux/fiemap.h>
@@ -41,5 +42,8 @@ uint32_t duet_crc32c_update(uint32_t crc, const void *data, size_t length);
 /* The portable path alone, so tests can check both paths give the same answers. */
 uint32_t duet_crc32c_update_portable(uint32_t crc, const void *data, size_t length);
 int duet_crc32c_is_hardware(void);
+
+/* open(2) with O_DIRECT (a GNU extension Swift's Glibc module does not export). */
+int duet_open_direct(const char *path, int flags);
 
 #endif

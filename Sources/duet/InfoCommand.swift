@@ -1,0 +1,46 @@
+import ArgumentParser
+import DuetFS
+
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "Show a btrfs file system's identity, checksum, devices, profiles and subvolumes."
+    )
+
+    @Argument(help: "The mount point (or any directory) of a mounted btrfs file system.")
+    var mount: String
+
+    @Flag(help: "Print JSON (a versioned envelope) instead of text.")
+    var json = false
+
+    func run() throws {
+        let fileSystem = try FileSystem(path: mount)
+        try Terminal.requireRoot(for: "duet info")
+        let report = try FileSystemReport(fileSystem: fileSystem)
+        if json {
+            print(try JSONEnvelope(command: "info", result: report).render())
+            return
+        }
+        var table = KeyValueTable()
+        table.add("UUID", report.uuid)
+        if report.metadataUUID != report.uuid { table.add("Metadata UUID", report.metadataUUID) }
+        table.add("Checksum", "\(report.checksum) (\(report.checksumSize) bytes)")
+        table.add("Generation", "\(report.generation)")
+        table.add("Node size", "\(report.nodeSize)")
+        table.add("Sector size", "\(report.sectorSize)")
+        table.add("Devices", "\(report.devices.count)")
+        for device in report.devices {
+            table.add("Device \(device.id)", "\(device.path), size \(ByteCount.human(device.size)), used \(ByteCount.human(device.used))")
+        }
+        for allocation in report.allocations {
+            table.add(allocation.type, "\(allocation.profile), used \(ByteCount.human(allocation.used)) of \(ByteCount.human(allocation.total))")
+        }
+        table.add("Subvolumes", "\(report.subvolumes.count)")
+        for subvolume in report.subvolumes {
+            var details = [subvolume.readOnly ? "read-only" : "read-write", "parent \(subvolume.parentID)"]
+            if let origin = subvolume.parentUUID { details.append("snapshot of \(origin)") }
+            table.add("Subvolume \(subvolume.id)", "\(subvolume.path) (\(details.joined(separator: ", ")))")
+        }
+        print(table.render())
+    }
+}

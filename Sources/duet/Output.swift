@@ -1,0 +1,68 @@
+import DuetFS
+import Foundation
+
+/// Exit codes shared by every command (DESIGN §5).
+enum ExitStatus: Int32 {
+    case clean = 0
+    case couldNotRun = 1
+    case nothingToResume = 2
+    case uncorrectableErrors = 3
+    case correctedErrors = 4
+    case interrupted = 5
+}
+
+enum Terminal {
+    /// One line on stderr naming what failed, then exit 1.
+    static func fail(_ message: String, status: ExitStatus = .couldNotRun) -> Never {
+        FileHandle.standardError.write(Data("duet: \(message)\n".utf8))
+        exit(status.rawValue)
+    }
+
+    /// Refuses to continue unless running as root, naming what needs it.
+    static func requireRoot(for what: String) throws {
+        if geteuid() != 0 {
+            throw DuetError(.permission, "\(what) needs root (CAP_SYS_ADMIN for btrfs tree searches): run it with sudo")
+        }
+    }
+}
+
+/// `--json` output: a versioned envelope around the command's result.
+struct JSONEnvelope<Result: Encodable>: Encodable {
+    let version = 1
+    let command: String
+    let result: Result
+
+    func render() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+}
+
+/// Sizes in binary units as btrfs-progs prints them ("1.00GiB").
+enum ByteCount {
+    static func human(_ bytes: UInt64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(bytes)B" : String(format: "%.2f%@", value, units[unit])
+    }
+}
+
+/// `Key: value` lines with the values aligned.
+struct KeyValueTable {
+    private var rows: [(String, String)] = []
+
+    mutating func add(_ key: String, _ value: String) { rows.append((key, value)) }
+
+    func render() -> String {
+        let width = (rows.map { $0.0.count }.max() ?? 0) + 2
+        return rows.map { key, value in
+            (key + ":").padding(toLength: width, withPad: " ", startingAt: 0) + value
+        }.joined(separator: "\n")
+    }
+}
