@@ -47,8 +47,9 @@ let package = Package(
         ),
         // Creates and always tears down loop-backed btrfs file systems for integration tests.
         .target(name: "DuetTestSupport", dependencies: ["DuetFS"], path: "Tests/DuetTestSupport"),
-        .testTarget(name: "DuetFSTests", dependencies: ["DuetFS"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DuetFSTests", dependencies: ["DuetFS", "CDuet"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DuetFSIntegrationTests", dependencies: ["DuetFS", "DuetTestSupport", "CDuet"]),
+        .testTarget(name: "DuetCLITests", dependencies: ["duet", "DuetFS", "DuetTestSupport"]),
         .testTarget(name: "DuetSendTests", dependencies: ["DuetSend", "DuetTestSupport"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]

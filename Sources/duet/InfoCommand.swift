@@ -14,8 +14,8 @@ struct InfoCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let fileSystem = try FileSystem(path: mount)
         try Terminal.requireRoot(for: "duet info")
+        let fileSystem = try FileSystem(path: mount)
         let report = try FileSystemReport(fileSystem: fileSystem)
         if json {
             print(try JSONEnvelope(command: "info", result: report).render())

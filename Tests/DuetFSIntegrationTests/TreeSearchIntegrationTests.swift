@@ -16,9 +16,12 @@ struct TreeSearchIntegrationTests {
                 for file in 0..<500 {
                     let path = "\(directoryPath)/f\(file)"
                     // Small files carry inline extents: items of other types between the inode items.
-                    guard FileManager.default.createFile(atPath: path, contents: Data("x\(file)".utf8)) else {
-                        throw HarnessError("cannot create \(path)")
-                    }
+                    let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+                    guard descriptor >= 0 else { throw HarnessError("cannot create \(path)") }
+                    let content = Array("x\(file)".utf8)
+                    let written = write(descriptor, content, content.count)
+                    close(descriptor)
+                    guard written == content.count else { throw HarnessError("cannot write \(path)") }
                     expected.insert(try Self.inode(path))
                 }
             }
