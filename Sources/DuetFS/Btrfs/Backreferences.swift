@@ -7,6 +7,12 @@ public struct InodeReference: Hashable, Sendable, Codable {
     /// Byte offset in the file (with `ignoringOffset`, the offset of the extent's start in the file).
     public var fileOffset: UInt64
     public var root: UInt64
+
+    public init(inode: UInt64, fileOffset: UInt64, root: UInt64) {
+        self.inode = inode
+        self.fileOffset = fileOffset
+        self.root = root
+    }
 }
 
 extension FileSystem {

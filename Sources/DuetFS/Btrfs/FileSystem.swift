@@ -149,4 +149,14 @@ public struct DeviceStatistics: Sendable, Equatable, Codable {
     public var flushErrors: UInt64
     public var corruptionErrors: UInt64
     public var generationErrors: UInt64
+
+    public init(writeErrors: UInt64, readErrors: UInt64, flushErrors: UInt64, corruptionErrors: UInt64, generationErrors: UInt64) {
+        self.writeErrors = writeErrors
+        self.readErrors = readErrors
+        self.flushErrors = flushErrors
+        self.corruptionErrors = corruptionErrors
+        self.generationErrors = generationErrors
+    }
+
+    public var total: UInt64 { writeErrors + readErrors + flushErrors + corruptionErrors + generationErrors }
 }
