@@ -33,7 +33,8 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Collections", package: "swift-collections"),
-            ]
+            ],
+            exclude: ["Hub/README.md", "Ledger/README.md"]
         ),
         .target(name: "DuetScrub", dependencies: ["DuetFS"]),
         .target(name: "DuetSend", dependencies: ["DuetFS"]),
@@ -46,10 +47,11 @@ let package = Package(
             ]
         ),
         // Creates and always tears down loop-backed btrfs file systems for integration tests.
-        .target(name: "DuetTestSupport", dependencies: ["DuetFS"], path: "Tests/DuetTestSupport"),
+        .target(name: "DuetTestSupport", dependencies: ["DuetFS", "CDuet"], path: "Tests/DuetTestSupport"),
         .testTarget(name: "DuetFSTests", dependencies: ["DuetFS", "CDuet"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DuetFSIntegrationTests", dependencies: ["DuetFS", "DuetTestSupport", "CDuet"]),
-        .testTarget(name: "DuetCLITests", dependencies: ["duet", "DuetFS", "DuetTestSupport"]),
+        .testTarget(name: "DuetCLITests", dependencies: ["duet", "DuetFS", "DuetScrub", "DuetTestSupport", "CDuet"]),
+        .testTarget(name: "DuetScrubTests", dependencies: ["DuetScrub", "DuetFS"]),
         .testTarget(name: "DuetSendTests", dependencies: ["DuetSend", "DuetTestSupport"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,3 @@
-import CDuet
 import DuetFS
 import DuetTestSupport
 import Foundation
@@ -29,7 +28,7 @@ struct ChecksumIntegrationTests {
                 for index in 0..<csums.sectorCount {
                     let logical = csums.logical + UInt64(index * sector)
                     let copy = try map.map(logical).copies[0]
-                    let bytes = try DirectRead.read(device: devices[copy.deviceID]!, offset: copy.physical, length: sector)
+                    let bytes = try BlockDevice.read(devices[copy.deviceID]!, offset: copy.physical, length: sector)
                     let expected = Array(csums.checksum(ofSector: index))
                     if hasher.digest(bytes) != expected { mismatches.append(logical) }
                     verified += 1
@@ -43,17 +42,3 @@ struct ChecksumIntegrationTests {
     }
 }
 
-/// Reads a block device with O_DIRECT, so neither cache can hide what is on the device.
-enum DirectRead {
-    static func read(device: String, offset: UInt64, length: Int) throws -> [UInt8] {
-        let descriptor = duet_open_direct(device, O_RDONLY)
-        guard descriptor >= 0 else { throw HarnessError("open \(device): \(String(cString: strerror(errno)))") }
-        defer { close(descriptor) }
-        var buffer: UnsafeMutableRawPointer?
-        guard posix_memalign(&buffer, 4096, length) == 0, let buffer else { throw HarnessError("posix_memalign failed") }
-        defer { free(buffer) }
-        let count = pread(descriptor, buffer, length, off_t(offset))
-        guard count == length else { throw HarnessError("pread \(device) at \(offset): \(count)") }
-        return Array(UnsafeRawBufferPointer(start: buffer, count: length))
-    }
-}

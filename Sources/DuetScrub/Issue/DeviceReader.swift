@@ -1,0 +1,55 @@
+import CDuet
+import DuetFS
+import Glibc
+
+/// Reads a block device with `O_DIRECT` into page-aligned buffers, so the page cache neither
+/// serves stale bytes nor is polluted by the scrub.
+public final class DeviceReader: @unchecked Sendable {
+    public let path: String
+    private let descriptor: Int32
+
+    public init(path: String) throws {
+        let descriptor = duet_open_direct(path, O_RDONLY)
+        guard descriptor >= 0 else { throw DuetError.system("open (O_DIRECT)", path) }
+        self.path = path
+        self.descriptor = descriptor
+    }
+
+    deinit { close(descriptor) }
+
+    /// Reads `length` bytes at `offset` into `buffer` (aligned, at least `length` long).
+    public func read(into buffer: UnsafeMutableRawPointer, offset: UInt64, length: Int) throws {
+        var done = 0
+        while done < length {
+            let count = pread(descriptor, buffer + done, length - done, off_t(offset) + off_t(done))
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw DuetError.system("pread of \(length - done) bytes at physical \(offset + UInt64(done))", path)
+            }
+            if count == 0 {
+                throw DuetError(.system(errno: EIO), "\(path): unexpected end of device at physical \(offset + UInt64(done))")
+            }
+            done += count
+        }
+    }
+
+    /// Reads into a fresh aligned buffer (for confirmation reads and superblocks).
+    public func read(offset: UInt64, length: Int) throws -> [UInt8] {
+        let buffer = AlignedBuffer(capacity: length)
+        try read(into: buffer.pointer, offset: offset, length: length)
+        return Array(UnsafeRawBufferPointer(start: buffer.pointer, count: length))
+    }
+}
+
+/// A page-aligned allocation for O_DIRECT I/O.
+public final class AlignedBuffer: @unchecked Sendable {
+    public let pointer: UnsafeMutableRawPointer
+    public let capacity: Int
+
+    public init(capacity: Int) {
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(capacity, 4096), alignment: 4096)
+        self.capacity = capacity
+    }
+
+    deinit { pointer.deallocate() }
+}

@@ -1,0 +1,152 @@
+import DuetFS
+import Foundation
+
+/// One `duet scrub start` or `resume`: takes the per-file-system lock, plans, runs the
+/// scrubber with checkpoints at least every `checkpointInterval`, consults and feeds the
+/// ledger, and leaves a record that `status` reads and `resume` continues.
+public final class ScrubSession: @unchecked Sendable {
+    public let fileSystem: FileSystem
+    public let info: FileSystemInfo
+    public let store: ScrubStateStore
+    public var options: ScrubOptions
+    /// At most how old a credit may be to be skipped, in seconds (`--period`); nil: since the
+    /// last complete scrub, at most 30 days.
+    public var period: UInt64?
+    public var checkpointInterval: TimeInterval = 2
+    public var progress: (@Sendable (ScrubCounters, UInt64) -> Void)?
+
+    private let lock = NSLock()
+    private var scrubber: Scrubber?
+    private var cancelRequested = false
+
+    public static let maximumPeriod: UInt64 = 30 * 24 * 3600
+
+    public init(fileSystem: FileSystem, stateDirectory: String?, options: ScrubOptions) throws {
+        self.fileSystem = fileSystem
+        info = try fileSystem.info()
+        store = ScrubStateStore(directory: stateDirectory ?? Ledger.defaultDirectory(for: info.fsid))
+        self.options = options
+    }
+
+    /// Asks the running scrub to stop; `run` then saves and returns an interrupted record.
+    public func cancel() {
+        lock.lock()
+        cancelRequested = true
+        let current = scrubber
+        lock.unlock()
+        current?.cancel()
+    }
+
+    /// Runs a scrub to the end or until cancelled. With `resume`, continues the saved one.
+    public func run(resume: Bool) throws -> ScrubRecord {
+        try store.lock()
+        let previous = try store.load()
+        if resume {
+            guard let previous, previous.status != .finished else {
+                throw ResumeError.nothingToResume(store.recordPath)
+            }
+            guard previous.fsid == info.fsid.description else {
+                throw DuetError.malformed("\(store.recordPath) belongs to file system \(previous.fsid), not \(info.fsid)")
+            }
+        }
+        let planner = try ScrubPlanner(fileSystem: fileSystem)
+        let plan = try planner.plan()
+        let now = Date()
+        var record = ScrubRecord(
+            fsid: info.fsid.description, mountPath: fileSystem.path, status: .running, pid: getpid(),
+            startedAt: now, updatedAt: now, finishedAt: nil, elapsed: 0, generation: plan.generation, full: options.full,
+            cursors: [:], counters: ScrubCounters(), findings: [], totalToScrub: try Self.totalToScrub(fileSystem))
+        if resume, let previous {
+            record.startedAt = previous.startedAt
+            record.elapsed = previous.elapsed
+            record.full = previous.full
+            record.cursors = previous.cursors
+            record.counters = previous.counters
+            record.findings = previous.findings
+            options.full = previous.full
+        }
+        let ledger = LedgerAccess(fileSystem: info.fsid, directory: store.directory)
+        let scrubber = Scrubber(fileSystem: fileSystem, planner: planner, plan: plan, options: options,
+                                resume: record.cursorsByDevice, counters: record.counters, findings: record.findings)
+        if !options.full {
+            let since = skipSince(ledger.lastCompleteScrub)
+            scrubber.credits = { range, generation in ledger.credits(in: range, generation: generation, since: since) }
+        }
+        scrubber.verifiedRange = { range, generation in ledger.credit(range, generation: generation) }
+        lock.lock()
+        self.scrubber = scrubber
+        let cancelledEarly = cancelRequested
+        lock.unlock()
+        if cancelledEarly { scrubber.cancel() }
+
+        try store.save(record)
+        let runStart = Date()
+        let done = DispatchSemaphore(value: 0)
+        let worker = Thread {
+            scrubber.run()
+            done.signal()
+        }
+        worker.name = "duet-scrub"
+        worker.start()
+        while done.wait(timeout: .now() + checkpointInterval) == .timedOut {
+            let state = scrubber.checkpoint()
+            record.cursors = Dictionary(uniqueKeysWithValues: state.cursors.map { (String($0.key), $0.value) })
+            record.counters = state.counters
+            record.findings = state.findings
+            record.updatedAt = Date()
+            try? store.save(checkpointed(record, runStart: runStart))
+            progress?(scrubber.current().counters, record.totalToScrub)
+            ledger.flush()
+        }
+        let final = scrubber.current()
+        record.counters = final.counters
+        record.findings = final.findings
+        record.updatedAt = Date()
+        record.elapsed += Date().timeIntervalSince(runStart)
+        if scrubber.isCancelled {
+            let state = scrubber.checkpoint()
+            record.cursors = Dictionary(uniqueKeysWithValues: state.cursors.map { (String($0.key), $0.value) })
+            record.counters = state.counters
+            record.status = .interrupted
+        } else {
+            record.status = .finished
+            record.finishedAt = Date()
+            record.cursors = [:]
+            // The finish time: by default the next scrub skips only what was verified after this
+            // one, so a scrub's own credits never excuse the next from verifying that data again.
+            ledger.recordCompleteScrub(time: UInt64(Date().timeIntervalSince1970) + 1)
+        }
+        ledger.flush()
+        try store.save(record)
+        return record
+    }
+
+    private func checkpointed(_ record: ScrubRecord, runStart: Date) -> ScrubRecord {
+        var copy = record
+        copy.elapsed = record.elapsed + Date().timeIntervalSince(runStart)
+        return copy
+    }
+
+    /// The oldest credit time the scrub may skip: `--period`, else the last complete scrub,
+    /// never more than 30 days back.
+    func skipSince(_ lastCompleteScrub: UInt64?) -> UInt64 {
+        let now = UInt64(Date().timeIntervalSince1970)
+        let floor = now > Self.maximumPeriod ? now - Self.maximumPeriod : 0
+        if let period { return max(floor, now > period ? now - period : 0) }
+        return max(floor, lastCompleteScrub ?? floor)
+    }
+
+    /// Bytes a full scrub reads: used bytes of every block group times its copies.
+    static func totalToScrub(_ fileSystem: FileSystem) throws -> UInt64 {
+        try BlockGroups.load(from: fileSystem).reduce(0) { $0 + $1.used * UInt64($1.flags.profile.copies) }
+    }
+
+    public enum ResumeError: Error, CustomStringConvertible {
+        case nothingToResume(String)
+        public var description: String {
+            switch self {
+            case .nothingToResume(let path): "nothing to resume: no interrupted scrub is recorded in \(path)"
+            }
+        }
+    }
+}

@@ -1,0 +1,309 @@
+import DuetFS
+import Foundation
+
+/// Runs one scrub pass: plan → skip → issue → verify → report. One reader thread per device
+/// issues reads in physical order; verification runs on the global concurrent queue so reading
+/// and hashing overlap; a semaphore bounds the bytes in flight.
+public final class Scrubber: @unchecked Sendable {
+    public let fileSystem: FileSystem
+    public let planner: ScrubPlanner
+    public let options: ScrubOptions
+    public let plan: ScrubPlan
+    /// Credited logical ranges (sorted, disjoint) inside a range at an extent generation: the
+    /// ledger, when skipping.
+    public var credits: (@Sendable (Range<UInt64>, UInt64) -> [Range<UInt64>])?
+    /// Called after every verified piece range (for the ledger and live credits).
+    public var verifiedRange: (@Sendable (Range<UInt64>, UInt64) -> Void)?
+
+    private let lock = NSLock()
+    /// Counters of work wholly below the cursors: what a checkpoint may claim.
+    private var committed = ScrubCounters()
+    private var findings: [ScrubFinding] = []
+    private var progress: [UInt64: DeviceProgress] = [:]
+    private var cancelled = false
+
+    /// One device's position. Reads are issued in physical order but verified out of order, so
+    /// the cursor is the start of the oldest read still being verified; work finished beyond it
+    /// is held back from the committed counters, so a resumed scrub neither loses nor counts twice.
+    private struct DeviceProgress {
+        var cursor: UInt64
+        var issuedEnd: UInt64
+        var outstanding: [UInt64] = []
+        var finished: [(end: UInt64, counters: ScrubCounters)] = []
+        /// Bytes this scrub read from the device, for telling its own I/O from the foreground's.
+        var ownBytes: UInt64 = 0
+    }
+    private let inFlight: DispatchSemaphore
+    private let inFlightUnit: Int
+    private let throttle: Throttle?
+    private let idleMonitor: IdleMonitor?
+
+    /// - Parameter resume: per device, the physical offset below which everything was verified.
+    public init(fileSystem: FileSystem, planner: ScrubPlanner, plan: ScrubPlan, options: ScrubOptions,
+                resume: [UInt64: UInt64] = [:], counters: ScrubCounters = ScrubCounters(), findings: [ScrubFinding] = []) {
+        self.findings = findings
+        self.fileSystem = fileSystem
+        self.planner = planner
+        self.plan = plan
+        self.options = options
+        self.committed = counters
+        for devicePlan in plan.devices {
+            let start = resume[devicePlan.device.id] ?? 0
+            progress[devicePlan.device.id] = DeviceProgress(cursor: start, issuedEnd: start)
+        }
+        inFlightUnit = options.coalescer.maximumRead
+        inFlight = DispatchSemaphore(value: max(1, options.maximumInFlight / inFlightUnit))
+        throttle = options.bandwidthLimit > 0 ? Throttle(bytesPerSecond: options.bandwidthLimit) : nil
+        idleMonitor = options.idle ? IdleMonitor(devices: plan.devices.map(\.device.path)) : nil
+    }
+
+    /// Stops issuing reads; `run` returns once in-flight verification has finished.
+    public func cancel() {
+        lock.lock()
+        cancelled = true
+        lock.unlock()
+    }
+
+    public var isCancelled: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return cancelled
+    }
+
+    /// What a checkpoint saves: committed counters, findings and per-device cursors.
+    public func checkpoint() -> (counters: ScrubCounters, findings: [ScrubFinding], cursors: [UInt64: UInt64]) {
+        lock.lock()
+        defer { lock.unlock() }
+        return (committed, findings, progress.mapValues(\.cursor))
+    }
+
+    /// Everything done so far, for progress displays and the final report.
+    public func current() -> (counters: ScrubCounters, findings: [ScrubFinding]) {
+        lock.lock()
+        defer { lock.unlock() }
+        var total = committed
+        for device in progress.values { for piece in device.finished { total.add(piece.counters) } }
+        return (total, findings)
+    }
+
+    /// Scrubs every device; returns when done or cancelled.
+    public func run() {
+        let group = DispatchGroup()
+        for devicePlan in plan.devices {
+            group.enter()
+            let thread = Thread { [self] in
+                scrubDevice(devicePlan)
+                group.leave()
+            }
+            thread.name = "duet-scrub-\(devicePlan.device.id)"
+            thread.start()
+        }
+        group.wait()
+    }
+
+    /// Adds counters that belong to no read (superblocks, a whole device extent's failure).
+    private func commit(_ update: (inout ScrubCounters) -> Void) {
+        lock.lock()
+        update(&committed)
+        lock.unlock()
+    }
+
+    private func scrubDevice(_ devicePlan: ScrubPlan.DevicePlan) {
+        let device = devicePlan.device
+        let reader: DeviceReader
+        do {
+            reader = try DeviceReader(path: device.path)
+        } catch {
+            report(ScrubFinding(kind: .read, deviceID: device.id, devicePath: device.path, physical: 0, logical: 0, mirror: 0,
+                                length: 0, affected: [], detail: "\(error)"))
+            return
+        }
+        let resumeFrom = checkpoint().cursors[device.id] ?? 0
+        if options.superblocks && resumeFrom == 0 { verifySuperblocks(device, reader: reader) }
+        let verification = DispatchGroup()
+        for work in devicePlan.extents where work.devExtent.physical + work.devExtent.length > resumeFrom {
+            if isCancelled { break }
+            do {
+                try scrubExtent(work, device: device, reader: reader, resumeFrom: resumeFrom, group: verification)
+            } catch {
+                commit { $0.readErrors += 1 }
+                report(ScrubFinding(kind: .read, deviceID: device.id, devicePath: device.path, physical: work.devExtent.physical,
+                                    logical: work.chunk.logical, mirror: work.mirror, length: work.devExtent.length, affected: [],
+                                    detail: "could not scrub this device extent: \(error)"))
+            }
+        }
+        verification.wait()
+        lock.lock()
+        if var state = progress[device.id] {
+            for piece in state.finished { committed.add(piece.counters) }
+            state.finished = []
+            if !cancelled { state.cursor = UInt64.max }
+            progress[device.id] = state
+        }
+        lock.unlock()
+    }
+
+    private func scrubExtent(_ work: ScrubPlan.DeviceExtentWork, device: DeviceInfo, reader: DeviceReader,
+                             resumeFrom: UInt64, group: DispatchGroup) throws {
+        let info = planner.info
+        var pieces = try planner.pieces(in: work, generation: plan.generation).filter { $0.physical >= resumeFrom }
+        var skipped: UInt64 = 0
+        if !options.full, let credits {
+            (pieces, skipped) = PieceSkipper.subtract(pieces, sectorSize: UInt64(info.sectorSize), credited: credits)
+        }
+        let requests = options.coalescer.requests(deviceID: device.id, pieces: pieces)
+        guard !requests.isEmpty else {
+            commit { $0.skippedVerified += skipped }
+            return
+        }
+        let hasData = pieces.contains { $0.kind == .data }
+        let csums = hasData ? try CsumLookup(fileSystem: fileSystem, info: info,
+                                             range: work.chunk.logical..<(work.chunk.logical + work.chunk.length)) : nil
+        let treeCheck = TreeBlockCheck(info: info)
+        for (index, request) in requests.enumerated() {
+            if isCancelled { return }
+            idleMonitor?.waitWhileBusy(device: device.path, ownBytes: ownBytes(device.id)) { self.isCancelled }
+            throttle?.consume(UInt64(request.length))
+            inFlight.wait()
+            lock.lock()
+            progress[device.id]?.outstanding.append(request.physical)
+            progress[device.id]?.issuedEnd = request.physical + UInt64(request.length)
+            progress[device.id]?.ownBytes += UInt64(request.length)
+            lock.unlock()
+            // Skipped bytes travel with the extent's first read, so checkpoints stay consistent.
+            var counters = ScrubCounters()
+            if index == 0 { counters.skippedVerified = skipped }
+            let buffer = AlignedBuffer(capacity: request.length)
+            do {
+                try reader.read(into: buffer.pointer, offset: request.physical, length: request.length)
+            } catch {
+                counters.readErrors += 1
+                reportReadError(request, device: device, error: error)
+                finish(request, device: device, counters: counters)
+                continue
+            }
+            counters.deviceBytesRead += UInt64(request.length)
+            group.enter()
+            DispatchQueue.global().async { [self, counters] in
+                var counters = counters
+                counters.add(verify(request, buffer: buffer, device: device, reader: reader, csums: csums, treeCheck: treeCheck))
+                finish(request, device: device, counters: counters)
+                group.leave()
+            }
+        }
+    }
+
+    private func ownBytes(_ device: UInt64) -> UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        return progress[device]?.ownBytes ?? 0
+    }
+
+    private func finish(_ request: ReadRequest, device: DeviceInfo, counters: ScrubCounters) {
+        lock.lock()
+        if var state = progress[device.id] {
+            if let index = state.outstanding.firstIndex(of: request.physical) { state.outstanding.remove(at: index) }
+            state.finished.append((request.physical + UInt64(request.length), counters))
+            state.cursor = max(state.cursor, state.outstanding.min() ?? state.issuedEnd)
+            let cursor = state.cursor
+            for piece in state.finished where piece.end <= cursor { committed.add(piece.counters) }
+            state.finished.removeAll { $0.end <= cursor }
+            progress[device.id] = state
+        }
+        lock.unlock()
+        inFlight.signal()
+    }
+
+    private func verify(_ request: ReadRequest, buffer: AlignedBuffer, device: DeviceInfo, reader: DeviceReader,
+                        csums: CsumLookup?, treeCheck: TreeBlockCheck) -> ScrubCounters {
+        let info = planner.info
+        let sector = UInt64(info.sectorSize)
+        let checksummer = Checksummer(info.checksumType)
+        let confirmer = Confirmer(fileSystem: fileSystem, info: info)
+        var local = ScrubCounters()
+        for piece in request.pieces {
+            let offset = Int(piece.physical - request.physical)
+            switch piece.kind {
+            case .data:
+                var verifiedBytes: UInt64 = 0
+                for index in 0..<(piece.length / sector) {
+                    let logical = piece.logical + index * sector
+                    guard let expected = csums?.checksum(at: logical) else {
+                        local.dataWithoutChecksum += sector
+                        continue
+                    }
+                    let bytes = UnsafeRawBufferPointer(start: buffer.pointer + offset + Int(index * sector), count: Int(sector))
+                    let good = expected.withUnsafeBytes { checksummer.matches(bytes, expected: $0) }
+                    local.dataVerified += sector
+                    verifiedBytes += sector
+                    if good { continue }
+                    let physical = piece.physical + index * sector
+                    if (try? confirmer.dataSectorStillBad(piece, logical: logical, physical: physical, reader: reader)) == true {
+                        local.dataErrors += 1
+                        report(ScrubFinding(kind: .dataChecksum, deviceID: device.id, devicePath: device.path, physical: physical,
+                                            logical: logical, mirror: piece.mirror, length: sector,
+                                            affected: AffectedFiles(fileSystem: fileSystem).files(atLogical: logical),
+                                            detail: "data checksum mismatch"))
+                    } else {
+                        local.unconfirmed += 1
+                    }
+                }
+                if verifiedBytes > 0, piece.singleCopy { verifiedRange?(piece.logical..<(piece.logical + piece.length), piece.generation) }
+            case .treeBlock:
+                let block = UnsafeRawBufferPointer(start: buffer.pointer + offset, count: Int(piece.length))
+                local.treeVerified += piece.length
+                guard treeCheck.problem(block, logical: piece.logical, level: piece.level, maximumGeneration: plan.generation) != nil else { continue }
+                if let (kind, detail) = try? confirmer.treeBlockStillBad(piece, reader: reader, check: treeCheck) {
+                    // Counted per sector, as the kernel scrub counts a bad tree block.
+                    local.treeErrors += piece.length / sector
+                    let owner = block.loadUnaligned(fromByteOffset: 88, as: UInt64.self).littleEndian
+                    report(ScrubFinding(kind: kind, deviceID: device.id, devicePath: device.path, physical: piece.physical,
+                                        logical: piece.logical, mirror: piece.mirror, length: piece.length,
+                                        affected: ["tree block of tree \(owner), level \(piece.level)"], detail: detail))
+                } else {
+                    local.unconfirmed += 1
+                }
+            case .superblock:
+                break
+            }
+        }
+        return local
+    }
+
+    private func verifySuperblocks(_ device: DeviceInfo, reader: DeviceReader) {
+        let check = SuperblockCheck(info: planner.info)
+        for offset in SuperblockCheck.copies(deviceSize: device.totalBytes) {
+            do {
+                let block = try reader.read(offset: offset, length: SuperblockCheck.size)
+                commit { $0.superblocksVerified += 1; $0.deviceBytesRead += UInt64(SuperblockCheck.size) }
+                if let problem = check.problem(block, offset: offset) {
+                    commit { $0.superblockErrors += 1 }
+                    report(ScrubFinding(kind: .superblock, deviceID: device.id, devicePath: device.path, physical: offset, logical: 0,
+                                        mirror: SuperblockCheck.offsets.firstIndex(of: offset)! + 1, length: UInt64(SuperblockCheck.size),
+                                        affected: [], detail: problem))
+                }
+            } catch {
+                commit { $0.readErrors += 1 }
+                report(ScrubFinding(kind: .read, deviceID: device.id, devicePath: device.path, physical: offset, logical: 0, mirror: 0,
+                                    length: UInt64(SuperblockCheck.size), affected: [], detail: "superblock copy unreadable: \(error)"))
+            }
+        }
+    }
+
+    private func reportReadError(_ request: ReadRequest, device: DeviceInfo, error: Error) {
+        let first = request.pieces[0]
+        report(ScrubFinding(kind: .read, deviceID: device.id, devicePath: device.path, physical: request.physical,
+                            logical: first.logical, mirror: first.mirror, length: UInt64(request.length),
+                            affected: first.kind == .data ? AffectedFiles(fileSystem: fileSystem).files(atLogical: first.logical) : [],
+                            detail: "\(error)"))
+    }
+
+    /// Records a finding once: a resumed scrub may meet the same error again.
+    private func report(_ finding: ScrubFinding) {
+        lock.lock()
+        if !findings.contains(where: { $0.deviceID == finding.deviceID && $0.physical == finding.physical && $0.kind == finding.kind }) {
+            findings.append(finding)
+        }
+        lock.unlock()
+    }
+}

@@ -1,0 +1,148 @@
+import ArgumentParser
+import DuetFS
+import DuetScrub
+import Foundation
+
+struct ScrubCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scrub",
+        abstract: "Verify every copy of data and metadata, skipping what foreground reads already verified.",
+        subcommands: [ScrubStart.self, ScrubResume.self, ScrubStatus.self, ScrubCancel.self]
+    )
+}
+
+/// Options shared by `start` and `resume`.
+struct ScrubRunOptions: ParsableArguments {
+    @Argument(help: "The mount point of a mounted btrfs file system.")
+    var mount: String
+
+    @Flag(help: "Verify everything; skip nothing the ledger credits.")
+    var full = false
+
+    @Option(help: "Skip only what was verified within this period (e.g. 7d, 12h, 3600); default: since the last complete scrub, at most 30 days.")
+    var period: String?
+
+    @Option(help: "Read at most this many bytes per second from all devices (e.g. 200M).")
+    var limit: String?
+
+    @Flag(help: "Back off while a device serves foreground I/O.")
+    var idle = false
+
+    @Flag(help: "Hand device extents with bad copies to the kernel scrub to rewrite from a good mirror, then verify again.")
+    var repair = false
+
+    @Flag(help: "Print JSON (a versioned envelope) instead of text.")
+    var json = false
+
+    @Option(help: "Write Prometheus textfile metrics into this directory.")
+    var metricsDir: String?
+
+    @Option(help: "Where scrub state and the ledger live (default /var/lib/duet/<fsid>).")
+    var stateDir: String?
+
+    func validate() throws {
+        if let period, Units.seconds(period) == nil { throw ValidationError("--period \(period): give seconds or a number with s, m, h or d") }
+        if let limit, Units.bytes(limit) == nil { throw ValidationError("--limit \(limit): give bytes per second, optionally with K, M, G or T") }
+    }
+
+    func run(resume: Bool) throws {
+        try Terminal.requireRoot(for: "duet scrub")
+        let fileSystem = try FileSystem(path: mount)
+        var options = ScrubOptions()
+        options.full = full
+        options.idle = idle
+        options.bandwidthLimit = limit.flatMap(Units.bytes) ?? 0
+        let session = try ScrubSession(fileSystem: fileSystem, stateDirectory: stateDir, options: options)
+        session.period = period.flatMap(Units.seconds)
+        if isatty(STDERR_FILENO) != 0 { session.progress = ScrubReporter.progressLine }
+        let signals = SignalTrap([SIGINT, SIGTERM]) { session.cancel() }
+        defer { signals.release() }
+
+        var record: ScrubRecord
+        do {
+            record = try session.run(resume: resume)
+        } catch let error as ScrubSession.ResumeError {
+            Terminal.fail(error.description, status: .nothingToResume)
+        }
+        if isatty(STDERR_FILENO) != 0 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if repair, record.status == .finished, !record.findings.isEmpty {
+            let repaired = try Repairer(fileSystem: fileSystem).repair(record.findings)
+            record.findings = repaired
+            record.corrected = UInt64(repaired.filter { $0.corrected == true }.count)
+            record.uncorrectable = UInt64(repaired.filter { $0.corrected != true }.count)
+            try session.store.save(record)
+        }
+        if let metricsDir { try ScrubMetrics.write(record, to: metricsDir) }
+        if json {
+            print(try JSONEnvelope(command: resume ? "scrub resume" : "scrub start", result: record).render())
+        } else {
+            print(ScrubReporter.summary(record))
+        }
+        throw ExitCode(ScrubReporter.exitStatus(record).rawValue)
+    }
+}
+
+struct ScrubStart: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "start", abstract: "Scrub in the foreground (for cron and systemd).")
+    @OptionGroup var options: ScrubRunOptions
+    func validate() throws { try options.validate() }
+    func run() throws { try options.run(resume: false) }
+}
+
+struct ScrubResume: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "resume", abstract: "Continue an interrupted scrub.")
+    @OptionGroup var options: ScrubRunOptions
+    func validate() throws { try options.validate() }
+    func run() throws { try options.run(resume: true) }
+}
+
+struct ScrubStatus: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show the latest or running scrub.")
+
+    @Argument(help: "The mount point of a mounted btrfs file system.")
+    var mount: String
+    @Flag(help: "Print JSON (a versioned envelope) instead of text.")
+    var json = false
+    @Option(help: "Where scrub state lives (default /var/lib/duet/<fsid>).")
+    var stateDir: String?
+
+    func run() throws {
+        try Terminal.requireRoot(for: "duet scrub status")
+        let fileSystem = try FileSystem(path: mount)
+        let fsid = try fileSystem.info().fsid
+        let store = ScrubStateStore(directory: stateDir ?? Ledger.defaultDirectory(for: fsid))
+        guard var record = try store.load() else {
+            Terminal.fail("no scrub has run on \(mount) (no record in \(store.directory))", status: .nothingToResume)
+        }
+        // A record that says running without a lock holder was left by a killed scrub.
+        if record.status == .running, !store.isLocked() { record.status = .interrupted }
+        if json {
+            print(try JSONEnvelope(command: "scrub status", result: record).render())
+        } else {
+            print(ScrubReporter.summary(record))
+        }
+    }
+}
+
+struct ScrubCancel: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Stop a running scrub (its progress is saved for resume).")
+
+    @Argument(help: "The mount point of a mounted btrfs file system.")
+    var mount: String
+    @Option(help: "Where scrub state lives (default /var/lib/duet/<fsid>).")
+    var stateDir: String?
+
+    func run() throws {
+        try Terminal.requireRoot(for: "duet scrub cancel")
+        let fileSystem = try FileSystem(path: mount)
+        let fsid = try fileSystem.info().fsid
+        let store = ScrubStateStore(directory: stateDir ?? Ledger.defaultDirectory(for: fsid))
+        guard store.isLocked(), let record = try store.load(), record.status == .running else {
+            Terminal.fail("no scrub is running on \(mount)", status: .nothingToResume)
+        }
+        guard kill(record.pid, SIGTERM) == 0 else { throw DuetError.system("kill (SIGTERM)", "pid \(record.pid)") }
+        for _ in 0..<600 where store.isLocked() { usleep(100_000) }
+        if store.isLocked() { Terminal.fail("scrub process \(record.pid) did not stop within 60 s") }
+        print("scrub on \(mount) cancelled; `duet scrub resume \(mount)` continues it")
+    }
+}
