@@ -38,6 +38,8 @@ public struct ScrubCounters: Sendable, Codable, Equatable {
     public var readErrors: UInt64 = 0
     /// Mismatches that did not persist on confirmation (the file system changed under us).
     public var unconfirmed: UInt64 = 0
+    /// Bytes of RAID5/6 block groups verified by the kernel scrub on Duet's behalf.
+    public var parityKernelScrubbed: UInt64 = 0
 
     public init() {}
 
@@ -56,5 +58,6 @@ public struct ScrubCounters: Sendable, Codable, Equatable {
         superblockErrors += other.superblockErrors
         readErrors += other.readErrors
         unconfirmed += other.unconfirmed
+        parityKernelScrubbed += other.parityKernelScrubbed
     }
 }

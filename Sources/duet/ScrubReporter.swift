@@ -13,6 +13,7 @@ enum ScrubReporter {
         table.add("Duration", Self.duration(record.elapsed))
         table.add("Total to scrub", ByteCount.human(record.totalToScrub))
         table.add("Verified", "\(ByteCount.human(counters.verified)) (data \(ByteCount.human(counters.dataVerified)), tree blocks \(ByteCount.human(counters.treeVerified)))")
+        if counters.parityKernelScrubbed > 0 { table.add("RAID5/6 verified by the kernel scrub", ByteCount.human(counters.parityKernelScrubbed)) }
         if counters.dataWithoutChecksum > 0 { table.add("Data without checksums", ByteCount.human(counters.dataWithoutChecksum)) }
         table.add("Verified by foreground reads (skipped)", ByteCount.human(counters.skippedVerified))
         table.add("Read from devices", ByteCount.human(counters.deviceBytesRead))

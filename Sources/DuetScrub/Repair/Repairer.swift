@@ -37,6 +37,8 @@ public struct Repairer: Sendable {
         switch chunk.flags.profile {
         case .raid0: return chunk.length / UInt64(chunk.stripes.count)
         case .raid10: return chunk.length / UInt64(chunk.stripes.count / max(Int(chunk.subStripes), 1))
+        case .raid5: return chunk.length / UInt64(max(chunk.stripes.count - 1, 1))
+        case .raid6: return chunk.length / UInt64(max(chunk.stripes.count - 2, 1))
         default: return chunk.length
         }
     }

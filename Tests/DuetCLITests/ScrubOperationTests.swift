@@ -1,0 +1,172 @@
+import DuetFS
+import DuetScrub
+import DuetTestSupport
+import Foundation
+import Testing
+
+/// Running a scrub as an administrator does: alongside writers, killed and resumed, with bad input.
+@Suite(.enabled(if: IntegrationGate.enabled), .serialized)
+struct ScrubOperationTests {
+    @Test("a scrub while another process writes, overwrites, deletes and snapshots reports no errors")
+    func liveFileSystemHasNoFalseAlarms() throws {
+        try TestFileSystem.with(.init(deviceSize: 1 << 30, metadataProfile: .dup)) { testFS in
+            try testFS.createSubvolume("live")
+            for index in 0..<8 { try testFS.writeFile("live/seed\(index)", size: 4 << 20, seed: UInt64(index)) }
+            try testFS.sync()
+            let script = """
+            set -u; cd '\(testFS.path("live"))'; i=0
+            while [ ! -e '\(testFS.directory)/stop' ]; do
+              i=$((i+1))
+              head -c $(( (i % 7 + 1) * 131072 )) /dev/urandom > f$((i % 23))
+              dd if=/dev/urandom of=seed$((i % 8)) bs=4096 count=8 seek=$((i % 900)) conv=notrunc status=none
+              rm -f f$(((i + 11) % 23))
+              if [ $((i % 40)) -eq 0 ]; then btrfs -q subvolume snapshot -r . ../snap$i; fi
+              if [ $((i % 80)) -eq 0 ]; then btrfs -q subvolume delete ../snap$((i - 40)) 2>/dev/null || true; sync; fi
+            done
+            """
+            let writer = Process()
+            writer.executableURL = URL(fileURLWithPath: "/bin/bash")
+            writer.arguments = ["-c", script]
+            try writer.run()
+            defer {
+                FileManager.default.createFile(atPath: testFS.directory + "/stop", contents: nil)
+                writer.waitUntilExit()
+            }
+            // Let the writer get going: its first snapshot exists after 40 rounds.
+            for _ in 0..<600 where !FileManager.default.fileExists(atPath: testFS.path("snap40")) { usleep(50_000) }
+            #expect(FileManager.default.fileExists(atPath: testFS.path("snap40")), "the writer did not get going")
+            for run in 0..<4 {
+                #expect(writer.isRunning, "the writer must be busy during every scrub")
+                let outcome = try ScrubRun.run("start", testFS, stateDirectory: ScrubRun.stateDirectory(testFS), ["--full"])
+                let record = try #require(outcome.record, "run \(run): \(outcome.errorOutput)")
+                #expect(outcome.status == 0, "run \(run): \(record.findings.map(\.summary))")
+                #expect(record.counters.errors == 0)
+                #expect(record.counters.dataVerified > 0)
+            }
+        }
+    }
+
+    @Test("kill -9 mid-scrub, then resume: completes, and the verified total equals the plan")
+    func resumesAfterKill() throws {
+        try TestFileSystem.with(.init(deviceSize: 1 << 30)) { testFS in
+            for index in 0..<12 { try testFS.writeFile("data\(index)", size: 16 << 20, seed: UInt64(index)) }
+            try testFS.sync()
+            let state = ScrubRun.stateDirectory(testFS)
+            let reference = try #require(try ScrubRun.run("start", testFS, stateDirectory: state + "-reference", ["--full"]).record)
+
+            let scrub = Process()
+            scrub.executableURL = URL(fileURLWithPath: DuetBinary.path)
+            scrub.arguments = ["scrub", "start", "--full", "--limit", "40M", "--state-dir", state, testFS.mountPoint]
+            scrub.standardOutput = FileHandle.nullDevice
+            try scrub.run()
+            // Wait for a checkpoint that shows progress, then kill without warning.
+            let store = ScrubStateStore(directory: state)
+            var progressed = false
+            for _ in 0..<200 {
+                usleep(100_000)
+                if let record = try? store.load(), record.counters.dataVerified > 0 { progressed = true; break }
+            }
+            kill(scrub.processIdentifier, SIGKILL)
+            scrub.waitUntilExit()
+            #expect(progressed, "no checkpoint with progress within 20 s")
+
+            let status = try DuetBinary.run(["scrub", "status", "--json", "--state-dir", state, testFS.mountPoint])
+            #expect(status.output.contains("\"status\" : \"interrupted\""))
+            let interrupted = try #require(try store.load())
+            #expect(interrupted.counters.verified < reference.counters.verified, "the kill came too late to test resume")
+
+            let resumed = try ScrubRun.run("resume", testFS, stateDirectory: state)
+            let record = try #require(resumed.record, "\(resumed.errorOutput)")
+            #expect(resumed.status == 0)
+            #expect(record.status == .finished)
+            #expect(record.counters.dataVerified == reference.counters.dataVerified)
+            #expect(record.counters.treeVerified == reference.counters.treeVerified)
+            #expect(record.counters.superblocksVerified == reference.counters.superblocksVerified)
+
+            let again = try ScrubRun.run("resume", testFS, stateDirectory: state)
+            #expect(again.status == 2, "nothing left to resume")
+        }
+    }
+
+    @Test("SIGTERM saves progress and exits 5; a second scrub while one runs is refused")
+    func signalsAndLock() throws {
+        try TestFileSystem.with(.init(deviceSize: 1 << 30)) { testFS in
+            for index in 0..<8 { try testFS.writeFile("data\(index)", size: 16 << 20, seed: UInt64(index)) }
+            try testFS.sync()
+            let state = ScrubRun.stateDirectory(testFS)
+            let scrub = Process()
+            scrub.executableURL = URL(fileURLWithPath: DuetBinary.path)
+            scrub.arguments = ["scrub", "start", "--limit", "20M", "--state-dir", state, testFS.mountPoint]
+            scrub.standardOutput = FileHandle.nullDevice
+            try scrub.run()
+            let store = ScrubStateStore(directory: state)
+            for _ in 0..<100 where !store.isLocked() { usleep(100_000) }
+
+            let second = try ScrubRun.run("start", testFS, stateDirectory: state)
+            #expect(second.status == 1)
+            #expect(second.errorOutput.contains("already running"))
+            #expect(second.errorOutput.split(separator: "\n").count == 1)
+
+            let cancel = try DuetBinary.run(["scrub", "cancel", "--state-dir", state, testFS.mountPoint])
+            #expect(cancel.status == 0, "\(cancel.errorOutput)")
+            scrub.waitUntilExit()
+            #expect(scrub.terminationStatus == 5)
+            #expect(try store.load()?.status == .interrupted)
+        }
+    }
+
+    @Test("RAID5 block groups are handed to the kernel scrub and counted")
+    func parityGoesToKernel() throws {
+        try TestFileSystem.with(.init(deviceCount: 3, deviceSize: 300 << 20, dataProfile: .raid5, metadataProfile: .raid1)) { testFS in
+            try testFS.writeFile("data", size: 16 << 20)
+            try testFS.sync()
+            let outcome = try ScrubRun.run("start", testFS, stateDirectory: ScrubRun.stateDirectory(testFS))
+            let record = try #require(outcome.record, "\(outcome.errorOutput)")
+            #expect(outcome.status == 0)
+            #expect(record.counters.parityKernelScrubbed >= 16 << 20)
+            #expect(record.counters.dataVerified == 0, "Duet itself does not read RAID5 data")
+            #expect(record.counters.treeVerified > 0, "RAID1 metadata is Duet's own")
+        }
+    }
+
+    @Test("bad input: one clear line and the documented exit code")
+    func badInput() throws {
+        let notBtrfs = try DuetBinary.run(["scrub", "start", "/proc"])
+        #expect(notBtrfs.status == 1 && notBtrfs.errorOutput.contains("not on a btrfs file system"))
+        let missing = try DuetBinary.run(["scrub", "start", "/nonexistent/duet"])
+        #expect(missing.status == 1 && missing.errorOutput.contains("does not exist"))
+        let badLimit = try DuetBinary.run(["scrub", "start", "--limit", "fast", "/"])
+        #expect(badLimit.status == 1 && badLimit.errorOutput.contains("--limit"))
+        try TestFileSystem.with { testFS in
+            let unprivileged = try DuetBinary.run(["scrub", "start", testFS.mountPoint], asUser: "65534")
+            #expect(unprivileged.status == 1 && unprivileged.errorOutput.contains("needs root"))
+            let unwritable = try ScrubRun.run("start", testFS, stateDirectory: "/proc/duet-state")
+            #expect(unwritable.status == 1)
+            #expect(unwritable.errorOutput.contains("/proc/duet-state") && unwritable.errorOutput.contains("--state-dir"))
+            #expect(unwritable.errorOutput.split(separator: "\n").count == 1)
+            let nothing = try ScrubRun.run("resume", testFS, stateDirectory: ScrubRun.stateDirectory(testFS))
+            #expect(nothing.status == 2)
+            let noStatus = try DuetBinary.run(["scrub", "status", "--state-dir", ScrubRun.stateDirectory(testFS), testFS.mountPoint])
+            #expect(noStatus.status == 2)
+        }
+    }
+
+    @Test("a scrub's own credits let a scrub within --period skip single-copy data, but not a default scrub")
+    func ownCreditsAndPeriod() throws {
+        try TestFileSystem.with(.init(deviceSize: 512 << 20, dataProfile: .single, metadataProfile: .dup)) { testFS in
+            for index in 0..<4 { try testFS.writeFile("d\(index)", size: 8 << 20, seed: UInt64(index)) }
+            try testFS.sync()
+            let state = ScrubRun.stateDirectory(testFS)
+            let first = try #require(try ScrubRun.run("start", testFS, stateDirectory: state).record)
+            #expect(first.counters.skippedVerified == 0)
+            let again = try #require(try ScrubRun.run("start", testFS, stateDirectory: state).record)
+            #expect(again.counters.skippedVerified == 0, "a scrub's own credits must not excuse the next default scrub")
+            let withinPeriod = try #require(try ScrubRun.run("start", testFS, stateDirectory: state, ["--period", "1h"]).record)
+            #expect(withinPeriod.counters.skippedVerified == first.counters.dataVerified)
+            #expect(withinPeriod.counters.dataVerified == 0)
+            #expect(withinPeriod.counters.treeVerified == first.counters.treeVerified, "tree blocks (DUP) are never skipped")
+            let full = try #require(try ScrubRun.run("start", testFS, stateDirectory: state, ["--full", "--period", "1h"]).record)
+            #expect(full.counters.skippedVerified == 0)
+        }
+    }
+}
