@@ -25,7 +25,7 @@ let package = Package(
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CLibbpf", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
         // The eBPF page-cache probes: BPF C source, its committed skeleton, and a small loader.
-        .target(name: "CDuetBPF", dependencies: ["CLibbpf"], exclude: ["bpf"]),
+        .target(name: "CDuetBPF", dependencies: ["CLibbpf"], exclude: ["bpf", "README.md"]),
         .target(
             name: "DuetFS",
             dependencies: [
@@ -37,7 +37,7 @@ let package = Package(
             exclude: ["Hub/README.md", "Ledger/README.md"]
         ),
         .target(name: "DuetScrub", dependencies: ["DuetFS"]),
-        .target(name: "DuetSend", dependencies: ["DuetFS"]),
+        .target(name: "DuetSend", dependencies: ["DuetFS"], exclude: ["Stream/README.md", "Paths/README.md"]),
         .executableTarget(
             name: "duet",
             dependencies: [
