@@ -34,7 +34,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Collections", package: "swift-collections"),
             ],
-            exclude: ["Hub/README.md", "Ledger/README.md"]
+            exclude: ["Hub/README.md", "Ledger/README.md", "Mapping/README.md", "Watch/README.md"]
         ),
         .target(name: "DuetScrub", dependencies: ["DuetFS"]),
         .target(name: "DuetSend", dependencies: ["DuetFS"], exclude: ["Stream/README.md", "Paths/README.md"]),

@@ -32,9 +32,10 @@ struct JSONEnvelope<Result: Encodable>: Encodable {
     let command: String
     let result: Result
 
-    func render() throws -> String {
+    /// Pretty-printed, or on one line (`compact`) for streams of status lines.
+    func render(compact: Bool = false) throws -> String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.outputFormatting = compact ? [.sortedKeys, .withoutEscapingSlashes] : [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }

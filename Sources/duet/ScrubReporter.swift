@@ -122,6 +122,11 @@ final class SignalTrap: @unchecked Sendable {
 
     init(_ signals: [Int32], handler: @escaping @Sendable () -> Void) {
         self.signals = signals
+        // A parent may hand down a mask that blocks these (test runners do): unblock them here.
+        var set = sigset_t()
+        sigemptyset(&set)
+        for number in signals { sigaddset(&set, number) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         for number in signals {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())

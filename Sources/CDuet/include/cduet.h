@@ -46,4 +46,19 @@ int duet_crc32c_is_hardware(void);
 /* open(2) with O_DIRECT (a GNU extension Swift's Glibc module does not export). */
 int duet_open_direct(const char *path, int flags);
 
+/* ---- cachestat(2), added by the mapping/creditor work (Sources/DuetFS/Events/CachestatScanner.swift) ----
+ * Syscall 451 (Linux 6.5+, CONFIG_CACHESTAT_SYSCALL); glibc has no wrapper and syscall(2) is
+ * variadic, so Swift cannot call it directly. Layouts match include/uapi/linux/mman.h. length 0 =
+ * to the end of the file. Returns 0, or -1 with errno (ENOSYS on kernels without it). */
+#include <unistd.h>
+#include <sys/syscall.h>
+struct duet_cachestat_range { uint64_t off; uint64_t len; };
+struct duet_cachestat {
+    uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+};
+static inline int duet_cachestat(int fd, uint64_t offset, uint64_t length, struct duet_cachestat *out) {
+    struct duet_cachestat_range range = { offset, length };
+    return (int)syscall(451, fd, &range, out, 0);
+}
+
 #endif

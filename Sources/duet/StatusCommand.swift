@@ -1,0 +1,96 @@
+import ArgumentParser
+import DuetFS
+import Foundation
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show what is cached now per subvolume, how much the ledger credits by age, and whether a watcher runs."
+    )
+
+    @Argument(help: "The mount point of a mounted btrfs file system.")
+    var mount: String
+
+    @Flag(help: "Print JSON (a versioned envelope) instead of text.")
+    var json = false
+
+    @Option(help: "Where the ledger lives (default /var/lib/duet/<fsid>).")
+    var stateDir: String?
+
+    struct Report: Codable {
+        struct CachedSubvolume: Codable {
+            var id: UInt64
+            var path: String
+            var cachedBytes: UInt64
+        }
+
+        struct Coverage: Codable {
+            var age: String
+            var verifiedBytes: UInt64
+        }
+
+        var fsid: String
+        var cached: [CachedSubvolume]
+        var ledgerCoverage: [Coverage]
+        var lastCompleteScrub: Date?
+        var watcher: WatchReport?
+        var watcherRunning: Bool
+    }
+
+    func run() throws {
+        try Terminal.requireRoot(for: "duet status")
+        let fileSystem = try FileSystem(path: mount)
+        let info = try fileSystem.info()
+        let directory = stateDir ?? Ledger.defaultDirectory(for: info.fsid)
+        let device = try MountTable.current().btrfsEntry(containing: mount).kernelDevice
+
+        // Bytes cached per subvolume: a residency sweep of every file each subvolume holds.
+        let scanner = try CachestatScanner(mounts: [mount])
+        var pages: [UInt64: UInt64] = [:]
+        try scanner.scanCachedPages(in: .fileSystem(device: device)) { events in
+            for event in events where event.kind == .added { pages[event.root, default: 0] += event.pageCount }
+        }
+        let names = Dictionary(uniqueKeysWithValues: ((try? Subvolumes.list(mountPath: mount)) ?? []).map { ($0.id, $0.path) })
+        let cached = pages.keys.sorted().map { id in
+            Report.CachedSubvolume(id: id, path: id == Subvolumes.topLevelID ? "<top level>" : names[id] ?? "?", cachedBytes: pages[id]! * pageSize)
+        }
+
+        // Ledger coverage by age, read-only so a running watcher keeps its lock.
+        var coverage: [Report.Coverage] = []
+        var lastScrub: Date?
+        if FileManager.default.fileExists(atPath: directory),
+           let ledger = try? Ledger.open(fileSystem: info.fsid, directory: directory, options: LedgerOptions(readOnly: true)) {
+            let now = UInt64(Date().timeIntervalSince1970)
+            var previous: UInt64 = 0
+            for (label, age) in [("1 hour", UInt64(3600)), ("1 day", 86400), ("7 days", 7 * 86400), ("30 days", 30 * 86400), ("older", UInt64.max)] {
+                let since = age == .max ? 0 : now - min(age, now)
+                let total = ledger.credits(since: since).reduce(UInt64(0)) { $0 + ($1.range.upperBound - $1.range.lowerBound) }
+                coverage.append(.init(age: "within \(label)".replacingOccurrences(of: "within older", with: "older"), verifiedBytes: total - previous))
+                previous = total
+            }
+            lastScrub = ledger.lastCompleteScrub.map { Date(timeIntervalSince1970: TimeInterval($0)) }
+        }
+
+        let watcher = WatchStatusFile(directory: directory).read()
+        let running = watcher.map { kill($0.pid, 0) == 0 } ?? false
+        let report = Report(fsid: info.fsid.description, cached: cached, ledgerCoverage: coverage, lastCompleteScrub: lastScrub,
+                            watcher: running ? watcher : nil, watcherRunning: running)
+        if json {
+            print(try JSONEnvelope(command: "status", result: report).render())
+            return
+        }
+        var table = KeyValueTable()
+        table.add("UUID", report.fsid)
+        if cached.isEmpty { table.add("Cached", "nothing") }
+        for subvolume in cached { table.add("Cached in \(subvolume.path) (\(subvolume.id))", ByteCount.human(subvolume.cachedBytes)) }
+        if coverage.isEmpty { table.add("Ledger", "none yet in \(directory)") }
+        for entry in coverage { table.add("Verified \(entry.age)", ByteCount.human(entry.verifiedBytes)) }
+        table.add("Last complete scrub", lastScrub.map(ScrubReporter.date) ?? "never")
+        if let watcher, running {
+            table.add("Watcher", "running (pid \(watcher.pid), \(watcher.source), \(Int(watcher.eventsPerSecond)) events/s, \(watcher.eventsLost) lost)")
+        } else {
+            table.add("Watcher", "not running (start `duet watch \(mount)`)")
+        }
+        print(table.render())
+    }
+}

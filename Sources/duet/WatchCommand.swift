@@ -1,0 +1,151 @@
+import ArgumentParser
+import DuetFS
+import Foundation
+import Logging
+
+struct WatchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "Keep the verification ledger current from page-cache events (a daemon; stop it with SIGTERM).",
+        discussion: """
+        Credits a logical range only when a clean data page was read from disk in a single-copy chunk \
+        and the read succeeded (btrfs verified its checksum); never a page added for a write; voids the \
+        credit of ranges btrfs writes anew; tree blocks read through the btree inode likewise.
+        """
+    )
+
+    @Argument(help: "Mount points of the btrfs file systems to watch.")
+    var mounts: [String]
+
+    @Option(help: "Event source: bpf (eBPF probes), cachestat (polling sweeps: coarse), or auto (bpf when the kernel allows it).")
+    var source: EventSourceChoice = .auto
+
+    @Option(help: "Where the ledger lives (default /var/lib/duet/<fsid>); only with a single mount.")
+    var stateDir: String?
+
+    @Option(help: "Seconds between log lines with event rates and losses.")
+    var logInterval: Double = 10
+
+    @Flag(help: "Log status lines as JSON (versioned envelopes), one per interval, on stdout.")
+    var json = false
+
+    enum EventSourceChoice: String, ExpressibleByArgument, CaseIterable {
+        case auto, bpf, cachestat
+    }
+
+    func validate() throws {
+        if stateDir != nil, mounts.count > 1 { throw ValidationError("--state-dir names one file system's directory: give one mount with it") }
+        if logInterval <= 0 { throw ValidationError("--log-interval must be positive") }
+    }
+
+    func run() throws {
+        try Terminal.requireRoot(for: "duet watch")
+        var logger = Logger(label: "duet.watch")
+        logger.logLevel = .info
+        // Trap the signals before anything starts, so a stop request during start-up is not lost.
+        let stop = DispatchSemaphore(value: 0)
+        let signals = SignalTrap([SIGINT, SIGTERM]) { stop.signal() }
+        defer { signals.release() }
+        let table = try MountTable.current()
+        var watchers: [(mount: String, fsid: FileSystemID, ledger: Ledger, watcher: CreditWatcher, status: WatchStatusFile)] = []
+        defer { for entry in watchers { entry.watcher.stop(); entry.status.remove() } }
+        for mount in mounts {
+            let fileSystem = try FileSystem(path: mount)
+            let info = try fileSystem.info()
+            let directory = stateDir ?? Ledger.defaultDirectory(for: info.fsid)
+            let ledger: Ledger
+            do {
+                ledger = try Ledger.open(fileSystem: info.fsid, directory: directory)
+            } catch {
+                throw DuetError(.system(errno: EBUSY), "cannot open the ledger of \(mount) in \(directory): \(error) (is another `duet watch` running?)")
+            }
+            let device = try table.btrfsEntry(containing: mount).kernelDevice
+            let eventSource = try Self.makeSource(source, mount: mount, device: device)
+            let creditor = try Creditor(fileSystem: fileSystem, ledger: ledger, device: device)
+            let watcher = CreditWatcher(source: eventSource, creditor: creditor, flush: { try ledger.flush() })
+            try watcher.start()
+            let status = WatchStatusFile(directory: directory)
+            status.write(WatchReport(mount: mount, fsid: info.fsid.description, source: eventSource.name, pid: getpid(), updatedAt: Date(),
+                                     eventsPerSecond: 0, eventsDelivered: 0, eventsLost: 0, creditor: creditor.statistics, flushFailures: 0))
+            watchers.append((mount, info.fsid, ledger, watcher, status))
+            logger.info("watching \(mount) (\(info.fsid)) with \(eventSource.name), ledger in \(directory)")
+        }
+
+        var previous: [String: EventSourceStatistics] = [:]
+        var last = Date()
+        while stop.wait(timeout: .now() + logInterval) == .timedOut {
+            let now = Date()
+            let elapsed = now.timeIntervalSince(last)
+            last = now
+            for entry in watchers {
+                let statistics = entry.watcher.source.statistics
+                let before = previous[entry.mount] ?? EventSourceStatistics()
+                previous[entry.mount] = statistics
+                let report = WatchReport(mount: entry.mount, fsid: entry.fsid.description, source: entry.watcher.source.name,
+                                         pid: getpid(), updatedAt: now,
+                                         eventsPerSecond: Double(statistics.delivered - before.delivered) / elapsed,
+                                         eventsDelivered: statistics.delivered, eventsLost: statistics.lost,
+                                         creditor: entry.watcher.creditor.statistics,
+                                         flushFailures: entry.watcher.flushFailures.count)
+                entry.status.write(report)
+                if json {
+                    if let line = try? JSONEnvelope(command: "watch", result: report).render(compact: true) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+                } else {
+                    logger.info("\(entry.mount): \(Int(report.eventsPerSecond)) events/s, \(statistics.lost) lost, \(report.creditor.bytesCredited) bytes credited")
+                }
+                if statistics.lost > before.lost {
+                    logger.warning("\(entry.mount): \(statistics.lost - before.lost) events lost in the last \(Int(elapsed)) s: credit for those pages is not recorded (safe), but raise the ring buffer if it persists")
+                }
+            }
+        }
+        logger.info("stopping: settling held pages and flushing the ledger")
+    }
+
+    static func makeSource(_ choice: EventSourceChoice, mount: String, device: UInt32) throws -> any EventSource {
+        switch choice {
+        case .bpf:
+            return try BPFEventSource(mounts: [mount])
+        case .cachestat:
+            return CachestatPollingSource(scanner: try CachestatScanner(mounts: [mount]), scope: .fileSystem(device: device))
+        case .auto:
+            if BPFEventSource.isSupported { return try BPFEventSource(mounts: [mount]) }
+            return CachestatPollingSource(scanner: try CachestatScanner(mounts: [mount]), scope: .fileSystem(device: device))
+        }
+    }
+}
+
+/// What a running watcher reports, in `<state dir>/watch.json` and with `--json`.
+struct WatchReport: Codable {
+    var mount: String
+    var fsid: String
+    var source: String
+    var pid: Int32
+    var updatedAt: Date
+    var eventsPerSecond: Double
+    var eventsDelivered: UInt64
+    var eventsLost: UInt64
+    var creditor: CreditorStatistics
+    var flushFailures: UInt64
+}
+
+/// `watch.json` beside the ledger: lets `duet status` tell whether a watcher runs, and its rates.
+struct WatchStatusFile {
+    let directory: String
+    var path: String { directory + "/watch.json" }
+
+    func write(_ report: WatchReport) {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        guard let data = try? encoder.encode(report) else { return }
+        try? AtomicFile.write(data, to: path)
+    }
+
+    func read() -> WatchReport? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try? decoder.decode(WatchReport.self, from: data)
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+}

@@ -1,0 +1,125 @@
+import DuetFS
+import DuetScrub
+import DuetTestSupport
+import Foundation
+import Testing
+
+/// `duet watch` keeps the ledger from real page-cache events, and `duet scrub` skips what it credits.
+@Suite(.enabled(if: IntegrationGate.enabled), .serialized)
+struct WatchTests {
+    /// Starts `duet watch` on the file system; stop it with `stop(_:)` or kill it.
+    static func startWatch(_ testFS: TestFileSystem, state: String) throws -> Process {
+        let watch = Process()
+        watch.executableURL = URL(fileURLWithPath: DuetBinary.path)
+        watch.arguments = ["watch", "--state-dir", state, "--log-interval", "1", testFS.mountPoint]
+        watch.standardOutput = FileHandle.nullDevice
+        watch.standardError = FileHandle.nullDevice
+        // A watcher killed with -9 leaves its status file: only this one's counts as ready.
+        try? FileManager.default.removeItem(atPath: state + "/watch.json")
+        try watch.run()
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: state + "/watch.json") { usleep(100_000) }
+        return watch
+    }
+
+    static func stop(_ watch: Process) {
+        watch.terminate()
+        watch.waitUntilExit()
+    }
+
+    static func read(_ path: String) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw HarnessError("cannot open \(path)") }
+        defer { try? handle.close() }
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {}
+    }
+
+    @Test("after half the data was read with duet watch running, a scrub reads at most (1 - f) + 3% and still finds corruption in the other half")
+    func scrubSkipsWhatTheForegroundRead() throws {
+        try TestFileSystem.with(.init(deviceSize: 1 << 30, dataProfile: .single, metadataProfile: .dup)) { testFS in
+            for index in 0..<8 { try testFS.writeFile("f\(index)", size: 24 << 20, seed: UInt64(index + 1)) }
+            try testFS.sync()
+            let device = testFS.devices[0]
+            let state = ScrubRun.stateDirectory(testFS)
+            // Corrupt a sector of a file nobody will read.
+            let fileSystem = try testFS.open()
+            let extent = try #require(try Fiemap.extents(ofFileAt: testFS.path("f7")).first)
+            let copy = try ChunkMap.load(from: fileSystem).map(extent.logical + 40960).copies[0]
+            try BlockDevice.corrupt(device, sectorAt: copy.physical)
+            try TestFileSystem.dropCaches()
+
+            let watch = try Self.startWatch(testFS, state: state)
+            for index in 0..<4 { try Self.read(testFS.path("f\(index)")) }
+            sleep(2)
+            Self.stop(watch)
+            #expect(watch.terminationStatus == 0)
+
+            try TestFileSystem.dropCaches()
+            let before = try BlockDevice.bytesRead(device)
+            let skipping = try ScrubRun.run("start", testFS, stateDirectory: state)
+            let skippingBytes = try BlockDevice.bytesRead(device) - before
+            let record = try #require(skipping.record)
+            #expect(skipping.status == 3, "the corruption in the unread half must be found")
+            #expect(record.findings.map(\.physical) == [copy.physical])
+            #expect(record.counters.skippedVerified == 4 * (24 << 20), "exactly the four files read")
+
+            try TestFileSystem.dropCaches()
+            let beforeFull = try BlockDevice.bytesRead(device)
+            let full = try ScrubRun.run("start", testFS, stateDirectory: state, ["--full"])
+            let fullBytes = try BlockDevice.bytesRead(device) - beforeFull
+            #expect(full.status == 3)
+            let fraction = 0.5
+            #expect(Double(skippingBytes) <= (1 - fraction + 0.03) * Double(fullBytes),
+                    "skipping scrub read \(skippingBytes) bytes, full scrub \(fullBytes)")
+        }
+    }
+
+    @Test("a file written then read credits only what was read from disk")
+    func writesAreNotCredited() throws {
+        try TestFileSystem.with(.init(deviceSize: 512 << 20, dataProfile: .single)) { testFS in
+            let state = ScrubRun.stateDirectory(testFS)
+            try testFS.writeFile("old", size: 8 << 20, seed: 1)
+            try testFS.sync()
+            try TestFileSystem.dropCaches()
+            let watch = try Self.startWatch(testFS, state: state)
+            try testFS.writeFile("new", size: 8 << 20, seed: 2)   // added for a write, then read from cache
+            try testFS.sync()
+            try Self.read(testFS.path("new"))
+            try Self.read(testFS.path("old"))                      // read from disk
+            sleep(2)
+            Self.stop(watch)
+            let record = try #require(try ScrubRun.run("start", testFS, stateDirectory: state, ["--period", "1h"]).record)
+            #expect(record.counters.skippedVerified == 8 << 20, "only the file read from disk is credited")
+        }
+    }
+
+    @Test("the ledger survives kill -9 of duet watch, no probe stays attached, and a rewrite voids the credit even with no watcher")
+    func killAndRewrite() throws {
+        try TestFileSystem.with(.init(deviceSize: 512 << 20, dataProfile: .single)) { testFS in
+            let state = ScrubRun.stateDirectory(testFS)
+            try testFS.writeFile("a", size: 8 << 20, seed: 1)
+            try testFS.writeFile("b", size: 8 << 20, seed: 2)
+            try testFS.sync()
+            try TestFileSystem.dropCaches()
+            let watch = try Self.startWatch(testFS, state: state)
+            try Self.read(testFS.path("a"))
+            try Self.read(testFS.path("b"))
+            sleep(7)   // past the settle window and one periodic flush (5 s)
+            kill(watch.processIdentifier, SIGKILL)
+            watch.waitUntilExit()
+            usleep(500_000)
+            let programs = try Command.execute(["bpftool", "prog", "list"]).output
+            #expect(!programs.lowercased().contains("duet"), "a probe stayed attached after kill -9")
+
+            // Rewrite b while nothing watches: its new extent has a new generation.
+            try testFS.writeFile("b", size: 8 << 20, seed: 3)
+            try testFS.sync()
+            let record = try #require(try ScrubRun.run("start", testFS, stateDirectory: state, ["--period", "1h"]).record)
+            #expect(record.counters.skippedVerified == 8 << 20, "a's credit survived the kill; b's was voided by the rewrite")
+
+            // A restarted watcher opens the same ledger.
+            let again = try Self.startWatch(testFS, state: state)
+            #expect(again.isRunning)
+            Self.stop(again)
+            #expect(again.terminationStatus == 0)
+        }
+    }
+}
