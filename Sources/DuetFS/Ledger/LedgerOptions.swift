@@ -4,7 +4,9 @@ public struct LedgerOptions: Sendable {
     /// covers only whole sectors inside its range; a void clears every sector it touches.
     public var sectorSize: UInt64
     /// Credits of one extent whose times are at most this many seconds apart share an entry,
-    /// which keeps the older time. An hour is fine-grained next to a scrub period of days.
+    /// which keeps the older time. Kept small (a second): a coarser entry would date a foreground
+    /// read that follows a scrub back to the scrub, and the next default scrub (which skips only
+    /// what was verified after the last complete scrub) would read that data again.
     public var timeResolution: UInt64
     /// `flush` compacts when the journal is larger than this and larger than the snapshot, so
     /// replay at start stays short and the disk footprint stays near the snapshot size.
@@ -15,7 +17,7 @@ public struct LedgerOptions: Sendable {
     /// tail is ignored, not truncated, and `flush`/`compact` throw `LedgerError.readOnly`.
     public var readOnly: Bool
 
-    public init(sectorSize: UInt64 = 4096, timeResolution: UInt64 = 3600, compactionJournalBytes: Int = 8 << 20,
+    public init(sectorSize: UInt64 = 4096, timeResolution: UInt64 = 1, compactionJournalBytes: Int = 8 << 20,
                 bufferedRecordLimit: Int = 4096, readOnly: Bool = false) {
         precondition(sectorSize.nonzeroBitCount == 1 && sectorSize <= UInt64(UInt32.max), "sector size is a power of two")
         self.sectorSize = sectorSize
