@@ -173,20 +173,20 @@ public final class Scrubber: @unchecked Sendable {
             // Skipped bytes travel with the extent's first read, so checkpoints stay consistent.
             var counters = ScrubCounters()
             if index == 0 { counters.skippedVerified = skipped }
-            let buffer = AlignedBuffer(capacity: request.length)
-            do {
-                try reader.read(into: buffer.pointer, offset: request.physical, length: request.length)
-            } catch {
-                counters.readErrors += 1
-                reportReadError(request, device: device, error: error)
-                finish(request, device: device, counters: counters)
-                continue
-            }
-            counters.deviceBytesRead += UInt64(request.length)
+            // Reads are issued in physical order and run several at a time (up to the in-flight
+            // bound), so the device sees a queue as it does from the kernel scrub.
             group.enter()
             DispatchQueue.global().async { [self, counters] in
                 var counters = counters
-                counters.add(verify(request, buffer: buffer, device: device, reader: reader, csums: csums, treeCheck: treeCheck))
+                let buffer = AlignedBuffer(capacity: request.length)
+                do {
+                    try reader.read(into: buffer.pointer, offset: request.physical, length: request.length)
+                    counters.deviceBytesRead += UInt64(request.length)
+                    counters.add(verify(request, buffer: buffer, device: device, reader: reader, csums: csums, treeCheck: treeCheck))
+                } catch {
+                    counters.readErrors += 1
+                    reportReadError(request, device: device, error: error)
+                }
                 finish(request, device: device, counters: counters)
                 group.leave()
             }

@@ -121,7 +121,7 @@ class Watch:
         return self
 
     def __exit__(self, *exc):
-        time.sleep(1.5)  # past the creditor's settle window
+        time.sleep(3)  # past the creditor's settle window (1.5 s): pages still inside it are not credited
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=60)
 
