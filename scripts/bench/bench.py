@@ -222,8 +222,13 @@ def bench_watch(fs, duet, paths, state, seconds, rounds):
     with open(big, "wb") as f:
         f.write(os.urandom(64 << 20))
     run(["btrfs", "-q", "filesystem", "sync", fs.mnt])
-    fio_job = ["fio", "--name=disk", "--rw=randread", "--bs=4k", "--direct=1", "--ioengine=psync",
-               f"--filename={fs.device}", "--readonly", f"--runtime={seconds}", "--time_based", "--output-format=json"]
+    # Disk-bound and through the page cache (so every read is an event): buffered random 4 KiB
+    # reads without readahead over a file far larger than what the run can bring into memory.
+    disk_file = fs.path("randread.bin")
+    run(["fio", "--name=layout", f"--filename={disk_file}", "--size=1g", "--rw=write", "--bs=1m", "--output=/dev/null"])
+    fio_job = ["fio", "--name=disk", "--rw=randread", "--bs=4k", "--direct=0", "--invalidate=1", "--fadvise_hint=1",
+               "--ioengine=psync", f"--filename={disk_file}", "--size=1g", "--readonly", f"--runtime={seconds}",
+               "--time_based", "--output-format=json"]
     results = {"page_cache_loop": {"off": [], "on": []}, "fio_randread": {"off": [], "on": []}}
     for _ in range(rounds):
         for mode in ("off", "on"):
@@ -232,6 +237,7 @@ def bench_watch(fs, duet, paths, state, seconds, rounds):
                 fio = json.loads(run(fio_job).stdout)["jobs"][0]["read"]["iops"]
                 results["page_cache_loop"][mode].append(loop)
                 results["fio_randread"][mode].append(fio)
+            drop_caches()
             if mode == "on":
                 with Watch(duet, fs, state):
                     measure()
