@@ -54,7 +54,7 @@ public final class Scrubber: @unchecked Sendable {
         inFlightUnit = options.coalescer.maximumRead
         inFlight = DispatchSemaphore(value: max(1, options.maximumInFlight / inFlightUnit))
         throttle = options.bandwidthLimit > 0 ? Throttle(bytesPerSecond: options.bandwidthLimit) : nil
-        idleMonitor = options.idle ? IdleMonitor(devices: plan.devices.map(\.device.path)) : nil
+        idleMonitor = options.idle ? IdleMonitor() : nil
     }
 
     /// Stops issuing reads; `run` returns once in-flight verification has finished.

@@ -54,7 +54,7 @@ struct ScrubRunOptions: ParsableArguments {
         options.bandwidthLimit = limit.flatMap(Units.bytes) ?? 0
         let session = try ScrubSession(fileSystem: fileSystem, stateDirectory: stateDir, options: options)
         session.period = period.flatMap(Units.seconds)
-        if isatty(STDERR_FILENO) != 0 { session.progress = ScrubReporter.progressLine }
+        if isatty(STDERR_FILENO) != 0 { session.progress = ScrubReporter.progressPrinter() }
         let signals = SignalTrap([SIGINT, SIGTERM]) { session.cancel() }
         defer { signals.release() }
 

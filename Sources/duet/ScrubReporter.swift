@@ -51,13 +51,22 @@ enum ScrubReporter {
         return .uncorrectableErrors
     }
 
-    /// One progress line on a terminal, rewritten in place.
-    @Sendable static func progressLine(_ counters: ScrubCounters, _ total: UInt64) {
-        let done = counters.verified + counters.skippedVerified
-        let percent = total > 0 ? min(100, Double(done) / Double(total) * 100) : 0
-        let line = String(format: "\r\u{1B}[Kscrub: %.1f%% verified %@, skipped %@, read %@", percent,
-                          ByteCount.human(counters.verified), ByteCount.human(counters.skippedVerified), ByteCount.human(counters.deviceBytesRead))
-        FileHandle.standardError.write(Data(line.utf8))
+    /// One progress line on a terminal, rewritten in place, with an ETA from the rate so far.
+    static func progressPrinter() -> @Sendable (ScrubCounters, UInt64) -> Void {
+        let start = Date()
+        return { counters, total in
+            let done = counters.verified + counters.skippedVerified
+            let percent = total > 0 ? min(100, Double(done) / Double(total) * 100) : 0
+            let elapsed = Date().timeIntervalSince(start)
+            var eta = ""
+            if done > 0, total > done, elapsed > 1 {
+                eta = ", ETA " + duration(elapsed / Double(done) * Double(total - done))
+            }
+            let line = String(format: "\r\u{1B}[Kscrub: %.1f%% verified %@, skipped %@, read %@%@", percent,
+                              ByteCount.human(counters.verified), ByteCount.human(counters.skippedVerified),
+                              ByteCount.human(counters.deviceBytesRead), eta)
+            FileHandle.standardError.write(Data(line.utf8))
+        }
     }
 
     static func date(_ date: Date) -> String {

@@ -33,8 +33,6 @@ final class IdleMonitor: @unchecked Sendable {
     /// Foreground bytes per second above which the scrub waits.
     let busyThreshold: Double = 1_048_576
 
-    init(devices: [String]) {}
-
     static func statName(_ device: String) -> String { (device as NSString).lastPathComponent }
 
     /// Sectors read + written so far on the device, in bytes.
