@@ -176,28 +176,6 @@ public struct FileResidency: Sendable, Equatable {
     public var inode: UInt64
     /// Resident page indexes.
     public var resident: ExtentSet
-    /// Runs of bytes with bit 0 set in a mincore vector, skipping 8 bytes at a time where none is.
-    static func collectRuns(_ bytes: UnsafeBufferPointer<UInt8>, count: Int, base: UInt64, into runs: inout ExtentSet) {
-        guard let start = bytes.baseAddress else { return }
-        let raw = UnsafeRawPointer(start)
-        var i = 0
-        var runStart: Int?
-        while i < count {
-            if i & 7 == 0, i + 8 <= count {
-                let word = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x0101_0101_0101_0101
-                if word == 0, runStart == nil { i += 8; continue }
-                if word == 0x0101_0101_0101_0101, runStart != nil { i += 8; continue }
-            }
-            if start[i] & 1 != 0 {
-                if runStart == nil { runStart = i }
-            } else if let begin = runStart {
-                runs.insert((base + UInt64(begin))..<(base + UInt64(i)))
-                runStart = nil
-            }
-            i += 1
-        }
-        if let begin = runStart { runs.insert((base + UInt64(begin))..<(base + UInt64(count))) }
-    }
 
     /// Dirty or under-writeback page indexes (a subset of `resident`).
     public var dirty: ExtentSet
