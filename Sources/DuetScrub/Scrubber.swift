@@ -160,36 +160,53 @@ public final class Scrubber: @unchecked Sendable {
         let csums = hasData ? try CsumLookup(fileSystem: fileSystem, info: info,
                                              range: work.chunk.logical..<(work.chunk.logical + work.chunk.length)) : nil
         let treeCheck = TreeBlockCheck(info: info)
-        for (index, request) in requests.enumerated() {
+        for planned in requests {
             if isCancelled { return }
-            idleMonitor?.waitWhileBusy(device: device.path, ownBytes: ownBytes(device.id)) { self.isCancelled }
-            throttle?.consume(UInt64(request.length))
-            inFlight.wait()
-            lock.lock()
-            progress[device.id]?.outstanding.append(request.physical)
-            progress[device.id]?.issuedEnd = request.physical + UInt64(request.length)
-            progress[device.id]?.ownBytes += UInt64(request.length)
-            lock.unlock()
-            // Skipped bytes travel with the extent's first read, so checkpoints stay consistent.
-            var counters = ScrubCounters()
-            if index == 0 { counters.skippedVerified = skipped }
-            // Reads are issued in physical order and run several at a time (up to the in-flight
-            // bound), so the device sees a queue as it does from the kernel scrub.
-            group.enter()
-            DispatchQueue.global().async { [self, counters] in
-                var counters = counters
-                let buffer = AlignedBuffer(capacity: request.length)
-                do {
-                    try reader.read(into: buffer.pointer, offset: request.physical, length: request.length)
-                    counters.deviceBytesRead += UInt64(request.length)
-                    counters.add(verify(request, buffer: buffer, device: device, reader: reader, csums: csums, treeCheck: treeCheck))
-                } catch {
-                    counters.readErrors += 1
-                    reportReadError(request, device: device, error: error)
-                }
-                finish(request, device: device, counters: counters)
-                group.leave()
+            // Look at the ledger again just before reading: what the foreground read while the
+            // scrub worked through earlier requests is skipped too.
+            var pieces = planned.pieces
+            if !options.full, let credits {
+                let (left, more) = PieceSkipper.subtract(pieces, sectorSize: UInt64(info.sectorSize), credited: credits)
+                pieces = left
+                skipped += more
             }
+            for request in options.coalescer.requests(deviceID: device.id, pieces: pieces) {
+                // Skipped bytes travel with the next read, so checkpoints stay consistent.
+                issue(request, skipped: skipped, device: device, reader: reader, csums: csums, treeCheck: treeCheck, group: group)
+                skipped = 0
+            }
+        }
+        if skipped > 0 { commit { $0.skippedVerified += skipped } }
+    }
+
+    private func issue(_ request: ReadRequest, skipped: UInt64, device: DeviceInfo, reader: DeviceReader,
+                       csums: CsumLookup?, treeCheck: TreeBlockCheck, group: DispatchGroup) {
+        idleMonitor?.waitWhileBusy(device: device.path, ownBytes: ownBytes(device.id)) { self.isCancelled }
+        throttle?.consume(UInt64(request.length))
+        inFlight.wait()
+        lock.lock()
+        progress[device.id]?.outstanding.append(request.physical)
+        progress[device.id]?.issuedEnd = request.physical + UInt64(request.length)
+        progress[device.id]?.ownBytes += UInt64(request.length)
+        lock.unlock()
+        var counters = ScrubCounters()
+        counters.skippedVerified = skipped
+        // Reads are issued in physical order and run several at a time (up to the in-flight
+        // bound), so the device sees a queue as it does from the kernel scrub.
+        group.enter()
+        DispatchQueue.global().async { [self, counters] in
+            var counters = counters
+            let buffer = AlignedBuffer(capacity: request.length)
+            do {
+                try reader.read(into: buffer.pointer, offset: request.physical, length: request.length)
+                counters.deviceBytesRead += UInt64(request.length)
+                counters.add(verify(request, buffer: buffer, device: device, reader: reader, csums: csums, treeCheck: treeCheck))
+            } catch {
+                counters.readErrors += 1
+                reportReadError(request, device: device, error: error)
+            }
+            finish(request, device: device, counters: counters)
+            group.leave()
         }
     }
 

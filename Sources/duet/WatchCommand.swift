@@ -62,7 +62,8 @@ struct WatchCommand: ParsableCommand {
             let device = try table.btrfsEntry(containing: mount).kernelDevice
             let eventSource = try Self.makeSource(source, mount: mount, device: device)
             let creditor = try Creditor(fileSystem: fileSystem, ledger: ledger, device: device)
-            let watcher = CreditWatcher(source: eventSource, creditor: creditor, flush: { try ledger.flush() })
+            // Flushed every second: a scrub running beside the watcher reads the ledger from disk.
+            let watcher = CreditWatcher(source: eventSource, creditor: creditor, flushInterval: 1, flush: { try ledger.flush() })
             try watcher.start()
             let status = WatchStatusFile(directory: directory)
             status.write(WatchReport(mount: mount, fsid: info.fsid.description, source: eventSource.name, pid: getpid(), updatedAt: Date(),

@@ -10,6 +10,11 @@ Parts (each can be chosen with --parts):
   pair    send then scrub, stock pair vs Duet pair, after a 50% foreground read.
   watch   foreground slowdown with `duet watch` on vs off: a page-cache-heavy loop
           (pread + POSIX_FADV_DONTNEED) and a disk-bound fio random-read job, alternated.
+  overlap the SOSP'15 method: a webserver-like foreground reads whole 1 MiB files of a hot set
+          (the overlap fraction of the data) at a rate set to a target share of a throttled
+          device's bandwidth, while maintenance runs beside it; per configuration: the
+          maintenance task's device bytes, its completion time, the share of its work done when
+          the foreground window ends, and the foreground's throughput and latency.
 
 Device bytes come from the loop device's counters (/sys/block/loopN/stat); the loop device
 runs with direct I/O so the backing file's page cache cannot serve reads. Every ratio is
@@ -203,6 +208,135 @@ def bench_pair(fs, duet, paths, snapshot, state, has_duet_send):
     return result
 
 
+class Throttle:
+    """A blkio (cgroup v1) group with a read limit on the loop device. The foreground and the
+    maintenance task both run in it, so they compete for one disk-like bandwidth."""
+
+    def __init__(self, fs, bytes_per_second):
+        self.path = f"/sys/fs/cgroup/blkio/duet-bench-{os.getpid()}"
+        os.makedirs(self.path, exist_ok=True)
+        major_minor = run(["lsblk", "-dno", "MAJ:MIN", fs.device]).stdout.strip()
+        with open(os.path.join(self.path, "blkio.throttle.read_bps_device"), "w") as f:
+            f.write(f"{major_minor} {bytes_per_second}\n")
+        self.bandwidth = bytes_per_second
+
+    def wrap(self, args):
+        """`args` run inside the group (the shell joins it, then execs)."""
+        return ["sh", "-c", f'echo $$ > {self.path}/cgroup.procs && exec "$@"', "throttled"] + list(args)
+
+    def close(self):
+        for _ in range(50):
+            try:
+                os.rmdir(self.path)
+                return
+            except OSError:
+                time.sleep(0.1)
+
+
+FOREGROUND = r"""
+import json, os, random, sys, time
+listing, rate, seed = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+paths = [line.strip() for line in open(listing) if line.strip()]
+random.Random(seed).shuffle(paths)
+start = time.monotonic(); latencies = []; done = 0
+for path in paths:
+    due = start + done / rate
+    now = time.monotonic()
+    if due > now: time.sleep(due - now)
+    t = time.monotonic()
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(1 << 20)
+            if not chunk: break
+            done += len(chunk)
+    latencies.append(time.monotonic() - t)
+elapsed = time.monotonic() - start
+latencies.sort()
+print(json.dumps({"seconds": elapsed, "bytes": done, "files": len(paths),
+                  "throughput": done / elapsed, "latency_mean": sum(latencies) / len(latencies),
+                  "latency_p99": latencies[int(len(latencies) * 0.99) - 1]}))
+"""
+
+
+def maintenance_progress(kind, fs, state, output):
+    """The share of its work a maintenance task has done so far."""
+    if kind == "kernel-scrub":
+        raw = subprocess.run(["btrfs", "scrub", "status", "-R", fs.mnt], capture_output=True, text=True).stdout
+        values = dict(line.strip().split(": ") for line in raw.splitlines() if ": " in line)
+        return int(values.get("data_bytes_scrubbed", 0)) + int(values.get("tree_bytes_scrubbed", 0))
+    if kind == "duet-scrub":
+        try:
+            record = json.load(open(os.path.join(state, "scrub.json")))
+            c = record["counters"]
+            return c["dataVerified"] + c["treeVerified"] + c["skippedVerified"]
+        except (OSError, ValueError, KeyError):
+            return 0
+    return os.path.getsize(output) if os.path.exists(output) else 0
+
+
+def bench_overlap(fs, duet, paths, snapshot, state, overlap, utilisation, bandwidth, has_duet_send, seed):
+    """One overlap point: every configuration, caches dropped before each."""
+    hot = paths[: int(len(paths) * overlap)]
+    listing = os.path.join(fs.dir, "hot.list")
+    with open(listing, "w") as f:
+        f.write("\n".join(hot))
+    throttle = Throttle(fs, bandwidth)
+    rate = bandwidth * utilisation
+    stream = os.path.join(fs.dir, "stream.out")
+    scrub_kernel = ["btrfs", "scrub", "start", "-B", fs.mnt]
+    scrub_duet = [duet, "scrub", "start", "--state-dir", state, fs.mnt]
+    send_kernel = ["sh", "-c", f"btrfs send -q '{snapshot}' > '{stream}'"]
+    send_duet = ["sh", "-c", f"'{duet}' send -q '{snapshot}' > '{stream}'"]
+    configurations = {"foreground alone": [], "kernel scrub": [scrub_kernel], "duet scrub": [scrub_duet],
+                      "kernel send": [send_kernel], "kernel send then scrub": [send_kernel, scrub_kernel]}
+    if has_duet_send:
+        configurations["duet send"] = [send_duet]
+        configurations["duet send then duet scrub"] = [send_duet, scrub_duet]
+    results = {}
+    try:
+        for name, steps in configurations.items():
+            drop_caches()
+            watch = Watch(duet, fs, state) if name.startswith("duet") else None
+            if watch:
+                watch.__enter__()
+            before = fs.bytes_read()
+            started = time.monotonic()
+            foreground = subprocess.Popen(throttle.wrap([sys.executable, "-c", FOREGROUND, listing, str(rate), str(seed)]),
+                                          stdout=subprocess.PIPE, text=True)
+            maintenance_bytes_done_in_window = None
+            step_results = []
+            window_share = None
+            for index, step in enumerate(steps):
+                kind = ("duet" if step[0] == duet or duet in " ".join(step) else "kernel") + ("-scrub" if "scrub" in " ".join(step) else "-send")
+                process = subprocess.Popen(throttle.wrap(["ionice", "-c3"] + step), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                step_start = time.monotonic()
+                while process.poll() is None:
+                    if foreground.poll() is not None and window_share is None:
+                        window_share = (index, maintenance_progress(kind, fs, state, stream))
+                    time.sleep(0.2)
+                final = maintenance_progress(kind, fs, state, stream)
+                if window_share is not None and window_share[0] == index and final > 0:
+                    window_share = (index, window_share[1] / final, True)
+                step_results.append({"step": kind, "seconds": round(time.monotonic() - step_start, 3), "status": process.returncode})
+            fg = json.loads(foreground.communicate()[0])
+            total_bytes = fs.bytes_read() - before
+            if watch:
+                watch.__exit__(None, None, None)
+            done_share = 1.0
+            if steps and window_share is not None:
+                index = window_share[0]
+                within = window_share[1] if len(window_share) == 3 else 0
+                done_share = (index + within) / len(steps)
+            results[name] = {"maintenance_device_bytes": max(total_bytes - fg["bytes"], 0) if steps else 0,
+                             "maintenance_seconds": round(sum(r["seconds"] for r in step_results), 3),
+                             "work_done_in_window": round(done_share, 3), "steps": step_results, "foreground": fg}
+            print(f"overlap {overlap} util {utilisation}: {name}: {results[name]['maintenance_device_bytes'] >> 20} MiB, "
+                  f"{results[name]['maintenance_seconds']} s, {done_share:.0%} in window, fg {fg['throughput'] / 2**20:.0f} MiB/s", file=sys.stderr)
+    finally:
+        throttle.close()
+    return {"overlap": overlap, "utilisation": utilisation, "bandwidth": bandwidth, "configurations": results}
+
+
 PAGE_LOOP = r"""
 import os, sys, time
 path, seconds = sys.argv[1], float(sys.argv[2])
@@ -288,6 +422,19 @@ def table(report):
         ratio = f"{pair['duet_bytes'] / max(pair['stock_bytes'], 1):.3f}" if "duet_bytes" in pair else "(no duet send)"
         lines += [f"Send then scrub after a 50% foreground read: stock {pair['stock_bytes'] / 2**20:.1f} MiB, "
                   f"Duet {pair.get('duet_bytes', 0) / 2**20:.1f} MiB, ratio {ratio}.", ""]
+    for point in report.get("overlap", []):
+        lines += [f"Overlap {point['overlap']:.0%}, foreground at {point['utilisation']:.0%} of a {point['bandwidth'] >> 20} MiB/s device:", "",
+                  "| configuration | maintenance MiB read | vs stock | time s | work done in window | fg MiB/s | fg mean ms | fg p99 ms |",
+                  "|---|---|---|---|---|---|---|---|"]
+        configs = point["configurations"]
+        stock = {"duet scrub": "kernel scrub", "duet send": "kernel send", "duet send then duet scrub": "kernel send then scrub"}
+        for name, row in configs.items():
+            fg = row["foreground"]
+            base = configs.get(stock.get(name, ""), {}).get("maintenance_device_bytes")
+            ratio = f"{row['maintenance_device_bytes'] / base:.2f}" if base else ""
+            lines.append(f"| {name} | {row['maintenance_device_bytes'] / 2**20:.0f} | {ratio} | {row['maintenance_seconds']:.1f} | "
+                         f"{row['work_done_in_window']:.0%} | {fg['throughput'] / 2**20:.1f} | {fg['latency_mean'] * 1000:.1f} | {fg['latency_p99'] * 1000:.1f} |")
+        lines.append("")
     if "watch" in report:
         lines += ["| foreground | watch off | watch on | slowdown |", "|---|---|---|---|"]
         for name, row in report["watch"]["summary"].items():
@@ -333,9 +480,12 @@ def main():
     parser.add_argument("--quick", action="store_true", help="a small file system, one round: proves the harness works")
     parser.add_argument("--size", type=float, default=4.0, help="file system size in GiB (default 4)")
     parser.add_argument("--out", default="bench-out", help="output directory")
-    parser.add_argument("--parts", default="scrub,send,pair,watch", help="comma-separated parts to run")
+    parser.add_argument("--parts", default="scrub,send,pair,overlap,watch", help="comma-separated parts to run")
     parser.add_argument("--rounds", type=int, default=1, help="repetitions per point")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--bandwidth", type=float, default=50, help="device read bandwidth for the overlap part, MiB/s")
+    parser.add_argument("--utilisation", default="0.5,0.9", help="foreground shares of the bandwidth (overlap part)")
+    parser.add_argument("--overlaps", default="0.25,0.5,0.75,1", help="hot-set fractions (overlap part)")
     args = parser.parse_args()
     random.seed(args.seed)
     if args.quick:
@@ -344,7 +494,8 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     file_size = 1 << 20
     files = int(args.size * (1 << 30) * 0.45) // file_size
-    has_duet_send = subprocess.run([args.duet, "send", "--help"], capture_output=True).returncode == 0
+    help_text = subprocess.run([args.duet, "--help"], capture_output=True, text=True).stdout
+    has_duet_send = any(line.strip().startswith("send ") for line in help_text.splitlines())
     report = {"version": 1, "machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "size_gib": args.size, "files": files, "file_size": file_size, "duet_send": has_duet_send}
     fs = LoopBtrfs(args.size, os.environ.get("TMPDIR", "/var/tmp"))
@@ -360,6 +511,12 @@ def main():
             report["send"] = bench_send(fs, args.duet, paths, fs.path("live"), snapshot, has_duet_send, args.rounds)
         if "pair" in parts:
             report["pair"] = bench_pair(fs, args.duet, paths, snapshot, state, has_duet_send)
+        if "overlap" in parts:
+            overlaps = [0.5] if args.quick else [float(x) for x in args.overlaps.split(",")]
+            utilisations = [0.5] if args.quick else [float(x) for x in args.utilisation.split(",")]
+            report["overlap"] = [bench_overlap(fs, args.duet, paths, snapshot, state, overlap, utilisation,
+                                               int(args.bandwidth * (1 << 20)), has_duet_send, args.seed)
+                                 for utilisation in utilisations for overlap in overlaps]
         if "watch" in parts:
             report["watch"] = bench_watch(fs, args.duet, paths, state, 3 if args.quick else 10, 1 if args.quick else 3)
     finally:

@@ -2,8 +2,8 @@ import DuetFS
 import Foundation
 
 /// The scrub's view of the ledger. It writes its own verifications when it can take the
-/// ledger's lock; while `duet watch` holds it, the scrub reads a copy that it reloads every few
-/// seconds, so credits the watcher records during the scrub still take effect, and its own
+/// ledger's lock; while `duet watch` holds it, the scrub reads a copy that it reloads every
+/// second, so credits the watcher records during the scrub still take effect, and its own
 /// verifications are not recorded (the watcher is the ledger's one writer).
 final class LedgerAccess: @unchecked Sendable {
     private let fileSystem: FileSystemID
@@ -12,7 +12,7 @@ final class LedgerAccess: @unchecked Sendable {
     private var ledger: Ledger?
     private var writable = false
     private var loadedAt = Date.distantPast
-    static let reloadInterval: TimeInterval = 5
+    static let reloadInterval: TimeInterval = 1
 
     init(fileSystem: FileSystemID, directory: String) {
         self.fileSystem = fileSystem
