@@ -276,7 +276,9 @@ def maintenance_progress(kind, fs, state, output):
 
 def bench_overlap(fs, duet, paths, snapshot, state, overlap, utilisation, bandwidth, has_duet_send, seed):
     """One overlap point: every configuration, caches dropped before each."""
-    hot = paths[: int(len(paths) * overlap)]
+    # A random hot set, spread over the disk like a real one: files created together lie together,
+    # so the first files would all sit where a scrub reads first.
+    hot = random.Random(seed).sample(paths, int(len(paths) * overlap))
     listing = os.path.join(fs.dir, "hot.list")
     with open(listing, "w") as f:
         f.write("\n".join(hot))
