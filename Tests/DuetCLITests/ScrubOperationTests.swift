@@ -129,6 +129,24 @@ struct ScrubOperationTests {
         }
     }
 
+    @Test("--metrics-dir writes a Prometheus textfile; --idle still completes on a quiet device")
+    func metricsAndIdle() throws {
+        try TestFileSystem.with(.init()) { testFS in
+            try testFS.writeFile("data", size: 4 << 20)
+            try testFS.sync()
+            let metrics = testFS.directory + "/metrics"
+            try FileManager.default.createDirectory(atPath: metrics, withIntermediateDirectories: false)
+            let outcome = try ScrubRun.run("start", testFS, stateDirectory: ScrubRun.stateDirectory(testFS), ["--idle", "--metrics-dir", metrics])
+            let record = try #require(outcome.record)
+            #expect(outcome.status == 0)
+            let text = try String(contentsOfFile: "\(metrics)/duet_scrub_\(record.fsid).prom", encoding: .utf8)
+            #expect(text.contains("# TYPE duet_scrub_verified_bytes gauge"))
+            #expect(text.contains("duet_scrub_verified_bytes{fsid=\"\(record.fsid)\"} \(Double(record.counters.verified))"))
+            #expect(text.contains("duet_scrub_finished{fsid=\"\(record.fsid)\"} 1.0"))
+            #expect(try FileManager.default.contentsOfDirectory(atPath: metrics).count == 1, "no temporary file left")
+        }
+    }
+
     @Test("bad input: one clear line and the documented exit code")
     func badInput() throws {
         let notBtrfs = try DuetBinary.run(["scrub", "start", "/proc"])
