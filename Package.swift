@@ -37,7 +37,7 @@ let package = Package(
             exclude: ["Hub/README.md", "Ledger/README.md", "Mapping/README.md", "Watch/README.md"]
         ),
         .target(name: "DuetScrub", dependencies: ["DuetFS"]),
-        .target(name: "DuetSend", dependencies: ["DuetFS"], exclude: ["Stream/README.md", "Paths/README.md"]),
+        .target(name: "DuetSend", dependencies: ["DuetFS"], exclude: ["Stream/README.md", "Paths/README.md", "Plan/README.md"]),
         .executableTarget(
             name: "duet",
             dependencies: [
@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "DuetFSIntegrationTests", dependencies: ["DuetFS", "DuetTestSupport", "CDuet"]),
         .testTarget(name: "DuetCLITests", dependencies: ["duet", "DuetFS", "DuetScrub", "DuetTestSupport", "CDuet"]),
         .testTarget(name: "DuetScrubTests", dependencies: ["DuetScrub", "DuetFS"]),
-        .testTarget(name: "DuetSendTests", dependencies: ["DuetSend", "DuetTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DuetSendTests", dependencies: ["DuetSend", "DuetFS", "DuetTestSupport", "duet"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -7,7 +7,7 @@ struct Duet: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "duet",
         abstract: "Opportunistic btrfs maintenance: scrub and send that reuse what the page cache already holds.",
-        subcommands: [InfoCommand.self, ScrubCommand.self, WatchCommand.self, StatusCommand.self, DebugCommand.self]
+        subcommands: [InfoCommand.self, ScrubCommand.self, SendCommand.self, WatchCommand.self, StatusCommand.self, DebugCommand.self]
     )
 
     /// Parses and runs, mapping every failure to the exit codes of DESIGN §5: a failure to

@@ -53,6 +53,7 @@ class LoopBtrfs:
         self.image = os.path.join(self.dir, "disk.img")
         self.mnt = os.path.join(self.dir, "mnt")
         self.device = None
+        self.size_gib = size_gib
         os.mkdir(self.mnt)
         with open(self.image, "wb") as f:
             f.truncate(int(size_gib * (1 << 30)))
@@ -361,9 +362,10 @@ def bench_watch(fs, duet, paths, state, seconds, rounds):
     # Disk-bound and through the page cache (so every read is an event): buffered random 4 KiB
     # reads without readahead over a file far larger than what the run can bring into memory.
     disk_file = fs.path("randread.bin")
-    run(["fio", "--name=layout", f"--filename={disk_file}", "--size=1g", "--rw=write", "--bs=1m", "--output=/dev/null"])
+    size = f"{max(256, int(fs.size_gib * 256))}m"  # a quarter of the file system: it must fit beside the data
+    run(["fio", "--name=layout", f"--filename={disk_file}", f"--size={size}", "--rw=write", "--bs=1m", "--output=/dev/null"])
     fio_job = ["fio", "--name=disk", "--rw=randread", "--bs=4k", "--direct=0", "--invalidate=1", "--fadvise_hint=1",
-               "--ioengine=psync", f"--filename={disk_file}", "--size=1g", "--readonly", f"--runtime={seconds}",
+               "--ioengine=psync", f"--filename={disk_file}", f"--size={size}", "--readonly", f"--runtime={seconds}",
                "--time_based", "--output-format=json"]
     results = {"page_cache_loop": {"off": [], "on": []}, "fio_randread": {"off": [], "on": []}}
     for _ in range(rounds):

@@ -1,0 +1,252 @@
+import DuetFS
+import Glibc
+
+/// What a send did, for the summary and `--json`.
+public struct SendStatistics: Codable, Sendable, Equatable {
+    /// File data taken from the snapshot's own cached pages.
+    public var bytesFromOwnCache: UInt64 = 0
+    /// File data taken from another inode's cached pages (checksum-verified).
+    public var bytesFromOtherCache: UInt64 = 0
+    /// File data read from the snapshot that was not cached.
+    public var bytesFromDisk: UInt64 = 0
+    /// Zeros sent for holes and preallocated ranges, read from nowhere.
+    public var zeroBytes: UInt64 = 0
+    /// Bytes another inode offered whose checksums did not match (then read from disk).
+    public var otherCacheRejectedBytes: UInt64 = 0
+    /// Disk pieces that became cached while the send ran and were moved ahead of the queue.
+    public var movedAhead: UInt64 = 0
+    public var commands = 0
+    public var streamBytes: UInt64 = 0
+    public var seconds: Double = 0
+
+    public init() {}
+
+    public mutating func add(_ other: SendStatistics) {
+        bytesFromOwnCache += other.bytesFromOwnCache
+        bytesFromOtherCache += other.bytesFromOtherCache
+        bytesFromDisk += other.bytesFromDisk
+        zeroBytes += other.zeroBytes
+        otherCacheRejectedBytes += other.otherCacheRejectedBytes
+        movedAhead += other.movedAhead
+        commands += other.commands
+        streamBytes += other.streamBytes
+        seconds += other.seconds
+    }
+}
+
+/// A file of the snapshot could not be read: names the file and the offset.
+public struct DataReadError: Error, CustomStringConvertible, Sendable {
+    public var path: String
+    public var offset: UInt64
+    public var errno: Int32
+
+    public var description: String {
+        "reading \(path) at offset \(offset) failed: \(String(cString: strerror(errno)))"
+            + (errno == EIO ? " (a damaged extent: run `btrfs scrub` or `duet scrub` on the file system)" : "")
+    }
+}
+
+/// Emit stage of the data: `WRITE` commands with final paths, in the order that reads least
+/// from disk: zeros and the snapshot's cached pages, then verified pages of another inode,
+/// then the rest sorted by disk address. Pages the send itself brought into the snapshot's
+/// cache are dropped again (`POSIX_FADV_DONTNEED`), as the kernel's send does.
+public struct DataEmitter {
+    public private(set) var statistics = SendStatistics()
+    let checksums: ChecksumIndex
+    let live: LiveSource?
+    let snapshotPath: String
+    /// The largest single read.
+    public var readSize = 1 << 20
+    /// `--compressed-data`: compressed extents go out as `ENCODED_WRITE` where the kernel's
+    /// send would do so (the range is at least as long as the compressed bytes).
+    public var encodedWrites = false
+    /// How many bytes of disk reads pass between two looks for newly cached pieces.
+    public var rescanInterval: UInt64 = 64 << 20
+    /// How far ahead of the read position readahead is requested, in bytes.
+    public var readAheadWindow: UInt64 = 32 << 20
+
+    public init(checksums: ChecksumIndex, live: LiveSource?, snapshotPath: String) {
+        self.checksums = checksums
+        self.live = live
+        self.snapshotPath = snapshotPath
+    }
+
+    public mutating func emit<Sink: SendByteSink>(_ pieces: [DataPiece], to writer: inout SendStreamWriter<Sink>) throws {
+        var buffer = [UInt8](repeating: 0, count: readSize)
+        let first = pieces.filter { $0.source == .zeros || $0.source == .ownCache }
+            .sorted { ($0.file.inode, $0.range.lowerBound) < ($1.file.inode, $1.range.lowerBound) }
+        for piece in first {
+            if piece.source == .zeros {
+                try writeZeros(piece, to: &writer)
+            } else {
+                try copy(piece, from: piece.file.descriptor, buffer: &buffer, to: &writer)
+                statistics.bytesFromOwnCache += UInt64(piece.range.count)
+            }
+        }
+        var disk = pieces.filter { $0.source == .disk }
+        for piece in pieces where piece.source == .otherCache {
+            if try copyVerified(piece, to: &writer) {
+                statistics.bytesFromOtherCache += UInt64(piece.range.count)
+            } else {
+                statistics.otherCacheRejectedBytes += UInt64(piece.range.count)
+                disk.append(DataPiece(file: piece.file, range: piece.range, backing: piece.backing, source: .disk))
+            }
+        }
+        disk.sort { $0.backing.sortKey < $1.backing.sortKey }
+        // disk[index..<advised] have been looked at: found cached (someone read them since the
+        // plan), or handed to readahead (POSIX_FADV_WILLNEED) so that reading overlaps emitting.
+        var foundCached = [Bool](repeating: false, count: disk.count)
+        var index = 0
+        var advised = 0
+        var advisedBytes: UInt64 = 0
+        var readSinceRescan: UInt64 = 0
+        while index < disk.count {
+            // Every `rescanInterval` bytes read, pieces someone else has since brought into the
+            // snapshot's cache move ahead of the rest of the queue, before they are evicted again.
+            if readSinceRescan >= rescanInterval, advised < disk.count {
+                readSinceRescan = 0
+                let rest = Array(disk[advised...])
+                let resident = rest.map { !isEncoded($0) && PageResidency.isResident(descriptor: $0.file.descriptor, range: $0.range) }
+                let cached = zip(rest, resident).filter { $0.1 }.map(\.0)
+                if !cached.isEmpty {
+                    statistics.movedAhead += UInt64(cached.count)
+                    disk.replaceSubrange(advised..., with: cached + zip(rest, resident).filter { !$0.1 }.map(\.0))
+                }
+            }
+            while advised < disk.count, advised == index || advisedBytes < readAheadWindow {
+                let next = disk[advised]
+                if !isEncoded(next) {
+                    if PageResidency.isResident(descriptor: next.file.descriptor, range: next.range) {
+                        foundCached[advised] = true
+                    } else {
+                        _ = posix_fadvise(next.file.descriptor, off_t(next.range.lowerBound), off_t(next.range.count), POSIX_FADV_WILLNEED)
+                        advisedBytes += UInt64(next.range.count)
+                    }
+                }
+                advised += 1
+            }
+            let piece = disk[index]
+            let wasCached = foundCached[index]
+            index += 1
+            if isEncoded(piece), try writeEncoded(piece, to: &writer) {
+                readSinceRescan += UInt64(piece.range.count)
+                continue
+            }
+            try copy(piece, from: piece.file.descriptor, buffer: &buffer, to: &writer)
+            if wasCached {
+                statistics.bytesFromOwnCache += UInt64(piece.range.count)
+                continue
+            }
+            statistics.bytesFromDisk += UInt64(piece.range.count)
+            readSinceRescan += UInt64(piece.range.count)
+            advisedBytes -= min(advisedBytes, UInt64(piece.range.count))
+            _ = posix_fadvise(piece.file.descriptor, off_t(piece.range.lowerBound), off_t(piece.range.count), POSIX_FADV_DONTNEED)
+        }
+    }
+
+    /// Whether `piece` goes out as `ENCODED_WRITE` (read encoded, never through the cache).
+    private func isEncoded(_ piece: DataPiece) -> Bool {
+        guard encodedWrites, case .compressed(_, let diskBytes) = piece.backing else { return false }
+        return diskBytes <= UInt64(piece.range.count)
+    }
+
+    /// `ENCODED_WRITE` of the extent's stored bytes (`send_encoded_extent` in send.c), read with
+    /// `BTRFS_IOC_ENCODED_READ`; false if the extent turned out not to be encoded as planned.
+    private mutating func writeEncoded<Sink: SendByteSink>(_ piece: DataPiece, to writer: inout SendStreamWriter<Sink>) throws -> Bool {
+        let subject = snapshotPath + "/" + piece.file.path.description
+        let extent: EncodedExtent
+        do {
+            extent = try EncodedRead.read(descriptor: piece.file.descriptor, offset: piece.range.lowerBound, subject: subject)
+        } catch let error as DuetError where error.errno == EIO {
+            throw DataReadError(path: subject, offset: piece.range.lowerBound, errno: EIO)
+        }
+        guard extent.compression != 0, extent.encryption == 0, extent.fileLength == UInt64(piece.range.count) else { return false }
+        try writer.write(SendCommand(.encodedWrite, [
+            .path(.path, piece.file.path),
+            .u64(.fileOffset, piece.range.lowerBound),
+            .u64(.unencodedFileLength, extent.fileLength),
+            .u64(.unencodedLength, extent.unencodedLength),
+            .u64(.unencodedOffset, extent.unencodedOffset),
+            .u32(.compression, extent.compression),
+            .u32(.encryption, extent.encryption),
+            .data(extent.bytes),
+        ]))
+        statistics.commands += 1
+        statistics.bytesFromDisk += UInt64(extent.bytes.count)
+        return true
+    }
+
+    private mutating func writeZeros<Sink: SendByteSink>(_ piece: DataPiece, to writer: inout SendStreamWriter<Sink>) throws {
+        let zeros = [UInt8](repeating: 0, count: min(readSize, piece.range.count))
+        var position = piece.range.lowerBound
+        while position < piece.range.upperBound {
+            let count = Int(min(UInt64(zeros.count), piece.range.upperBound - position))
+            try zeros.withUnsafeBytes { raw in
+                statistics.commands += try writer.writeData(path: piece.file.path, fileOffset: position,
+                                                             data: UnsafeRawBufferPointer(rebasing: raw[0..<count]))
+            }
+            position += UInt64(count)
+        }
+        statistics.zeroBytes += UInt64(piece.range.count)
+    }
+
+    private mutating func copy<Sink: SendByteSink>(_ piece: DataPiece, from descriptor: Int32, buffer: inout [UInt8],
+                                                   to writer: inout SendStreamWriter<Sink>) throws {
+        var position = piece.range.lowerBound
+        while position < piece.range.upperBound {
+            let want = Int(min(UInt64(buffer.count), piece.range.upperBound - position))
+            let got = try readFully(descriptor, into: &buffer, count: want, at: position, path: piece.file.path)
+            guard got == want else {
+                throw DataReadError(path: snapshotPath + "/" + piece.file.path.description, offset: position + UInt64(got), errno: ENODATA)
+            }
+            try buffer.withUnsafeBytes { raw in
+                statistics.commands += try writer.writeData(path: piece.file.path, fileOffset: position,
+                                                             data: UnsafeRawBufferPointer(rebasing: raw[0..<want]))
+            }
+            position += UInt64(want)
+        }
+    }
+
+    /// Reads the piece from the live file, sector-rounded, and writes it only if every sector
+    /// hashes to the csum tree's checksum for the snapshot's extent.
+    private mutating func copyVerified<Sink: SendByteSink>(_ piece: DataPiece, to writer: inout SendStreamWriter<Sink>) throws -> Bool {
+        guard case .plain(let logical) = piece.backing, let liveFile = live?.file(inode: piece.file.inode) else { return false }
+        let sector = Int(checksums.sectorSize)
+        var position = piece.range.lowerBound
+        while position < piece.range.upperBound {
+            let want = Int(min(UInt64(readSize), piece.range.upperBound - position))
+            let rounded = (want + sector - 1) / sector * sector
+            var bytes = [UInt8](repeating: 0, count: rounded)
+            guard let got = try? readFully(liveFile.descriptor, into: &bytes, count: rounded, at: position, path: piece.file.path),
+                  got >= want else { return false }
+            // Past the live file's end the on-disk sector is zero-filled, as `bytes` already is.
+            let verified = try bytes.withUnsafeBytes { try checksums.verify($0, logical: logical + (position - piece.range.lowerBound)) }
+            guard verified else {
+                // Writes already made for earlier parts of this piece carry verified bytes; the
+                // disk pass rewrites the whole piece, which the receiver applies in order.
+                return false
+            }
+            try bytes.withUnsafeBytes { raw in
+                statistics.commands += try writer.writeData(path: piece.file.path, fileOffset: position,
+                                                             data: UnsafeRawBufferPointer(rebasing: raw[0..<want]))
+            }
+            position += UInt64(want)
+        }
+        return true
+    }
+
+    private func readFully(_ descriptor: Int32, into buffer: inout [UInt8], count: Int, at offset: UInt64, path: SendPath) throws -> Int {
+        var done = 0
+        while done < count {
+            let got = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+            if got > 0 {
+                done += got
+            } else if got == 0 {
+                break
+            } else if errno != EINTR {
+                throw DataReadError(path: snapshotPath + "/" + path.description, offset: offset + UInt64(done), errno: errno)
+            }
+        }
+        return done
+    }
+}

@@ -1,0 +1,90 @@
+import DuetFS
+import Foundation
+import Glibc
+
+/// The first stage of `duet send`: the kernel's own send with `NO_FILE_DATA`, which gives every
+/// metadata command (names, renames, links, attributes, clones) and an `UPDATE_EXTENT` where
+/// file data belongs. The stream goes into a pipe that a reader thread drains into memory: it is
+/// small (no file data), and the whole of it is needed before anything can be emitted.
+public enum MetadataStream {
+    /// What to ask the kernel for.
+    public struct Request: Sendable {
+        /// Open descriptor of the read-only snapshot's root directory.
+        public var snapshot: Int32
+        public var snapshotPath: String
+        public var parentRoot: UInt64
+        public var cloneSources: [UInt64]
+        public var version: UInt32
+        /// Extra flags (the stream is always requested with `NO_FILE_DATA`).
+        public var flags: KernelSend.Flags
+
+        public init(snapshot: Int32, snapshotPath: String, parentRoot: UInt64, cloneSources: [UInt64],
+                    version: UInt32, flags: KernelSend.Flags = []) {
+            self.snapshot = snapshot
+            self.snapshotPath = snapshotPath
+            self.parentRoot = parentRoot
+            self.cloneSources = cloneSources
+            self.version = version
+            self.flags = flags
+        }
+    }
+
+    /// Runs the send ioctl and returns the raw stream bytes.
+    public static func capture(_ request: Request) throws -> [UInt8] {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw DuetError.system("pipe2", request.snapshotPath) }
+        let (readEnd, writeEnd) = (fds[0], fds[1])
+        _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(writeEnd, F_SETFD, FD_CLOEXEC)
+        let drain = PipeDrain(descriptor: readEnd)
+        let thread = Thread { drain.run() }
+        thread.stackSize = 1 << 20
+        thread.start()
+        var sendError: Error?
+        do {
+            try KernelSend.send(subvolume: request.snapshot, output: writeEnd, parentRoot: request.parentRoot,
+                                cloneSources: request.cloneSources, flags: request.flags.union(.noFileData),
+                                version: request.version, subject: request.snapshotPath)
+        } catch {
+            sendError = error
+        }
+        close(writeEnd) // the reader sees end of file once the kernel is done
+        drain.finished.wait()
+        close(readEnd)
+        if let sendError {
+            if let duet = sendError as? DuetError, duet.kind == .permission {
+                throw DuetError(.permission, "\(duet.message). The kernel refuses to send a subvolume that is not read-only "
+                                + "(make a read-only snapshot with `btrfs subvolume snapshot -r`), and needs CAP_SYS_ADMIN")
+            }
+            throw sendError
+        }
+        if let failure = drain.failure { throw DuetError.system("read (send pipe)", request.snapshotPath, errno: failure) }
+        return drain.bytes
+    }
+}
+
+/// Reads a pipe to its end on its own thread.
+final class PipeDrain: @unchecked Sendable {
+    let descriptor: Int32
+    private(set) var bytes: [UInt8] = []
+    private(set) var failure: Int32?
+    let finished = DispatchSemaphore(value: 0)
+
+    init(descriptor: Int32) { self.descriptor = descriptor }
+
+    func run() {
+        defer { finished.signal() }
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count > 0 {
+                bytes.append(contentsOf: buffer[0..<count])
+            } else if count == 0 {
+                return
+            } else if errno != EINTR {
+                failure = errno
+                return
+            }
+        }
+    }
+}

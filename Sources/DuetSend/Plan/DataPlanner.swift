@@ -1,0 +1,124 @@
+import DuetFS
+import Glibc
+
+/// A file of the snapshot that data is read from, opened by its final path.
+public final class SnapshotFile: @unchecked Sendable {
+    public let path: SendPath
+    public let descriptor: Int32
+    public let inode: UInt64
+    public let extents: FileExtents
+
+    init(snapshot: Int32, snapshotPath: String, path: SendPath, fileSystem: FileSystem, root: UInt64) throws {
+        self.path = path
+        let descriptor = (path.bytes + [0]).withUnsafeBufferPointer { name in
+            name.withMemoryRebound(to: CChar.self) { openat(snapshot, $0.baseAddress!, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
+        }
+        guard descriptor >= 0 else { throw DuetError.system("open", snapshotPath + "/" + path.description) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            close(descriptor)
+            throw DuetError.system("fstat", snapshotPath + "/" + path.description)
+        }
+        self.descriptor = descriptor
+        inode = UInt64(status.st_ino)
+        do {
+            extents = try FileExtents(fileSystem: fileSystem, root: root, inode: inode)
+        } catch {
+            close(descriptor)
+            throw error
+        }
+    }
+
+    deinit { close(descriptor) }
+}
+
+/// One piece of file data to emit: a range of one file with one backing and one source.
+public struct DataPiece: @unchecked Sendable {
+    public enum Source: String, Sendable, Codable {
+        /// Zeros, written without reading (holes, prealloc).
+        case zeros
+        /// The snapshot's own cached pages.
+        case ownCache
+        /// Another inode's cached pages over the same disk extent, to be verified.
+        case otherCache
+        /// The snapshot, from disk.
+        case disk
+    }
+
+    public var file: SnapshotFile
+    public var range: Range<UInt64>
+    public var backing: ExtentBacking
+    public var source: Source
+}
+
+/// Plan stage of the data: every `UPDATE_EXTENT` range cut into pieces by extent and by page
+/// residency, each assigned the best source (DESIGN §3: own cache, other cache, disk).
+public struct DataPlanner {
+    let fileSystem: FileSystem
+    let snapshot: Int32
+    let snapshotPath: String
+    let root: UInt64
+    let live: LiveSource?
+    /// `--compressed-data`: compressed extents are read encoded (never from the page cache).
+    public var encoded = false
+    private var files: [SendPath: SnapshotFile] = [:]
+
+    public init(fileSystem: FileSystem, snapshot: Int32, snapshotPath: String, root: UInt64, live: LiveSource?) {
+        self.fileSystem = fileSystem
+        self.snapshot = snapshot
+        self.snapshotPath = snapshotPath
+        self.root = root
+        self.live = live
+    }
+
+    mutating func file(_ path: SendPath) throws -> SnapshotFile {
+        if let file = files[path] { return file }
+        let file = try SnapshotFile(snapshot: snapshot, snapshotPath: snapshotPath, path: path, fileSystem: fileSystem, root: root)
+        files[path] = file
+        return file
+    }
+
+    /// Pieces of every range, in no particular order; the emitter orders them by source.
+    public mutating func plan(_ ranges: [StreamPlan.DataRange]) throws -> [DataPiece] {
+        var pieces: [DataPiece] = []
+        for range in ranges {
+            let file = try file(range.path)
+            let byteRange = range.offset..<(range.offset + range.length)
+            for (part, backing) in file.extents.pieces(of: byteRange) {
+                switch backing {
+                case .hole:
+                    pieces.append(DataPiece(file: file, range: part, backing: backing, source: .zeros))
+                case .inline:
+                    pieces.append(DataPiece(file: file, range: part, backing: backing, source: .ownCache))
+                case .compressed:
+                    // Compressed extents are checksummed as stored, so another inode's decoded
+                    // pages cannot be verified: own cache or disk only.
+                    let resident = !encoded && PageResidency.isResident(descriptor: file.descriptor, range: part)
+                    pieces.append(DataPiece(file: file, range: part, backing: backing, source: resident ? .ownCache : .disk))
+                case .plain(let logical):
+                    for (run, resident) in PageResidency.runs(descriptor: file.descriptor, range: part) {
+                        let runBacking = ExtentBacking.plain(logical: logical + (run.lowerBound - part.lowerBound))
+                        if resident {
+                            pieces.append(DataPiece(file: file, range: run, backing: runBacking, source: .ownCache))
+                        } else {
+                            pieces += aliasSplit(file: file, run: run, logical: logical + (run.lowerBound - part.lowerBound))
+                        }
+                    }
+                }
+            }
+        }
+        return pieces
+    }
+
+    /// A run the snapshot does not have cached: the parts the live file maps to the same disk
+    /// bytes and has cached become `otherCache` candidates, the rest `disk`.
+    private func aliasSplit(file: SnapshotFile, run: Range<UInt64>, logical: UInt64) -> [DataPiece] {
+        let disk = [DataPiece(file: file, range: run, backing: .plain(logical: logical), source: .disk)]
+        guard let live, let liveFile = live.file(inode: file.inode),
+              liveFile.extents.plainLogical(of: run) == logical else { return disk }
+        return PageResidency.runs(descriptor: liveFile.descriptor, range: run).map { part, resident in
+            DataPiece(file: file, range: part, backing: .plain(logical: logical + (part.lowerBound - run.lowerBound)),
+                      source: resident ? .otherCache : .disk)
+        }
+    }
+}

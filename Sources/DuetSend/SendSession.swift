@@ -1,0 +1,199 @@
+import DuetFS
+import Foundation
+import Glibc
+
+/// `duet send` end to end for one or more snapshots: metadata pass (kernel send with
+/// `NO_FILE_DATA`) → plan (sections, final paths, data pieces and their sources) → emit
+/// (header, metadata, data, clones, deferred attributes, END). Like `btrfs send`, several
+/// snapshots give several complete streams back to back.
+public final class SendSession {
+    public struct Options: Sendable {
+        /// Read-only snapshots to send, in order.
+        public var snapshots: [String]
+        /// `-p`: the parent for an incremental send.
+        public var parent: String?
+        /// `-c`: subvolumes the stream may clone from.
+        public var cloneSources: [String] = []
+        /// `--proto`: 1 or 2; 0 is the highest this kernel supports.
+        public var protocolVersion: UInt32 = 1
+        /// `--compressed-data` (v2): compressed extents as `ENCODED_WRITE`, read with
+        /// `BTRFS_IOC_ENCODED_READ`.
+        public var compressedData = false
+        /// `--no-data`: the kernel's metadata-only stream, unchanged.
+        public var noData = false
+        /// Use another inode's cached pages (source b).
+        public var useOtherCache = true
+
+        public init(snapshots: [String]) { self.snapshots = snapshots }
+    }
+
+    /// Per-snapshot results and the total.
+    public struct Report: Codable, Sendable {
+        public struct Stream: Codable, Sendable {
+            public var snapshot: String
+            public var parent: String?
+            public var protocolVersion: UInt32
+            public var statistics: SendStatistics
+            public var liveSource: String?
+        }
+        public var streams: [Stream] = []
+        public var total = SendStatistics()
+        public init() {}
+    }
+
+    public let options: Options
+    public private(set) var report = Report()
+    /// Where the stream goes (not owned).
+    let output: Int32
+
+    public init(options: Options, output: Int32) {
+        self.options = options
+        self.output = output
+    }
+
+    /// The protocol version `--proto` asks for, resolved against the kernel.
+    public static func resolveVersion(_ requested: UInt32, compressed: Bool) throws -> UInt32 {
+        let highest = KernelSend.highestVersion()
+        let version = requested == 0 ? highest : requested
+        guard version <= highest, version <= 2 else {
+            throw DuetError(.unsupported, "protocol version \(version) requested, but this kernel sends at most \(min(highest, 2))")
+        }
+        if compressed && version < 2 {
+            throw DuetError(.unsupported, "--compressed-data needs protocol version 2 (--proto 2)")
+        }
+        return version
+    }
+
+    public func run() throws {
+        let version = try Self.resolveVersion(options.protocolVersion, compressed: options.compressedData)
+        var parent = options.parent
+        var cloneRoots: [UInt64] = []
+        for source in options.cloneSources {
+            cloneRoots.append(try subvolume(source, role: "clone source").id)
+        }
+        // As btrfs-progs: with -c (or -p) a later snapshot may clone from the ones sent before it,
+        // and without -p a parent is chosen among the clone sources.
+        let incremental = parent != nil || !options.cloneSources.isEmpty
+        for snapshotPath in options.snapshots {
+            let snapshot = try subvolume(snapshotPath, role: "snapshot")
+            guard snapshot.isReadOnly else {
+                throw DuetError(.unsupported, "subvolume \(snapshotPath) is not read-only: send needs a read-only snapshot "
+                                + "(`btrfs subvolume snapshot -r`, or `btrfs property set \(snapshotPath) ro true`)")
+            }
+            var parentRoot: UInt64 = 0
+            if let parentPath = parent {
+                let info = try subvolume(parentPath, role: "parent")
+                parentRoot = info.id
+                if !cloneRoots.contains(parentRoot) { cloneRoots.append(parentRoot) }
+            } else if incremental, let chosen = try goodParent(for: snapshot, snapshotPath: snapshotPath) {
+                parentRoot = chosen.0
+                parent = chosen.1
+            }
+            let stream = try send(snapshotPath: snapshotPath, snapshot: snapshot, parentRoot: parentRoot,
+                                  cloneRoots: cloneRoots, version: version)
+            report.streams.append(Report.Stream(snapshot: snapshotPath, parent: parent, protocolVersion: version,
+                                                statistics: stream.0, liveSource: stream.1))
+            report.total.add(stream.0)
+            if incremental && options.parent == nil && !cloneRoots.contains(snapshot.id) { cloneRoots.append(snapshot.id) }
+            parent = nil
+        }
+    }
+
+    private func subvolume(_ path: String, role: String) throws -> Subvolume {
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            throw DuetError(.notMounted, "cannot open \(role) \(path): \(String(cString: strerror(errno)))")
+        }
+        guard status.st_ino == 256 || status.st_ino == 2 else {
+            throw DuetError(.unsupported, "\(role) \(path) is not a btrfs subvolume")
+        }
+        do {
+            return try Subvolumes.info(path: path)
+        } catch let error as DuetError {
+            throw DuetError(error.kind, "cannot use \(role) \(path): \(error.message)")
+        }
+    }
+
+    /// btrfs-progs `find_good_parent`: among the clone sources, the snapshot's own origin or a
+    /// sibling snapshot of the same origin with the closest ctransid.
+    private func goodParent(for snapshot: Subvolume, snapshotPath: String) throws -> (UInt64, String)? {
+        var best: (UInt64, String, UInt64)?
+        for source in options.cloneSources {
+            let info = try subvolume(source, role: "clone source")
+            guard info.uuid == snapshot.parentUUID || (info.parentUUID == snapshot.parentUUID && info.parentUUID.contains { $0 != 0 }) else { continue }
+            let distance = info.ctransid > snapshot.ctransid ? info.ctransid - snapshot.ctransid : snapshot.ctransid - info.ctransid
+            if best == nil || distance < best!.2 { best = (info.id, source, distance) }
+        }
+        return best.map { ($0.0, $0.1) }
+    }
+
+    /// One complete stream. Returns its statistics and the live subvolume used, if any.
+    private func send(snapshotPath: String, snapshot: Subvolume, parentRoot: UInt64, cloneRoots: [UInt64],
+                      version: UInt32) throws -> (SendStatistics, String?) {
+        let started = Date()
+        let descriptor = open(snapshotPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw DuetError.system("open", snapshotPath) }
+        defer { close(descriptor) }
+        let raw = try MetadataStream.capture(MetadataStream.Request(
+            snapshot: descriptor, snapshotPath: snapshotPath, parentRoot: parentRoot, cloneSources: cloneRoots, version: version))
+        var statistics = SendStatistics()
+        if options.noData {
+            var sink = FileDescriptorByteSink(descriptor: output)
+            do {
+                try raw.withUnsafeBytes { try sink.write($0) }
+            } catch let failure as SendIOFailure {
+                throw DuetError.system("write (send stream)", "the output", errno: failure.errno)
+            }
+            statistics.streamBytes = UInt64(raw.count)
+            statistics.seconds = Date().timeIntervalSince(started)
+            return (statistics, nil)
+        }
+        var reader = SendStreamReader(source: ByteBufferSource(raw))
+        let commands = try reader.readAll()
+        guard let streamVersion = reader.version else { throw DuetError.malformed("the kernel's send stream of \(snapshotPath) has no header") }
+        let plan = try StreamPlan.build(commands) { inode in
+            guard let inode, let path = try? FileSystem.paths(ofInode: inode, inSubvolumeAt: snapshotPath).first else { return nil }
+            return SendPath(path)
+        }
+
+        let fileSystem = try FileSystem(path: snapshotPath)
+        let info = try fileSystem.info()
+        let live = options.useOtherCache ? LiveSource.find(snapshot: snapshot, snapshotPath: snapshotPath, fileSystem: fileSystem) : nil
+        var planner = DataPlanner(fileSystem: fileSystem, snapshot: descriptor, snapshotPath: snapshotPath, root: snapshot.id, live: live)
+        planner.encoded = options.compressedData
+        let pieces = try planner.plan(plan.data)
+
+        var writer = SendStreamWriter(sink: FileDescriptorByteSink(descriptor: output), version: streamVersion)
+        var emitter = DataEmitter(checksums: ChecksumIndex(fileSystem: fileSystem, info: info), live: live, snapshotPath: snapshotPath)
+        emitter.encodedWrites = options.compressedData
+        do {
+            try writer.writeHeader()
+            for command in plan.metadata { try writer.write(command) }
+            for item in plan.ordered {
+                switch item {
+                case .command(let command): try writer.write(command)
+                case .data(let range): try emitter.emit(try planner.plan([range]), to: &writer)
+                }
+            }
+            try emitter.emit(pieces, to: &writer)
+            for command in plan.clones { try writer.write(command) }
+            for command in plan.deferred { try writer.write(command) }
+            try writer.writeEnd()
+        } catch let error as SendStreamError {
+            if case .io(let code, let offset) = error {
+                throw DuetError(.system(errno: code), "writing the send stream of \(snapshotPath) failed at stream offset \(offset): \(String(cString: strerror(code)))")
+            }
+            throw DuetError.malformed("send stream of \(snapshotPath): \(error)")
+        }
+        statistics = emitter.statistics
+        statistics.commands = writer.commandCount
+        statistics.streamBytes = writer.offset
+        statistics.seconds = Date().timeIntervalSince(started)
+        return (statistics, live?.path)
+    }
+
+    /// After a failure: bytes that make every receiver fail (half a command header), so a cut
+    /// stream on a pipe cannot be taken for a complete one even by receivers that accept a
+    /// missing END.
+    public static let cutMarker: [UInt8] = [0xFF, 0xFF, 0xFF, 0x7F, 0x00]
+}

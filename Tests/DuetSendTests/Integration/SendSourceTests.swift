@@ -1,0 +1,137 @@
+import DuetFS
+import DuetSend
+import DuetTestSupport
+import Foundation
+import Glibc
+import Testing
+
+extension SendIntegrationTests {
+    /// Where `duet send` takes file data from: the live file's cached pages only when they hash to
+    /// the snapshot's checksums, and then it reads much less from disk than the kernel's send.
+    @Suite struct SendSourceTests {
+        static func readFile(_ path: String) throws {
+            let fd = open(path, O_RDONLY)
+            guard fd >= 0 else { throw HarnessFailure("open \(path)") }
+            defer { close(fd) }
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            while read(fd, &buffer, buffer.count) > 0 {}
+        }
+
+        static func overwrite(_ path: String, with bytes: [UInt8]) throws {
+            let fd = open(path, O_WRONLY)
+            guard fd >= 0 else { throw HarnessFailure("open \(path)") }
+            defer { close(fd) }
+            guard bytes.withUnsafeBytes({ pwrite(fd, $0.baseAddress, $0.count, 0) }) == bytes.count else { throw HarnessFailure("pwrite \(path)") }
+        }
+
+        @Test func theLiveFileOverwrittenAfterTheSnapshotIsRejectedByChecksum() throws {
+            try TestFileSystem.with { source in
+                try TestFileSystem.with { target in
+                    try source.createSubvolume("live")
+                    let original = try source.writeFile("live/data", size: 4 << 20, seed: 11)
+                    try source.writeFile("live/other", size: 1 << 20, seed: 12)
+                    try source.sync()
+                    try source.snapshot("live", as: "snap")
+                    try TestFileSystem.dropCaches()
+                    // New data, cached and dirty, while the extent items still map the snapshot's extent.
+                    try Self.overwrite(source.path("live/data"), with: TestData.bytes(count: 4 << 20, seed: 99))
+                    // Written back: the live file now maps a new extent; its new pages stay cached.
+                    try Self.overwrite(source.path("live/other"), with: TestData.bytes(count: 1 << 20, seed: 98))
+                    let fd = open(source.path("live/other"), O_RDONLY); fsync(fd); close(fd)
+
+                    let stream = target.directory + "/stream"
+                    let report = try SendHarness.duetSend(source.path("snap"), proto: 2, to: stream)
+                    let statistics = report.total
+                    #expect(statistics.bytesFromOtherCache == 0)
+                    // Unless something (another test's sync) wrote the dirty pages back before the plan
+                    // looked, the live file still maps the snapshot's extent: then only the checksum
+                    // can tell the difference.
+                    let liveExtent = try Fiemap.extents(ofFileAt: source.path("live/data"), sync: false).first?.logical
+                    let snapshotExtent = try Fiemap.extents(ofFileAt: source.path("snap/data"), sync: false).first?.logical
+                    #expect(statistics.otherCacheRejectedBytes == 4 << 20 || liveExtent != snapshotExtent,
+                            "the dirty alias must be checked and rejected")
+                    #expect(statistics.bytesFromDisk == 5 << 20)
+                    try SendHarness.receive(stream, into: target.mountPoint)
+                    let received = try Data(contentsOf: URL(fileURLWithPath: target.path("snap/data")))
+                    #expect([UInt8](received) == original)
+                    try SendHarness.requireSame(try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
+                }
+            }
+        }
+
+        @Test func halfTheDataCachedUnderTheLiveSubvolumeHalvesTheDiskReads() throws {
+            try TestFileSystem.with(TestFileSystemOptions(deviceSize: 1 << 30)) { source in
+                try TestFileSystem.with { target in
+                    try source.createSubvolume("live")
+                    let files = (0..<8).map { "live/file\($0)" }
+                    for (index, file) in files.enumerated() { try source.writeFile(file, size: 8 << 20, seed: UInt64(index + 1)) }
+                    try source.sync()
+                    try source.snapshot("live", as: "snap")
+                    let device = source.devices[0]
+                    func cacheHalfUnderLive() throws {
+                        try TestFileSystem.dropCaches()
+                        for file in files.prefix(4) { try Self.readFile(source.path(file)) }
+                    }
+
+                    try cacheHalfUnderLive()
+                    var before = try BlockDevice.bytesRead(device)
+                    let kernelStarted = Date()
+                    try SendHarness.kernelSend(source.path("snap"), proto: 2, to: "/dev/null")
+                    let kernelSeconds = Date().timeIntervalSince(kernelStarted)
+                    let kernelBytes = try BlockDevice.bytesRead(device) - before
+
+                    // Other suites in this process may drop caches machine-wide at any moment; a run
+                    // in which the live half did not stay cached tests nothing: run it again.
+                    let stream = target.directory + "/stream"
+                    var report = SendSession.Report()
+                    var duetBytes: UInt64 = 0
+                    for _ in 0..<3 {
+                        try cacheHalfUnderLive()
+                        before = try BlockDevice.bytesRead(device)
+                        report = try SendHarness.duetSend(source.path("snap"), proto: 2, to: stream)
+                        duetBytes = try BlockDevice.bytesRead(device) - before
+                        if report.total.bytesFromOtherCache == 32 << 20 { break }
+                    }
+                    let ratio = Double(duetBytes) / Double(kernelBytes)
+                    print("send-bytes: kernel \(kernelBytes) B in \(String(format: "%.3f", kernelSeconds)) s, duet \(duetBytes) B in "
+                          + "\(String(format: "%.3f", report.total.seconds)) s, ratio \(String(format: "%.3f", ratio)); "
+                          + "own cache \(report.total.bytesFromOwnCache), other cache \(report.total.bytesFromOtherCache), disk \(report.total.bytesFromDisk)")
+                    #expect(kernelBytes >= 64 << 20)
+                    #expect(report.total.bytesFromOtherCache == 32 << 20)
+                    #expect(ratio <= 0.53)
+                    // The pages it brought into the snapshot's cache are gone, and what it sent is right.
+                    for file in ["snap/file0", "snap/file5", "snap/file7"] {
+                        let fd = open(source.path(file), O_RDONLY)
+                        defer { close(fd) }
+                        #expect(!PageResidency.runs(descriptor: fd, range: 0..<(8 << 20)).contains { $0.1 }, "\(file) should not stay cached")
+                    }
+                    try SendHarness.receive(stream, into: target.mountPoint)
+                    try SendHarness.requireSame(try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
+                }
+            }
+        }
+
+        @Test func pagesTheSnapshotHasCachedAreUsedAndKept() throws {
+            try TestFileSystem.with { source in
+                try TestFileSystem.with { target in
+                    try source.createSubvolume("live")
+                    try source.writeFile("live/a", size: 3 << 20, seed: 5)
+                    try source.writeFile("live/b", size: 2 << 20, seed: 6)
+                    try source.sync()
+                    try source.snapshot("live", as: "snap")
+                    try TestFileSystem.dropCaches()
+                    try Self.readFile(source.path("snap/a"))
+                    let stream = target.directory + "/stream"
+                    let report = try SendHarness.duetSend(source.path("snap"), proto: 1, to: stream, useOtherCache: false)
+                    #expect(report.total.bytesFromOwnCache == 3 << 20)
+                    #expect(report.total.bytesFromDisk == 2 << 20)
+                    let fd = open(source.path("snap/a"), O_RDONLY)
+                    defer { close(fd) }
+                    #expect(PageResidency.isResident(descriptor: fd, range: 0..<(3 << 20)))
+                    try SendHarness.receive(stream, into: target.mountPoint)
+                    try SendHarness.requireSame(try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
+                }
+            }
+        }
+    }
+}
