@@ -1,6 +1,5 @@
-import DuetFS
-
-/// The data checksums of one logical range (a chunk), loaded once from the csum tree.
+/// The data checksums of one logical range, loaded once from the csum tree (what scrub and
+/// send both verify data against).
 /// Sectors without a checksum (nodatasum files, prealloc extents never written) have none.
 public struct CsumLookup: Sendable {
     public let checksumSize: Int
