@@ -21,8 +21,12 @@ public final class SendSession {
         public var compressedData = false
         /// `--no-data`: the kernel's metadata-only stream, unchanged.
         public var noData = false
-        /// Use another inode's cached pages (source b).
+        /// Use the cached pages of the source subvolume's or another snapshot's file (source b).
         public var useOtherCache = true
+        /// Credit the data read from disk to the file system's ledger (`DiskReadCredits`).
+        public var creditLedger = true
+        /// The ledger's directory; nil is `/var/lib/duet/<fsid>`.
+        public var ledgerDirectory: String?
 
         public init(snapshots: [String]) { self.snapshots = snapshots }
     }
@@ -34,7 +38,10 @@ public final class SendSession {
             public var parent: String?
             public var protocolVersion: UInt32
             public var statistics: SendStatistics
-            public var liveSource: String?
+            /// Subvolumes whose cached pages the send could use (source b), best first.
+            public var otherSources: [String]
+            /// Why the data read could not be credited to the ledger, if it could not.
+            public var ledgerWarning: String?
         }
         public var streams: [Stream] = []
         public var total = SendStatistics()
@@ -92,7 +99,7 @@ public final class SendSession {
             let stream = try send(snapshotPath: snapshotPath, snapshot: snapshot, parentRoot: parentRoot,
                                   cloneRoots: cloneRoots, version: version)
             report.streams.append(Report.Stream(snapshot: snapshotPath, parent: parent, protocolVersion: version,
-                                                statistics: stream.0, liveSource: stream.1))
+                                                statistics: stream.0, otherSources: stream.1, ledgerWarning: stream.2))
             report.total.add(stream.0)
             if incremental && options.parent == nil && !cloneRoots.contains(snapshot.id) { cloneRoots.append(snapshot.id) }
             parent = nil
@@ -127,9 +134,9 @@ public final class SendSession {
         return best.map { ($0.0, $0.1) }
     }
 
-    /// One complete stream. Returns its statistics and the live subvolume used, if any.
+    /// One complete stream. Returns its statistics, the alias subvolumes looked at, and a ledger warning.
     private func send(snapshotPath: String, snapshot: Subvolume, parentRoot: UInt64, cloneRoots: [UInt64],
-                      version: UInt32) throws -> (SendStatistics, String?) {
+                      version: UInt32) throws -> (SendStatistics, [String], String?) {
         let started = Date()
         let descriptor = open(snapshotPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { throw DuetError.system("open", snapshotPath) }
@@ -146,7 +153,7 @@ public final class SendSession {
             }
             statistics.streamBytes = UInt64(raw.count)
             statistics.seconds = Date().timeIntervalSince(started)
-            return (statistics, nil)
+            return (statistics, [], nil)
         }
         var reader = SendStreamReader(source: ByteBufferSource(raw))
         let commands = try reader.readAll()
@@ -158,13 +165,13 @@ public final class SendSession {
 
         let fileSystem = try FileSystem(path: snapshotPath)
         let info = try fileSystem.info()
-        let live = options.useOtherCache ? LiveSource.find(snapshot: snapshot, snapshotPath: snapshotPath, fileSystem: fileSystem) : nil
-        var planner = DataPlanner(fileSystem: fileSystem, snapshot: descriptor, snapshotPath: snapshotPath, root: snapshot.id, live: live)
+        let aliases = options.useOtherCache ? AliasSubvolume.find(snapshot: snapshot, snapshotPath: snapshotPath, fileSystem: fileSystem) : []
+        var planner = DataPlanner(fileSystem: fileSystem, snapshot: descriptor, snapshotPath: snapshotPath, root: snapshot.id, aliases: aliases)
         planner.encoded = options.compressedData
         let pieces = try planner.plan(plan.data)
 
         var writer = SendStreamWriter(sink: FileDescriptorByteSink(descriptor: output), version: streamVersion)
-        var emitter = DataEmitter(checksums: ChecksumIndex(fileSystem: fileSystem, info: info), live: live, snapshotPath: snapshotPath)
+        var emitter = DataEmitter(checksums: ChecksumIndex(fileSystem: fileSystem, info: info), snapshotPath: snapshotPath)
         emitter.encodedWrites = options.compressedData
         do {
             try writer.writeHeader()
@@ -186,10 +193,22 @@ public final class SendSession {
             throw DuetError.malformed("send stream of \(snapshotPath): \(error)")
         }
         statistics = emitter.statistics
+        var ledgerWarning: String?
+        if options.creditLedger {
+            // The stream is complete; a ledger problem costs a later scrub some skipping, nothing more.
+            do {
+                let recorder = try LedgerRecorder(fileSystem: info.fsid, directory: options.ledgerDirectory)
+                let outcome = try emitter.diskReads.record(fileSystem: fileSystem, checksums: ChecksumIndex(fileSystem: fileSystem, info: info),
+                                                          recorder: recorder)
+                statistics.bytesCredited = outcome.bytesCredited
+            } catch {
+                ledgerWarning = "data read from disk was not credited to the ledger: \(error)"
+            }
+        }
         statistics.commands = writer.commandCount
         statistics.streamBytes = writer.offset
         statistics.seconds = Date().timeIntervalSince(started)
-        return (statistics, live?.path)
+        return (statistics, aliases.map(\.path), ledgerWarning)
     }
 
     /// After a failure: bytes that make every receiver fail (half a command header), so a cut

@@ -44,8 +44,14 @@ struct SendCommand: ParsableCommand {
     @Flag(name: .customShort("e"), help: "Accepted for btrfs send compatibility; every stream ends with END.")
     var omitEndBetween = false
 
-    @Flag(name: .customLong("no-other-cache"), help: "Never read another inode's cached pages (the live file's).")
+    @Flag(name: .customLong("no-other-cache"), help: "Never read the cached pages of the source subvolume or of other snapshots.")
     var noOtherCache = false
+
+    @Option(help: "The ledger's directory, credited with the data read from disk (default /var/lib/duet/<fsid>).")
+    var stateDir: String?
+
+    @Flag(name: .customLong("no-ledger"), help: "Do not credit the data read from disk to the ledger.")
+    var noLedger = false
 
     @Flag(help: "Print the summary as JSON (a versioned envelope) on standard error.")
     var json = false
@@ -69,6 +75,8 @@ struct SendCommand: ParsableCommand {
         options.compressedData = compressedData
         options.noData = noData
         options.useOtherCache = !noOtherCache
+        options.creditLedger = !noLedger
+        options.ledgerDirectory = stateDir
 
         let output: Int32
         if let file {
@@ -126,11 +134,13 @@ struct SendCommand: ParsableCommand {
             table.add("data from own cache", ByteCount.human(s.bytesFromOwnCache))
             table.add("data from other cache", ByteCount.human(s.bytesFromOtherCache)
                       + (s.otherCacheRejectedBytes > 0 ? " (\(ByteCount.human(s.otherCacheRejectedBytes)) rejected by checksum)" : ""))
-            table.add("data from disk", ByteCount.human(s.bytesFromDisk))
+            table.add("data from disk", ByteCount.human(s.bytesFromDisk)
+                      + (s.bytesCredited > 0 ? " (\(ByteCount.human(s.bytesCredited)) credited to the ledger)" : ""))
             table.add("zeros (holes)", ByteCount.human(s.zeroBytes))
             table.add("commands", "\(s.commands), \(ByteCount.human(s.streamBytes)) (protocol v\(stream.protocolVersion))")
             table.add("time", String(format: "%.2fs", s.seconds))
             text += table.render() + "\n"
+            if let warning = stream.ledgerWarning { text += "warning: \(warning)\n" }
         }
         return text
     }

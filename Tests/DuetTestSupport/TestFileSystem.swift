@@ -62,6 +62,9 @@ public final class TestFileSystem: @unchecked Sendable {
         directory = try ResourceJanitor.makeDirectory()
         mountPoint = directory + "/mnt"
         journal = ResourceJournal(directory: directory)
+        // Ledgers a test does not place with --state-dir (duet send credits its reads by default)
+        // land inside this directory, removed with it, never in the machine's /var/lib/duet.
+        setenv("DUET_STATE_ROOT", directory + "/state-root", 1)
         do {
             try setUp()
         } catch {

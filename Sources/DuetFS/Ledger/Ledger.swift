@@ -25,9 +25,15 @@ import Synchronization
 /// fsync) and starts a new journal with the next epoch; a journal whose epoch predates the
 /// snapshot's is a leftover of a crash during compaction and is discarded.
 ///
-/// Thread-safe; one writer process per file system (an `flock` on `<dir>/lock`).
+/// Thread-safe; one writer process per file system (an `flock` on `<dir>/lock`). Other processes
+/// submit their verifications through the inbox (`LedgerRecorder`, `LedgerInbox`), which the
+/// writer applies on open and on every `flush`, and every reader applies on open.
 public final class Ledger: Sendable {
-    public static let defaultStateRoot = "/var/lib/duet"
+    /// `/var/lib/duet`, or `$DUET_STATE_ROOT` when set (containers, tests, a second instance).
+    public static var defaultStateRoot: String {
+        if let root = getenv("DUET_STATE_ROOT"), root.pointee != 0 { return String(cString: root) }
+        return "/var/lib/duet"
+    }
 
     public static func defaultDirectory(for fileSystem: FileSystemID) -> String {
         defaultStateRoot + "/" + fileSystem.description
@@ -106,6 +112,14 @@ public final class Ledger: Sendable {
                     try Self.startJournal(&state, directory: directory, fileSystem: fileSystem, options: options)
                 }
             }
+            // Edits other processes submitted while no writer (or another writer) ran.
+            let ingested = Self.applyInbox(to: &state, directory: directory, fileSystem: fileSystem,
+                                           options: options, shift: sectorShift, journal: !options.readOnly)
+            report.inboxRecordsApplied = ingested.records
+            if !options.readOnly, !ingested.files.isEmpty {
+                try Self.writeBuffer(&state, directory: directory, fileSystem: fileSystem, options: options, sync: true)
+                LedgerInbox.remove(ingested.files, directory: directory)
+            }
         } catch {
             if state.lockFD >= 0 { close(state.lockFD) }
             if state.journalFD >= 0 { close(state.journalFD) }
@@ -180,6 +194,40 @@ public final class Ledger: Sendable {
         state.journalFD = fd
         state.journalLength = LedgerJournal.headerSize
         state.journalNeedsReset = false
+    }
+
+    /// Applies pending inbox submissions (see `LedgerInbox`), journaling them when `journal`;
+    /// returns the files applied (to remove once the journal is fsync'd) and the record count.
+    private static func applyInbox(to state: inout State, directory: String, fileSystem: FileSystemID,
+                                   options: LedgerOptions, shift: UInt64, journal: Bool) -> (files: [String], records: Int) {
+        let pending = LedgerInbox.pending(directory: directory, fileSystem: fileSystem, sectorSize: options.sectorSize)
+        if journal {
+            for name in pending.foreign { LedgerInbox.quarantine(name, directory: directory) }
+        }
+        var records = 0
+        for (_, submitted) in pending.valid {
+            for record in submitted where record.kind != .void {
+                apply(record, to: &state, shift: shift)
+                if journal { journalApplied(record, to: &state, shift: shift) }
+                records += 1
+            }
+        }
+        return (pending.valid.map(\.0), records)
+    }
+
+    /// Appends the journal record of an edit already applied to the map, in the form `credit`
+    /// and `recordCompleteScrub` write (credits cut to whole sectors).
+    private static func journalApplied(_ record: LedgerJournal.Record, to state: inout State, shift: UInt64) {
+        var stored = record
+        if record.kind == .credit {
+            let (end, overflow) = record.start.addingReportingOverflow(record.length)
+            let sectors = inward(record.start..<(overflow ? UInt64.max : end), shift)
+            guard !sectors.isEmpty else { return }
+            stored.start = sectors.lowerBound << shift
+            stored.length = (sectors.upperBound - sectors.lowerBound) << shift
+        }
+        LedgerJournal.encode(stored, into: &state.buffer)
+        state.bufferedRecords += 1
     }
 
     private static func apply(_ record: LedgerJournal.Record, to state: inout State, shift: UInt64) {
@@ -324,7 +372,10 @@ public final class Ledger: Sendable {
     public func flush() throws(LedgerError) {
         try state.withLock { (state: inout State) throws(LedgerError) in
             guard !options.readOnly else { throw LedgerError.readOnly(path: directory) }
+            let ingested = Self.applyInbox(to: &state, directory: directory, fileSystem: fileSystem,
+                                           options: options, shift: sectorShift, journal: true)
             try writeBuffer(&state, sync: true)
+            LedgerInbox.remove(ingested.files, directory: directory)
             state.writeError = nil
             if state.journalLength > Swift.max(options.compactionJournalBytes, state.snapshotBytes) {
                 try compact(&state)
@@ -373,8 +424,14 @@ public final class Ledger: Sendable {
     }
 
     private func writeBuffer(_ state: inout State, sync: Bool) throws(LedgerError) {
+        try Self.writeBuffer(&state, directory: directory, fileSystem: fileSystem, options: options, sync: sync)
+    }
+
+    private static func writeBuffer(_ state: inout State, directory: String, fileSystem: FileSystemID,
+                                    options: LedgerOptions, sync: Bool) throws(LedgerError) {
+        let journalPath = directory + "/journal"
         if state.journalNeedsReset {
-            try Self.startJournal(&state, directory: directory, fileSystem: fileSystem, options: options)
+            try startJournal(&state, directory: directory, fileSystem: fileSystem, options: options)
         }
         if !state.buffer.bytes.isEmpty {
             do {

@@ -42,6 +42,8 @@ public struct LedgerLoadReport: Sendable, Equatable {
     public var staleJournalDiscarded = false
     /// The journal's header was unreadable, so none of its records could be replayed.
     public var journalHeaderUnreadable = false
+    /// Records other processes submitted through the inbox (`LedgerRecorder`) that opening applied.
+    public var inboxRecordsApplied = 0
     /// Some edit may have been lost: check credits against current extent generations with
     /// `Ledger.revalidate(using:)` before trusting them (the generation check voids exactly what a
     /// lost void record would have, since btrfs writes anew only into new extents).

@@ -1,40 +1,37 @@
 import DuetFS
 import Foundation
 
-/// The scrub's view of the ledger. It writes its own verifications when it can take the
-/// ledger's lock; while `duet watch` holds it, the scrub reads a copy that it reloads every
-/// second, so credits the watcher records during the scrub still take effect, and its own
-/// verifications are not recorded (the watcher is the ledger's one writer).
+/// The scrub's view of the ledger. When it can take the ledger's lock it reads and writes the
+/// ledger itself. While `duet watch` holds the lock, the scrub reads a copy that it reloads every
+/// second (so credits the watcher records during the scrub still take effect) and submits its own
+/// verifications through the inbox (`LedgerRecorder`), which the watcher applies.
 final class LedgerAccess: @unchecked Sendable {
     private let fileSystem: FileSystemID
     private let directory: String
     private let lock = NSLock()
-    private var ledger: Ledger?
-    private var writable = false
+    private let recorder: LedgerRecorder?
+    private var readCopy: Ledger?
     private var loadedAt = Date.distantPast
     static let reloadInterval: TimeInterval = 1
 
     init(fileSystem: FileSystemID, directory: String) {
         self.fileSystem = fileSystem
         self.directory = directory
-        if let opened = try? Ledger.open(fileSystem: fileSystem, directory: directory) {
-            ledger = opened
-            writable = true
-        } else {
-            reload()
-        }
+        recorder = try? LedgerRecorder(fileSystem: fileSystem, directory: directory)
+        if recorder?.ledger == nil { reload() }
     }
 
     private func reload() {
-        ledger = try? Ledger.open(fileSystem: fileSystem, directory: directory, options: LedgerOptions(readOnly: true))
+        readCopy = try? Ledger.open(fileSystem: fileSystem, directory: directory, options: LedgerOptions(readOnly: true))
         loadedAt = Date()
     }
 
     private func current() -> Ledger? {
+        if let own = recorder?.ledger { return own }
         lock.lock()
         defer { lock.unlock() }
-        if !writable, Date().timeIntervalSince(loadedAt) > Self.reloadInterval { reload() }
-        return ledger
+        if Date().timeIntervalSince(loadedAt) > Self.reloadInterval { reload() }
+        return readCopy
     }
 
     var lastCompleteScrub: UInt64? { current()?.lastCompleteScrub }
@@ -54,17 +51,14 @@ final class LedgerAccess: @unchecked Sendable {
     }
 
     func credit(_ range: Range<UInt64>, generation: UInt64) {
-        guard writable, let ledger = current() else { return }
-        ledger.credit(range: range, generation: generation, time: UInt64(Date().timeIntervalSince1970))
+        recorder?.credit(range: range, generation: generation, time: UInt64(Date().timeIntervalSince1970))
     }
 
     func recordCompleteScrub(time: UInt64) {
-        guard writable, let ledger = current() else { return }
-        ledger.recordCompleteScrub(time: time)
+        recorder?.recordCompleteScrub(time: time)
     }
 
     func flush() {
-        guard writable, let ledger = current() else { return }
-        try? ledger.flush()
+        try? recorder?.flush()
     }
 }

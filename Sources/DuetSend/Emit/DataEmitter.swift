@@ -15,6 +15,8 @@ public struct SendStatistics: Codable, Sendable, Equatable {
     public var otherCacheRejectedBytes: UInt64 = 0
     /// Disk pieces that became cached while the send ran and were moved ahead of the queue.
     public var movedAhead: UInt64 = 0
+    /// Data read from disk that was credited to the ledger (`duet scrub` then skips it).
+    public var bytesCredited: UInt64 = 0
     public var commands = 0
     public var streamBytes: UInt64 = 0
     public var seconds: Double = 0
@@ -28,6 +30,7 @@ public struct SendStatistics: Codable, Sendable, Equatable {
         zeroBytes += other.zeroBytes
         otherCacheRejectedBytes += other.otherCacheRejectedBytes
         movedAhead += other.movedAhead
+        bytesCredited += other.bytesCredited
         commands += other.commands
         streamBytes += other.streamBytes
         seconds += other.seconds
@@ -53,21 +56,21 @@ public struct DataReadError: Error, CustomStringConvertible, Sendable {
 public struct DataEmitter {
     public private(set) var statistics = SendStatistics()
     let checksums: ChecksumIndex
-    let live: LiveSource?
     let snapshotPath: String
     /// The largest single read.
     public var readSize = 1 << 20
     /// `--compressed-data`: compressed extents go out as `ENCODED_WRITE` where the kernel's
     /// send would do so (the range is at least as long as the compressed bytes).
     public var encodedWrites = false
+    /// Uncompressed snapshot data this emitter read from disk (logical addresses), to credit.
+    public private(set) var diskReads = DiskReadCredits()
     /// How many bytes of disk reads pass between two looks for newly cached pieces.
     public var rescanInterval: UInt64 = 64 << 20
     /// How far ahead of the read position readahead is requested, in bytes.
     public var readAheadWindow: UInt64 = 32 << 20
 
-    public init(checksums: ChecksumIndex, live: LiveSource?, snapshotPath: String) {
+    public init(checksums: ChecksumIndex, snapshotPath: String) {
         self.checksums = checksums
-        self.live = live
         self.snapshotPath = snapshotPath
     }
 
@@ -138,6 +141,9 @@ public struct DataEmitter {
                 continue
             }
             statistics.bytesFromDisk += UInt64(piece.range.count)
+            if case .plain(let logical) = piece.backing {
+                diskReads.add(logical: logical..<(logical + UInt64(piece.range.count)))
+            }
             readSinceRescan += UInt64(piece.range.count)
             advisedBytes -= min(advisedBytes, UInt64(piece.range.count))
             _ = posix_fadvise(piece.file.descriptor, off_t(piece.range.lowerBound), off_t(piece.range.count), POSIX_FADV_DONTNEED)
@@ -207,19 +213,19 @@ public struct DataEmitter {
         }
     }
 
-    /// Reads the piece from the live file, sector-rounded, and writes it only if every sector
-    /// hashes to the csum tree's checksum for the snapshot's extent.
+    /// Reads the piece from the alias subvolume's file, sector-rounded, and writes it only if
+    /// every sector hashes to the csum tree's checksum for the snapshot's extent.
     private mutating func copyVerified<Sink: SendByteSink>(_ piece: DataPiece, to writer: inout SendStreamWriter<Sink>) throws -> Bool {
-        guard case .plain(let logical) = piece.backing, let liveFile = live?.file(inode: piece.file.inode) else { return false }
+        guard case .plain(let logical) = piece.backing, let aliasFile = piece.alias?.file(inode: piece.file.inode) else { return false }
         let sector = Int(checksums.sectorSize)
         var position = piece.range.lowerBound
         while position < piece.range.upperBound {
             let want = Int(min(UInt64(readSize), piece.range.upperBound - position))
             let rounded = (want + sector - 1) / sector * sector
             var bytes = [UInt8](repeating: 0, count: rounded)
-            guard let got = try? readFully(liveFile.descriptor, into: &bytes, count: rounded, at: position, path: piece.file.path),
+            guard let got = try? readFully(aliasFile.descriptor, into: &bytes, count: rounded, at: position, path: piece.file.path),
                   got >= want else { return false }
-            // Past the live file's end the on-disk sector is zero-filled, as `bytes` already is.
+            // Past the alias file's end the on-disk sector is zero-filled, as `bytes` already is.
             let verified = try bytes.withUnsafeBytes { try checksums.verify($0, logical: logical + (position - piece.range.lowerBound)) }
             guard verified else {
                 // Writes already made for earlier parts of this piece carry verified bytes; the

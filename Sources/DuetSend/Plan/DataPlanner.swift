@@ -49,6 +49,16 @@ public struct DataPiece: @unchecked Sendable {
     public var range: Range<UInt64>
     public var backing: ExtentBacking
     public var source: Source
+    /// For `otherCache`: the subvolume whose file has the pages cached.
+    public var alias: AliasSubvolume?
+
+    public init(file: SnapshotFile, range: Range<UInt64>, backing: ExtentBacking, source: Source, alias: AliasSubvolume? = nil) {
+        self.file = file
+        self.range = range
+        self.backing = backing
+        self.source = source
+        self.alias = alias
+    }
 }
 
 /// Plan stage of the data: every `UPDATE_EXTENT` range cut into pieces by extent and by page
@@ -58,17 +68,18 @@ public struct DataPlanner {
     let snapshot: Int32
     let snapshotPath: String
     let root: UInt64
-    let live: LiveSource?
+    /// Subvolumes that may share the snapshot's extents, best first (`AliasSubvolume.find`).
+    let aliases: [AliasSubvolume]
     /// `--compressed-data`: compressed extents are read encoded (never from the page cache).
     public var encoded = false
     private var files: [SendPath: SnapshotFile] = [:]
 
-    public init(fileSystem: FileSystem, snapshot: Int32, snapshotPath: String, root: UInt64, live: LiveSource?) {
+    public init(fileSystem: FileSystem, snapshot: Int32, snapshotPath: String, root: UInt64, aliases: [AliasSubvolume]) {
         self.fileSystem = fileSystem
         self.snapshot = snapshot
         self.snapshotPath = snapshotPath
         self.root = root
-        self.live = live
+        self.aliases = aliases
     }
 
     mutating func file(_ path: SendPath) throws -> SnapshotFile {
@@ -110,15 +121,35 @@ public struct DataPlanner {
         return pieces
     }
 
-    /// A run the snapshot does not have cached: the parts the live file maps to the same disk
-    /// bytes and has cached become `otherCache` candidates, the rest `disk`.
+    /// A run the snapshot does not have cached: the parts that some alias subvolume's file maps
+    /// to the same disk bytes and has cached become `otherCache` candidates (the first alias that
+    /// has them wins), the rest `disk`.
     private func aliasSplit(file: SnapshotFile, run: Range<UInt64>, logical: UInt64) -> [DataPiece] {
-        let disk = [DataPiece(file: file, range: run, backing: .plain(logical: logical), source: .disk)]
-        guard let live, let liveFile = live.file(inode: file.inode),
-              liveFile.extents.plainLogical(of: run) == logical else { return disk }
-        return PageResidency.runs(descriptor: liveFile.descriptor, range: run).map { part, resident in
-            DataPiece(file: file, range: part, backing: .plain(logical: logical + (part.lowerBound - run.lowerBound)),
-                      source: resident ? .otherCache : .disk)
+        var pieces: [DataPiece] = []
+        var uncovered = [run]
+        for alias in aliases where !uncovered.isEmpty {
+            guard let aliasFile = alias.file(inode: file.inode) else { continue }
+            var stillUncovered: [Range<UInt64>] = []
+            for part in uncovered {
+                let partLogical = logical + (part.lowerBound - run.lowerBound)
+                guard aliasFile.extents.plainLogical(of: part) == partLogical else {
+                    stillUncovered.append(part)
+                    continue
+                }
+                for (piece, resident) in PageResidency.runs(descriptor: aliasFile.descriptor, range: part) {
+                    if resident {
+                        pieces.append(DataPiece(file: file, range: piece, backing: .plain(logical: logical + (piece.lowerBound - run.lowerBound)),
+                                                source: .otherCache, alias: alias))
+                    } else {
+                        stillUncovered.append(piece)
+                    }
+                }
+            }
+            uncovered = stillUncovered
         }
+        for part in uncovered {
+            pieces.append(DataPiece(file: file, range: part, backing: .plain(logical: logical + (part.lowerBound - run.lowerBound)), source: .disk))
+        }
+        return pieces
     }
 }

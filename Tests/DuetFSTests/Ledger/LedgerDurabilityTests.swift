@@ -210,7 +210,13 @@ struct LedgerDurabilityTests {
         _ = try Ledger.open(fileSystem: scratch.fileSystem, directory: loose)
         #expect(stat(loose, &info) == 0)
         #expect(info.st_mode & 0o777 == 0o700)
+        // The integration harness sets DUET_STATE_ROOT for the whole test process: restore it after.
+        let saved = getenv("DUET_STATE_ROOT").map { String(cString: $0) }
+        defer { if let saved { setenv("DUET_STATE_ROOT", saved, 1) } else { unsetenv("DUET_STATE_ROOT") } }
+        unsetenv("DUET_STATE_ROOT")
         #expect(Ledger.defaultDirectory(for: scratch.fileSystem) == "/var/lib/duet/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
+        setenv("DUET_STATE_ROOT", scratch.root, 1)
+        #expect(Ledger.defaultDirectory(for: scratch.fileSystem) == scratch.root + "/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
     }
 
     @Test("a ledger of another file system is refused; a damaged snapshot is reported with its path")

@@ -1,0 +1,106 @@
+import DuetFS
+import DuetScrub
+import DuetTestSupport
+import Foundation
+import Testing
+
+/// `duet send` credits the snapshot data it read from disk (the kernel verified it on the way in),
+/// so a `duet scrub` after it skips that data: the send-then-scrub pair reads the data once.
+private func number(_ value: Any?) -> UInt64? { (value as? NSNumber)?.uint64Value }
+
+@Suite(.enabled(if: IntegrationGate.enabled), .serialized)
+struct SendThenScrubTests {
+    static let fileSize = 16 << 20
+
+    /// Files in a subvolume, one of them NODATACOW (so without checksums), and a read-only snapshot.
+    static func prepare(_ testFS: TestFileSystem) throws {
+        try testFS.createSubvolume("live")
+        for index in 0..<4 { try testFS.writeFile("live/f\(index)", size: fileSize, seed: UInt64(index + 1)) }
+        // NODATACOW implies NODATASUM; the flag only takes on an empty file.
+        FileManager.default.createFile(atPath: testFS.path("live/nocsum"), contents: nil)
+        try Command.run(["chattr", "+C", testFS.path("live/nocsum")])
+        let bytes = TestData.bytes(count: 4 << 20, seed: 9)
+        let handle = try #require(FileHandle(forWritingAtPath: testFS.path("live/nocsum")))
+        handle.write(Data(bytes))
+        try handle.close()
+        try testFS.sync()
+        try testFS.snapshot("live", as: "snap")
+        try testFS.sync()
+    }
+
+    static func send(_ testFS: TestFileSystem, state: String) throws -> [String: Any] {
+        let result = try DuetBinary.run(["send", "--json", "--state-dir", state, "-f", testFS.directory + "/stream", testFS.path("snap")])
+        #expect(result.status == 0, "duet send failed: \(result.errorOutput)")
+        let envelope = try JSONSerialization.jsonObject(with: Data(result.errorOutput.utf8)) as? [String: Any]
+        let report = try #require(envelope?["result"] as? [String: Any])
+        return try #require(report["total"] as? [String: Any])
+    }
+
+    @Test("without a watcher the send writes its credits into the ledger; the scrub then reads only the unverifiable file and the tree blocks")
+    func sendCreditsDirectly() throws {
+        try TestFileSystem.with(.init(deviceSize: 1 << 30, dataProfile: .single, metadataProfile: .dup)) { testFS in
+            try Self.prepare(testFS)
+            let state = ScrubRun.stateDirectory(testFS)
+            try TestFileSystem.dropCaches()
+            let total = try Self.send(testFS, state: state)
+            let checksummed = UInt64(4 * Self.fileSize)
+            #expect(number(total["bytesFromDisk"]) == checksummed + (4 << 20))
+            #expect(number(total["bytesCredited"]) == checksummed, "the NODATACOW file is read but not credited")
+            let inbox = (try? FileManager.default.contentsOfDirectory(atPath: state + "/inbox")) ?? []
+            #expect(inbox.isEmpty, "the ledger was free: nothing goes to the inbox")
+
+            try TestFileSystem.dropCaches()
+            let scrub = try ScrubRun.run("start", testFS, stateDirectory: state)
+            let record = try #require(scrub.record, "scrub output: \(scrub.errorOutput)")
+            #expect(scrub.status == 0)
+            #expect(record.counters.skippedVerified == checksummed)
+            #expect(record.counters.dataVerified == 0, "NODATACOW data has no checksums for the scrub to verify either")
+        }
+    }
+
+    @Test("with duet watch holding the ledger the credits go through the inbox and the scrub skips them")
+    func sendCreditsThroughTheWatcher() throws {
+        try TestFileSystem.with(.init(deviceSize: 1 << 30, dataProfile: .single, metadataProfile: .dup)) { testFS in
+            try Self.prepare(testFS)
+            let state = ScrubRun.stateDirectory(testFS)
+            try TestFileSystem.dropCaches()
+            let watch = try WatchTests.startWatch(testFS, state: state)
+            let total = try Self.send(testFS, state: state)
+            #expect(number(total["bytesCredited"]) == UInt64(4 * Self.fileSize))
+            // The watcher applies the inbox within its next flush (every second).
+            var pending = 1
+            for _ in 0..<50 where pending > 0 {
+                usleep(100_000)
+                pending = ((try? FileManager.default.contentsOfDirectory(atPath: state + "/inbox")) ?? []).count
+            }
+            #expect(pending == 0, "the watcher took the submission in")
+
+            try TestFileSystem.dropCaches()
+            let device = testFS.devices[0]
+            let before = try BlockDevice.bytesRead(device)
+            let scrub = try ScrubRun.run("start", testFS, stateDirectory: state)
+            let scrubBytes = try BlockDevice.bytesRead(device) - before
+            WatchTests.stop(watch)
+            let record = try #require(scrub.record, "scrub output: \(scrub.errorOutput)")
+            #expect(record.counters.skippedVerified == UInt64(4 * Self.fileSize))
+            #expect(scrubBytes < 8 << 20, "only tree blocks and the superblocks are read, not the 64 MiB sent")
+        }
+    }
+
+    @Test("data in a DUP chunk is not credited: the send verified one copy of two")
+    func multipleCopiesAreNotCredited() throws {
+        try TestFileSystem.with(.init(deviceSize: 1 << 30, dataProfile: .dup, metadataProfile: .dup)) { testFS in
+            try testFS.createSubvolume("live")
+            try testFS.writeFile("live/f", size: Self.fileSize, seed: 3)
+            try testFS.sync()
+            try testFS.snapshot("live", as: "snap")
+            try TestFileSystem.dropCaches()
+            let state = ScrubRun.stateDirectory(testFS)
+            let total = try Self.send(testFS, state: state)
+            #expect(number(total["bytesFromDisk"]) == UInt64(Self.fileSize))
+            #expect(number(total["bytesCredited"]) == 0)
+            let scrub = try ScrubRun.run("start", testFS, stateDirectory: state)
+            #expect(scrub.record?.counters.skippedVerified == 0)
+        }
+    }
+}
