@@ -23,6 +23,9 @@ public final class SendSession {
         public var noData = false
         /// Use the cached pages of the source subvolume's or another snapshot's file (source b).
         public var useOtherCache = true
+        /// Learn from page-cache events (eBPF, when available) which pieces became cached while
+        /// the send runs; without, remaining pieces are checked with `mincore` now and then.
+        public var cacheEvents = true
         /// Credit the data read from disk to the file system's ledger (`DiskReadCredits`).
         public var creditLedger = true
         /// The ledger's directory; nil is `/var/lib/duet/<fsid>`.
@@ -40,6 +43,8 @@ public final class SendSession {
             public var statistics: SendStatistics
             /// Subvolumes whose cached pages the send could use (source b), best first.
             public var otherSources: [String]
+            /// Whether page-cache events told the send what became cached while it ran.
+            public var cacheEvents: Bool
             /// Why the data read could not be credited to the ledger, if it could not.
             public var ledgerWarning: String?
         }
@@ -99,7 +104,7 @@ public final class SendSession {
             let stream = try send(snapshotPath: snapshotPath, snapshot: snapshot, parentRoot: parentRoot,
                                   cloneRoots: cloneRoots, version: version)
             report.streams.append(Report.Stream(snapshot: snapshotPath, parent: parent, protocolVersion: version,
-                                                statistics: stream.0, otherSources: stream.1, ledgerWarning: stream.2))
+                                                statistics: stream.0, otherSources: stream.1, cacheEvents: stream.3, ledgerWarning: stream.2))
             report.total.add(stream.0)
             if incremental && options.parent == nil && !cloneRoots.contains(snapshot.id) { cloneRoots.append(snapshot.id) }
             parent = nil
@@ -136,7 +141,7 @@ public final class SendSession {
 
     /// One complete stream. Returns its statistics, the alias subvolumes looked at, and a ledger warning.
     private func send(snapshotPath: String, snapshot: Subvolume, parentRoot: UInt64, cloneRoots: [UInt64],
-                      version: UInt32) throws -> (SendStatistics, [String], String?) {
+                      version: UInt32) throws -> (SendStatistics, [String], String?, Bool) {
         let started = Date()
         let descriptor = open(snapshotPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { throw DuetError.system("open", snapshotPath) }
@@ -153,7 +158,7 @@ public final class SendSession {
             }
             statistics.streamBytes = UInt64(raw.count)
             statistics.seconds = Date().timeIntervalSince(started)
-            return (statistics, [], nil)
+            return (statistics, [], nil, false)
         }
         var reader = SendStreamReader(source: ByteBufferSource(raw))
         let commands = try reader.readAll()
@@ -166,6 +171,10 @@ public final class SendSession {
         let fileSystem = try FileSystem(path: snapshotPath)
         let info = try fileSystem.info()
         let aliases = options.useOtherCache ? AliasSubvolume.find(snapshot: snapshot, snapshotPath: snapshotPath, fileSystem: fileSystem) : []
+        // Started before the plan looks at residency, so no page that arrives later is missed.
+        let arrivals = options.cacheEvents
+            ? CacheArrivals.start(mountPath: snapshotPath, roots: Set([snapshot.id] + aliases.map(\.root))) : nil
+        defer { arrivals?.stop() }
         var planner = DataPlanner(fileSystem: fileSystem, snapshot: descriptor, snapshotPath: snapshotPath, root: snapshot.id, aliases: aliases)
         planner.encoded = options.compressedData
         let pieces = try planner.plan(plan.data)
@@ -173,6 +182,9 @@ public final class SendSession {
         var writer = SendStreamWriter(sink: FileDescriptorByteSink(descriptor: output), version: streamVersion)
         var emitter = DataEmitter(checksums: ChecksumIndex(fileSystem: fileSystem, info: info), snapshotPath: snapshotPath)
         emitter.encodedWrites = options.compressedData
+        emitter.arrivals = arrivals
+        emitter.snapshotRoot = snapshot.id
+        emitter.aliases = aliases
         do {
             try writer.writeHeader()
             for command in plan.metadata { try writer.write(command) }
@@ -208,7 +220,7 @@ public final class SendSession {
         statistics.commands = writer.commandCount
         statistics.streamBytes = writer.offset
         statistics.seconds = Date().timeIntervalSince(started)
-        return (statistics, aliases.map(\.path), ledgerWarning)
+        return (statistics, aliases.map(\.path), ledgerWarning, arrivals != nil)
     }
 
     /// After a failure: bytes that make every receiver fail (half a command header), so a cut

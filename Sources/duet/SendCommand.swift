@@ -47,6 +47,9 @@ struct SendCommand: ParsableCommand {
     @Flag(name: .customLong("no-other-cache"), help: "Never read the cached pages of the source subvolume or of other snapshots.")
     var noOtherCache = false
 
+    @Flag(name: .customLong("no-events"), help: "Do not use page-cache events (eBPF) to move newly cached data ahead; poll with mincore instead.")
+    var noEvents = false
+
     @Option(help: "The ledger's directory, credited with the data read from disk (default /var/lib/duet/<fsid>).")
     var stateDir: String?
 
@@ -76,6 +79,7 @@ struct SendCommand: ParsableCommand {
         options.noData = noData
         options.useOtherCache = !noOtherCache
         options.creditLedger = !noLedger
+        options.cacheEvents = !noEvents
         options.ledgerDirectory = stateDir
 
         let output: Int32

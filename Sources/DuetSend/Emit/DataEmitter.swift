@@ -64,8 +64,16 @@ public struct DataEmitter {
     public var encodedWrites = false
     /// Uncompressed snapshot data this emitter read from disk (logical addresses), to credit.
     public private(set) var diskReads = DiskReadCredits()
-    /// How many bytes of disk reads pass between two looks for newly cached pieces.
+    /// Without events: how many bytes of disk reads pass between two `mincore` looks at every
+    /// remaining piece for newly cached ones.
     public var rescanInterval: UInt64 = 64 << 20
+    /// With events: how many bytes of disk reads pass between two looks at what arrived.
+    public var arrivalInterval: UInt64 = 4 << 20
+    /// Pages entering the cache while the send runs (nil: poll with `mincore` instead).
+    public var arrivals: CacheArrivals?
+    /// The snapshot's root id, and the subvolumes that may share its extents (source b).
+    public var snapshotRoot: UInt64 = 0
+    public var aliases: [AliasSubvolume] = []
     /// How far ahead of the read position readahead is requested, in bytes.
     public var readAheadWindow: UInt64 = 32 << 20
 
@@ -102,23 +110,28 @@ public struct DataEmitter {
         var index = 0
         var advised = 0
         var advisedBytes: UInt64 = 0
-        var readSinceRescan: UInt64 = 0
+        var readSinceLook: UInt64 = 0
         while index < disk.count {
-            // Every `rescanInterval` bytes read, pieces someone else has since brought into the
-            // snapshot's cache move ahead of the rest of the queue, before they are evicted again.
-            if readSinceRescan >= rescanInterval, advised < disk.count {
-                readSinceRescan = 0
-                let rest = Array(disk[advised...])
-                let resident = rest.map { !isEncoded($0) && PageResidency.isResident(descriptor: $0.file.descriptor, range: $0.range) }
-                let cached = zip(rest, resident).filter { $0.1 }.map(\.0)
-                if !cached.isEmpty {
-                    statistics.movedAhead += UInt64(cached.count)
-                    disk.replaceSubrange(advised..., with: cached + zip(rest, resident).filter { !$0.1 }.map(\.0))
+            // Pieces someone else has since brought into the cache move ahead of the rest of the
+            // queue, before they are evicted again: those whose pages the events report, or, without
+            // events, every remaining piece `mincore` finds cached, looked at less often.
+            if advised < disk.count {
+                if let arrivals, readSinceLook >= arrivalInterval {
+                    readSinceLook = 0
+                    let arrived = arrivals.fetch()
+                    if arrivals.overflowed() {
+                        moveAhead(&disk, from: advised, foundCached: &foundCached, arrived: nil)
+                    } else if !arrived.isEmpty {
+                        moveAhead(&disk, from: advised, foundCached: &foundCached, arrived: arrived)
+                    }
+                } else if arrivals == nil, readSinceLook >= rescanInterval {
+                    readSinceLook = 0
+                    moveAhead(&disk, from: advised, foundCached: &foundCached, arrived: nil)
                 }
             }
             while advised < disk.count, advised == index || advisedBytes < readAheadWindow {
                 let next = disk[advised]
-                if !isEncoded(next) {
+                if next.source == .disk, !isEncoded(next) {
                     if PageResidency.isResident(descriptor: next.file.descriptor, range: next.range) {
                         foundCached[advised] = true
                     } else {
@@ -128,11 +141,20 @@ public struct DataEmitter {
                 }
                 advised += 1
             }
-            let piece = disk[index]
+            var piece = disk[index]
             let wasCached = foundCached[index]
             index += 1
+            if piece.source == .otherCache {
+                if try copyVerified(piece, to: &writer) {
+                    statistics.bytesFromOtherCache += UInt64(piece.range.count)
+                    continue
+                }
+                statistics.otherCacheRejectedBytes += UInt64(piece.range.count)
+                piece.source = .disk
+                piece.alias = nil
+            }
             if isEncoded(piece), try writeEncoded(piece, to: &writer) {
-                readSinceRescan += UInt64(piece.range.count)
+                readSinceLook += UInt64(piece.range.count)
                 continue
             }
             try copy(piece, from: piece.file.descriptor, buffer: &buffer, to: &writer)
@@ -144,10 +166,76 @@ public struct DataEmitter {
             if case .plain(let logical) = piece.backing {
                 diskReads.add(logical: logical..<(logical + UInt64(piece.range.count)))
             }
-            readSinceRescan += UInt64(piece.range.count)
+            readSinceLook += UInt64(piece.range.count)
             advisedBytes -= min(advisedBytes, UInt64(piece.range.count))
             _ = posix_fadvise(piece.file.descriptor, off_t(piece.range.lowerBound), off_t(piece.range.count), POSIX_FADV_DONTNEED)
         }
+    }
+
+    /// Moves the pieces of `disk[from...]` that are now cached to `from`, keeping the rest in
+    /// disk order. With `arrived` (pages added per file, from events) only pieces those pages
+    /// touch are looked at, and a piece partly cached is split; the snapshot's own pages are
+    /// taken as they are, an alias subvolume's become `otherCache` pieces (verified when copied).
+    /// Without `arrived`, every remaining piece is checked whole against the snapshot's cache.
+    private mutating func moveAhead(_ disk: inout [DataPiece], from: Int, foundCached: inout [Bool],
+                                    arrived: [InodeKey: [Range<UInt64>]]?) {
+        var ahead: [DataPiece] = []
+        var behind: [DataPiece] = []
+        for piece in disk[from...] {
+            guard piece.source == .disk, !isEncoded(piece) else {
+                behind.append(piece)
+                continue
+            }
+            guard let arrived else {
+                if PageResidency.isResident(descriptor: piece.file.descriptor, range: piece.range) {
+                    ahead.append(piece)
+                } else {
+                    behind.append(piece)
+                }
+                continue
+            }
+            let pages = piece.range.lowerBound / 4096..<(piece.range.upperBound + 4095) / 4096
+            func touched(_ root: UInt64) -> Bool {
+                arrived[InodeKey(root: root, inode: piece.file.inode)]?.contains { $0.overlaps(pages) } ?? false
+            }
+            var rest = [piece]
+            if touched(snapshotRoot) {
+                rest = []
+                for (part, resident) in PageResidency.runs(descriptor: piece.file.descriptor, range: piece.range) {
+                    let cut = piece.cut(to: part)
+                    if resident { ahead.append(cut) } else { rest.append(cut) }
+                }
+            }
+            if case .plain = piece.backing {
+                for alias in aliases where !rest.isEmpty && touched(alias.root) {
+                    guard let aliasFile = alias.file(inode: piece.file.inode) else { continue }
+                    var still: [DataPiece] = []
+                    for candidate in rest {
+                        guard case .plain(let logical) = candidate.backing,
+                              aliasFile.extents.plainLogical(of: candidate.range) == logical else {
+                            still.append(candidate)
+                            continue
+                        }
+                        for (part, resident) in PageResidency.runs(descriptor: aliasFile.descriptor, range: candidate.range) {
+                            var cut = candidate.cut(to: part)
+                            if resident {
+                                cut.source = .otherCache
+                                cut.alias = alias
+                                ahead.append(cut)
+                            } else {
+                                still.append(cut)
+                            }
+                        }
+                    }
+                    rest = still
+                }
+            }
+            behind += rest
+        }
+        guard !ahead.isEmpty else { return }
+        statistics.movedAhead += UInt64(ahead.count)
+        disk.replaceSubrange(from..., with: ahead + behind)
+        foundCached.replaceSubrange(from..., with: repeatElement(false, count: disk.count - from))
     }
 
     /// Whether `piece` goes out as `ENCODED_WRITE` (read encoded, never through the cache).

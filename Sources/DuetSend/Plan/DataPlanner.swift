@@ -59,6 +59,16 @@ public struct DataPiece: @unchecked Sendable {
         self.source = source
         self.alias = alias
     }
+
+    /// The same piece narrowed to `part` (inside `range`), its disk address moved along.
+    func cut(to part: Range<UInt64>) -> DataPiece {
+        var copy = self
+        copy.range = part
+        if case .plain(let logical) = backing {
+            copy.backing = .plain(logical: logical + (part.lowerBound - range.lowerBound))
+        }
+        return copy
+    }
 }
 
 /// Plan stage of the data: every `UPDATE_EXTENT` range cut into pieces by extent and by page

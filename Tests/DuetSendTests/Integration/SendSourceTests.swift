@@ -141,6 +141,64 @@ extension SendIntegrationTests {
             }
         }
 
+        @Test func dataCachedWhileTheSendRunsMovesAheadThroughEvents() throws {
+            try #require(BPFEventSource.isSupported, "page-cache events need eBPF: \(BPFEventSource.unsupportedReason() ?? "")")
+            try TestFileSystem.with(TestFileSystemOptions(deviceSize: 1 << 30)) { source in
+                try TestFileSystem.with { target in
+                    try source.createSubvolume("live")
+                    // Written in order, so f6 and f7 lie last on disk, past the send's readahead window.
+                    for index in 0..<8 { try source.writeFile("live/f\(index)", size: 8 << 20, seed: UInt64(index + 1)) }
+                    try source.sync()
+                    try source.snapshot("live", as: "snap")
+                    var total: [String: Any] = [:]
+                    // Other suites may drop caches machine-wide; a run where the pages left tests nothing.
+                    for _ in 0..<3 {
+                        try TestFileSystem.dropCaches()
+                        let send = Process()
+                        send.executableURL = URL(fileURLWithPath: DuetBinary.path)
+                        send.arguments = ["send", "--json", "--no-ledger", source.path("snap")]
+                        let stream = Pipe()
+                        let errors = Pipe()
+                        send.standardOutput = stream
+                        send.standardError = errors
+                        try send.run()
+                        // The pipe stalls the send near the start of its disk pass; meanwhile a
+                        // foreground reads one file of the snapshot and one of the live subvolume.
+                        let file = target.directory + "/stream"
+                        FileManager.default.createFile(atPath: file, contents: nil)
+                        let out = try #require(FileHandle(forWritingAtPath: file))
+                        var received = 0
+                        while received < 2 << 20, let chunk = try stream.fileHandleForReading.read(upToCount: 1 << 16), !chunk.isEmpty {
+                            received += chunk.count
+                            out.write(chunk)
+                        }
+                        try Self.readFile(source.path("snap/f6"))
+                        try Self.readFile(source.path("live/f7"))
+                        usleep(300_000)
+                        while let chunk = try stream.fileHandleForReading.read(upToCount: 1 << 20), !chunk.isEmpty { out.write(chunk) }
+                        try out.close()
+                        send.waitUntilExit()
+                        let report = try errors.fileHandleForReading.readToEnd() ?? Data()
+                        #expect(send.terminationStatus == 0, "\(String(decoding: report, as: UTF8.self))")
+                        let envelope = try JSONSerialization.jsonObject(with: report) as? [String: Any]
+                        let result = try #require(envelope?["result"] as? [String: Any])
+                        let streams = try #require(result["streams"] as? [[String: Any]])
+                        #expect(streams.first?["cacheEvents"] as? Bool == true)
+                        total = try #require(result["total"] as? [String: Any])
+                        if Self.number(total["bytesFromDisk"]) == 48 << 20 { break }
+                    }
+                    #expect(Self.number(total["bytesFromOwnCache"]) == 8 << 20, "snap/f6, cached while the send ran")
+                    #expect(Self.number(total["bytesFromOtherCache"]) == 8 << 20, "live/f7, cached while the send ran, verified")
+                    #expect(Self.number(total["bytesFromDisk"]) == 48 << 20)
+                    #expect((Self.number(total["movedAhead"]) ?? 0) >= 2)
+                    try SendHarness.receive(target.directory + "/stream", into: target.mountPoint)
+                    try SendHarness.requireSame(try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
+                }
+            }
+        }
+
+        static func number(_ value: Any?) -> UInt64? { (value as? NSNumber)?.uint64Value }
+
         @Test func pagesTheSnapshotHasCachedAreUsedAndKept() throws {
             try TestFileSystem.with { source in
                 try TestFileSystem.with { target in
