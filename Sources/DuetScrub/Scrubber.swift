@@ -35,6 +35,8 @@ public final class Scrubber: @unchecked Sendable {
     }
     private let inFlight: DispatchSemaphore
     private let inFlightUnit: Int
+    private let buffers: AlignedBufferPool
+    private let readers: ReaderThreads
     private let throttle: Throttle?
     private let idleMonitor: IdleMonitor?
 
@@ -52,10 +54,15 @@ public final class Scrubber: @unchecked Sendable {
             progress[devicePlan.device.id] = DeviceProgress(cursor: start, issuedEnd: start)
         }
         inFlightUnit = options.coalescer.maximumRead
-        inFlight = DispatchSemaphore(value: max(1, options.maximumInFlight / inFlightUnit))
+        buffers = AlignedBufferPool(bufferSize: options.coalescer.maximumRead)
+        let reads = max(1, options.maximumInFlight / inFlightUnit)
+        inFlight = DispatchSemaphore(value: reads)
+        readers = ReaderThreads(count: min(reads, 16), name: "duet-scrub-read")
         throttle = options.bandwidthLimit > 0 ? Throttle(bytesPerSecond: options.bandwidthLimit) : nil
         idleMonitor = options.idle ? IdleMonitor() : nil
     }
+
+    deinit { readers.stop() }
 
     /// Stops issuing reads; `run` returns once in-flight verification has finished.
     public func cancel() {
@@ -99,6 +106,7 @@ public final class Scrubber: @unchecked Sendable {
             thread.start()
         }
         group.wait()
+        readers.stop()
     }
 
     /// Adds counters that belong to no read (superblocks, a whole device extent's failure).
@@ -194,19 +202,27 @@ public final class Scrubber: @unchecked Sendable {
         // Reads are issued in physical order and run several at a time (up to the in-flight
         // bound), so the device sees a queue as it does from the kernel scrub.
         group.enter()
-        DispatchQueue.global().async { [self, counters] in
+        readers.submit { [self, counters] in
             var counters = counters
-            let buffer = AlignedBuffer(capacity: request.length)
+            let buffer = buffers.take(request.length)
             do {
                 try reader.read(into: buffer.pointer, offset: request.physical, length: request.length)
-                counters.deviceBytesRead += UInt64(request.length)
-                counters.add(verify(request, buffer: buffer, device: device, reader: reader, csums: csums, treeCheck: treeCheck))
             } catch {
+                buffers.give(buffer)
                 counters.readErrors += 1
                 reportReadError(request, device: device, error: error)
+                finish(request, device: device, counters: counters)
+                group.leave()
+                return
             }
-            finish(request, device: device, counters: counters)
-            group.leave()
+            counters.deviceBytesRead += UInt64(request.length)
+            DispatchQueue.global().async { [self, counters] in
+                var counters = counters
+                counters.add(verify(request, buffer: buffer, device: device, reader: reader, csums: csums, treeCheck: treeCheck))
+                buffers.give(buffer)
+                finish(request, device: device, counters: counters)
+                group.leave()
+            }
         }
     }
 

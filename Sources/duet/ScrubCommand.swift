@@ -28,6 +28,12 @@ struct ScrubRunOptions: ParsableArguments {
     @Flag(help: "Back off while a device serves foreground I/O.")
     var idle = false
 
+    @Option(help: "Bytes of reads in flight per scrub (e.g. 16M; default 64M); less is gentler on a shared disk.")
+    var inFlight: String?
+
+    @Option(help: "The largest single read (e.g. 1M; default 4M, at most 64M).")
+    var readSize: String?
+
     @Flag(help: "Hand device extents with bad copies to the kernel scrub to rewrite from a good mirror, then verify again.")
     var repair = false
 
@@ -43,6 +49,10 @@ struct ScrubRunOptions: ParsableArguments {
     func validate() throws {
         if let period, Units.seconds(period) == nil { throw ValidationError("--period \(period): give seconds or a number with s, m, h or d") }
         if let limit, Units.bytes(limit) == nil { throw ValidationError("--limit \(limit): give bytes per second, optionally with K, M, G or T") }
+        if let inFlight, (Units.bytes(inFlight) ?? 0) < 4096 { throw ValidationError("--in-flight \(inFlight): give bytes (at least 4K), optionally with K, M or G") }
+        if let readSize, !(64 << 10 ... 64 << 20).contains(Units.bytes(readSize) ?? 0) {
+            throw ValidationError("--read-size \(readSize): give 64K to 64M")
+        }
     }
 
     func run(resume: Bool) throws {
@@ -52,6 +62,8 @@ struct ScrubRunOptions: ParsableArguments {
         options.full = full
         options.idle = idle
         options.bandwidthLimit = limit.flatMap(Units.bytes) ?? 0
+        if let bytes = inFlight.flatMap(Units.bytes) { options.maximumInFlight = Int(bytes) }
+        if let bytes = readSize.flatMap(Units.bytes) { options.coalescer.maximumRead = Int(bytes) }
         let session = try ScrubSession(fileSystem: fileSystem, stateDirectory: stateDir, options: options)
         session.period = period.flatMap(Units.seconds)
         if isatty(STDERR_FILENO) != 0 { session.progress = ScrubReporter.progressPrinter() }
