@@ -99,6 +99,20 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* Runs the flush program on every online CPU (an IPI each), so merged runs reach the ring
+ * buffer. A CPU that is offline, or a kernel without BPF_F_TEST_RUN_ON_CPU for raw_tp, is
+ * skipped: its run then waits for its next event or for duet_bpf_finish(). */
+static void flush_runs(struct duet_bpf_handle *h)
+{
+	int fd = bpf_program__fd(h->skel->progs.duet_flush);
+	if (fd < 0)
+		return;
+	for (int cpu = 0; cpu < h->possible_cpus; cpu++) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = (__u32)cpu);
+		(void)bpf_prog_test_run_opts(fd, &opts);
+	}
+}
+
 static size_t round_ring_size(size_t bytes)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -217,6 +231,8 @@ int duet_bpf_poll(struct duet_bpf_handle *h, int timeout_ms, duet_bpf_batch_fn f
 	if (n == -EINTR)
 		n = 0;
 	if (n >= 0) {
+		/* Runs merged on each CPU wait there until they end; hand them over now. */
+		flush_runs(h);
 		/* BPF_RB_NO_WAKEUP: records may be waiting although poll saw no wake-up. */
 		int more = ring_buffer__consume(h->ring);
 		n = more < 0 ? more : n + more;
@@ -227,19 +243,42 @@ int duet_bpf_poll(struct duet_bpf_handle *h, int timeout_ms, duet_bpf_batch_fn f
 	return n;
 }
 
-/* Value of the per-CPU "counters" map in bpf/duet.bpf.c. */
-struct cpu_counters {
-	unsigned long long lost;
-	unsigned long long pending;
-};
+int duet_bpf_finish(struct duet_bpf_handle *h, duet_bpf_batch_fn fn, void *context)
+{
+	if (!h)
+		return -EINVAL;
+	/* Detached first: after this no probe runs, so the per-CPU runs can be read safely. */
+	duet_bpf__detach(h->skel);
+	h->fn = fn;
+	h->context = context;
+	h->batched = 0;
+	int n = ring_buffer__consume(h->ring);
+	struct duet_bpf_cpu_state *states = calloc((size_t)h->possible_cpus, sizeof *states);
+	unsigned int key = 0;
+	if (states && bpf_map__lookup_elem(h->skel->maps.cpu_state, &key, sizeof key, states,
+					   sizeof *states * (size_t)h->possible_cpus, 0) == 0) {
+		for (int i = 0; i < h->possible_cpus; i++) {
+			if (!states[i].run_valid)
+				continue;
+			on_record(h, &states[i].run, sizeof states[i].run);
+			if (n >= 0)
+				n += 1;
+		}
+	}
+	free(states);
+	flush(h);
+	h->fn = NULL;
+	h->context = NULL;
+	return n;
+}
 
 unsigned long long duet_bpf_lost(struct duet_bpf_handle *h)
 {
 	if (!h)
 		return 0;
-	struct cpu_counters values[h->possible_cpus];
+	struct duet_bpf_cpu_state values[h->possible_cpus];
 	unsigned int key = 0;
-	if (bpf_map__lookup_elem(h->skel->maps.counters, &key, sizeof key, values, sizeof values, 0))
+	if (bpf_map__lookup_elem(h->skel->maps.cpu_state, &key, sizeof key, values, sizeof values, 0))
 		return 0;
 	unsigned long long total = 0;
 	for (int i = 0; i < h->possible_cpus; i++)

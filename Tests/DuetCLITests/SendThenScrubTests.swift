@@ -17,7 +17,7 @@ struct SendThenScrubTests {
         try testFS.createSubvolume("live")
         for index in 0..<4 { try testFS.writeFile("live/f\(index)", size: fileSize, seed: UInt64(index + 1)) }
         // NODATACOW implies NODATASUM; the flag only takes on an empty file.
-        FileManager.default.createFile(atPath: testFS.path("live/nocsum"), contents: nil)
+        _ = FileManager.default.createFile(atPath: testFS.path("live/nocsum"), contents: nil)
         try Command.run(["chattr", "+C", testFS.path("live/nocsum")])
         let bytes = TestData.bytes(count: 4 << 20, seed: 9)
         let handle = try #require(FileHandle(forWritingAtPath: testFS.path("live/nocsum")))

@@ -214,7 +214,9 @@ struct BPFEventSourceTests {
             let statistics = source.statistics
             #expect(statistics.lost == 0)
             #expect(statistics.delivered == UInt64(collector.all.count))
-            #expect(statistics.delivered >= UInt64(4 * allPages.count))
+            // Sequential reads and evictions are merged in the kernel into runs: far fewer records
+            // than the 4 × pages page events they stand for.
+            #expect(statistics.delivered <= UInt64(allPages.count), "records for \(4 * allPages.count) page events")
         }
     }
 
@@ -311,7 +313,16 @@ struct BPFEventSourceTests {
                 collector.deliver(batch)
             }
             defer { source.stop() }
-            try BtrfsFacts.readWhole(fs.path("big"))
+            // Backwards, one page at a time, without readahead: no two events continue each other,
+            // so none are merged and every page takes a record.
+            let fd = open(fs.path("big"), O_RDONLY)
+            #expect(fd >= 0)
+            _ = posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM)
+            var page = [UInt8](repeating: 0, count: Int(pageSize))
+            for index in (0..<(size / Int(pageSize))).reversed() {
+                _ = pread(fd, &page, page.count, off_t(index) * off_t(pageSize))
+            }
+            close(fd)
             usleep(700_000)
             source.stop()
             let statistics = source.statistics
@@ -331,7 +342,7 @@ struct BPFEventSourceTests {
             let before = bpfProgramIDs(heldBy: "self")
             try source.start { _ in }
             let ours = bpfProgramIDs(heldBy: "self").subtracting(before)
-            #expect(ours.count == 6, "programs this source holds: \(ours)")
+            #expect(ours.count == 7, "programs this source holds (six probes and the run flush): \(ours)")
             source.stop()
             #expect(bpfProgramIDs(heldBy: "self").isDisjoint(with: ours), "stop() left descriptors open")
             // The kernel frees a released program after an RCU grace period, not synchronously.
@@ -367,7 +378,7 @@ struct BPFEventSourceTests {
             }
             #expect(text.contains("ready"), "helper did not load the probes: \(text)")
             let held = bpfProgramIDs(heldBy: String(process.processIdentifier))
-            #expect(held.count == 6, "programs held by the helper: \(held)")
+            #expect(held.count == 7, "programs held by the helper: \(held)")
             let loaded = try loadedBPFPrograms()
             #expect(held.allSatisfy { loaded[$0]?.hasPrefix("duet_") == true }, "\(held) vs \(loaded)")
 

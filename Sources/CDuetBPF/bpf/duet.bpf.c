@@ -44,17 +44,12 @@ struct {
 	__uint(max_entries, 16 << 20);
 } events SEC(".maps");
 
-struct cpu_counters {
-	__u64 lost;    /* records dropped because the ring buffer was full */
-	__u64 pending; /* records submitted since this CPU last checked the wake-up threshold */
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct cpu_counters);
-} counters SEC(".maps");
+	__type(value, struct duet_bpf_cpu_state);
+} cpu_state SEC(".maps");
 
 /* How often (records per CPU) a probe asks the ring buffer how much data waits.
  * bpf_ringbuf_query() on every record cost ~85 ns (it reads the consumer's cache line). */
@@ -101,13 +96,10 @@ static __always_inline __u8 folio_order_of(const struct folio *folio)
 	return folio->_flags_1 & 0xff;
 }
 
-static __always_inline void emit(__u8 kind, __u8 order, __u32 dev, __u64 root, __u64 ino,
-				 __u64 index, __u64 count, __u64 logical)
+/* Puts one record in the ring buffer; counts it as lost when the buffer is full. */
+static __always_inline void submit(struct duet_bpf_cpu_state *c, __u8 kind, __u8 order, __u32 dev, __u64 root,
+				   __u64 ino, __u64 index, __u64 count, __u64 logical)
 {
-	__u32 zero = 0;
-	struct cpu_counters *c = bpf_map_lookup_elem(&counters, &zero);
-	if (!c)
-		return;
 	struct duet_bpf_record *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		c->lost += 1;
@@ -133,6 +125,77 @@ static __always_inline void emit(__u8 kind, __u8 order, __u32 dev, __u64 root, _
 	bpf_ringbuf_submit(r, flags);
 }
 
+static __always_inline void submit_run(struct duet_bpf_cpu_state *c)
+{
+	submit(c, c->run.kind, c->run.order, c->run.dev, c->run.root, c->run.ino, c->run.index, c->run.count, 0);
+	c->run_valid = 0;
+}
+
+static __always_inline struct duet_bpf_cpu_state *cpu(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&cpu_state, &zero);
+}
+
+/* A record that is never merged (writeback finished, extent written). It may overtake a
+ * run that waits on this CPU; user space allows for that (Creditor: reorder window). */
+static __always_inline void emit(__u8 kind, __u8 order, __u32 dev, __u64 root, __u64 ino,
+				 __u64 index, __u64 count, __u64 logical)
+{
+	struct duet_bpf_cpu_state *c = cpu();
+	if (c)
+		submit(c, kind, order, dev, root, ino, index, count, logical);
+}
+
+/* A page event: merged into this CPU's run when it continues it. */
+static __always_inline void emit_page(__u8 kind, __u8 order, __u32 dev, __u64 root, __u64 ino, __u64 index)
+{
+	struct duet_bpf_cpu_state *c = cpu();
+	if (!c)
+		return;
+	__u64 count = 1ULL << order;
+	if (c->busy) {
+		/* We interrupted a probe updating the run on this CPU: do not touch it. */
+		submit(c, kind, order, dev, root, ino, index, count, 0);
+		return;
+	}
+	c->busy = 1;
+	if (c->run_valid) {
+		if (c->run.kind == kind && c->run.ino == ino && c->run.root == root && c->run.dev == dev &&
+		    c->run.index + c->run.count == index && c->run.count < (1ULL << 30)) {
+			c->run.count += count;
+			c->busy = 0;
+			return;
+		}
+		submit_run(c);
+	}
+	c->run.kind = kind;
+	c->run.order = order;
+	c->run.reserved = 0;
+	c->run.dev = dev;
+	c->run.root = root;
+	c->run.ino = ino;
+	c->run.index = index;
+	c->run.count = count;
+	c->run.logical = 0;
+	c->run_valid = 1;
+	c->busy = 0;
+}
+
+/* Run by the loader on every CPU at each poll (BPF_PROG_TEST_RUN with BPF_F_TEST_RUN_ON_CPU,
+ * in interrupt context): hands this CPU's waiting run to the ring buffer. */
+SEC("raw_tp")
+int duet_flush(void *ctx)
+{
+	struct duet_bpf_cpu_state *c = cpu();
+	if (c && !c->busy && c->run_valid) {
+		c->busy = 1;
+		submit_run(c);
+		c->busy = 0;
+	}
+	return 0;
+}
+
 static __always_inline void page_event(__u8 kind, const struct folio *folio, const struct address_space *mapping)
 {
 	if (!mapping)
@@ -143,8 +206,7 @@ static __always_inline void page_event(__u8 kind, const struct folio *folio, con
 	const struct super_block *sb = host->i_sb;
 	if (!watched(sb))
 		return;
-	__u8 order = folio_order_of(folio);
-	emit(kind, order, sb->s_dev, btrfs_root_of_inode(host), host->i_ino, folio->index, 1ULL << order, 0);
+	emit_page(kind, folio_order_of(folio), sb->s_dev, btrfs_root_of_inode(host), host->i_ino, folio->index);
 }
 
 SEC("tp_btf/mm_filemap_add_to_page_cache")
@@ -177,9 +239,8 @@ int BPF_PROG(duet_writepage, const struct folio *folio, const struct inode *inod
 	const struct super_block *sb = inode->i_sb;
 	if (!watched(sb))
 		return 0;
-	__u8 order = folio_order_of(folio);
-	emit(DUET_BPF_WRITEBACK_STARTED, order, sb->s_dev, btrfs_root_of_inode(inode), inode->i_ino,
-	     folio->index, 1ULL << order, 0);
+	emit_page(DUET_BPF_WRITEBACK_STARTED, folio_order_of(folio), sb->s_dev, btrfs_root_of_inode(inode),
+		  inode->i_ino, folio->index);
 	return 0;
 }
 

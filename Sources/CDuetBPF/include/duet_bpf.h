@@ -53,6 +53,10 @@ int duet_bpf_open(const struct duet_bpf_options *options, struct duet_bpf_handle
 int duet_bpf_poll(struct duet_bpf_handle *handle, int timeout_ms, duet_bpf_batch_fn fn, void *context);
 
 /* Records dropped because the ring buffer was full, summed over CPUs. */
+/* Detaches the probes, then delivers what the ring buffer holds and every run still merged
+ * on a CPU. Call once, after the last duet_bpf_poll(), before duet_bpf_destroy(). */
+int duet_bpf_finish(struct duet_bpf_handle *handle, duet_bpf_batch_fn fn, void *context);
+
 unsigned long long duet_bpf_lost(struct duet_bpf_handle *handle);
 
 /* Adds or removes a device from the watched set (at most 64), also while attached:

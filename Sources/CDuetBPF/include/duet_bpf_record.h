@@ -29,4 +29,20 @@ struct duet_bpf_record {
 	unsigned long long logical; /* DUET_BPF_EXTENT_WRITTEN: btrfs logical byte address; else 0 */
 };
 
+/*
+ * Per-CPU state of the probes (the "cpu_state" per-CPU array). Page events that continue
+ * the previous one on the same CPU (same kind and file, next page) are merged into `run`
+ * instead of taking a ring buffer record each: a sequential read or eviction of a file
+ * becomes one record per run. The run goes to the ring buffer when an event does not
+ * continue it, when the loader asks (a flush program run on every CPU at each poll, so a
+ * run waits at most about one poll interval), and after detaching (the loader drains it).
+ */
+struct duet_bpf_cpu_state {
+	unsigned long long lost;     /* records dropped because the ring buffer was full */
+	unsigned long long pending;  /* records submitted since the wake-up threshold was last checked */
+	unsigned long long busy;     /* a probe on this CPU is updating `run`: an interrupting one leaves it alone */
+	unsigned long long run_valid;
+	struct duet_bpf_record run;
+};
+
 #endif /* DUET_BPF_RECORD_H */

@@ -245,8 +245,8 @@ extension BPFEventSource {
                     return
                 }
             }
-            // Drain what the probes submitted before stop().
-            _ = duet_bpf_poll(handle, 0, Reader.onBatch, context)
+            // Detach, then drain what the probes submitted and the runs still merged per CPU.
+            _ = duet_bpf_finish(handle, Reader.onBatch, context)
             recordCPUTime()
         }
 

@@ -72,6 +72,10 @@ public final class Creditor: @unchecked Sendable {
         var held: [InodeKey: [HeldRun]] = [:]
         var heldPages: UInt64 = 0
         var statistics = CreditorStatistics()
+        /// Pages dirtied or written recently, per file, with when that was heard: an `.added` for
+        /// them that arrives later may have happened earlier (see `CreditorOptions.reorderSeconds`).
+        var recentWrites: [InodeKey: [(pages: Range<UInt64>, time: Double)]] = [:]
+        var recentWritesPrunedAt: Double = 0
     }
 
     private struct SettleState {
@@ -146,12 +150,16 @@ public final class Creditor: @unchecked Sendable {
                 let pages = event.firstPage..<(event.firstPage + event.pageCount)
                 switch event.kind {
                 case .added:
-                    hold(pages, of: key, at: now, in: &state)
+                    for part in withoutRecentWrites(pages, of: key, now: now, in: &state) {
+                        hold(part, of: key, at: now, in: &state)
+                    }
                 case .dirtied, .removed, .writebackStarted, .writebackFinished:
                     cancel(pages, of: key, in: &state)
+                    if event.kind != .removed { rememberWrite(pages, of: key, at: now, in: &state) }
                     if event.kind != .writebackStarted { touched.insert(key) }
                 case .extentWritten:
                     cancel(0..<UInt64.max, of: key, in: &state)
+                    rememberWrite(0..<UInt64.max, of: key, at: now, in: &state)
                     touched.insert(key)
                     if event.logical != 0, event.pageCount > 0 {
                         voids.append(event.logical..<(event.logical + event.pageCount * pageSize))
@@ -168,6 +176,40 @@ public final class Creditor: @unchecked Sendable {
             }
         }
         if voided > 0 { state.withLock { $0.statistics.bytesVoided += voided } }
+    }
+
+    private func rememberWrite(_ pages: Range<UInt64>, of key: InodeKey, at now: Double, in state: inout State) {
+        guard options.reorderSeconds > 0 else { return }
+        state.recentWrites[key, default: []].append((pages, now))
+    }
+
+    /// `pages` minus those dirtied or written within `reorderSeconds` before now. Event sources may
+    /// deliver an `.added` after a write that followed it (the eBPF source merges page events per
+    /// CPU into runs that reach user space up to a poll interval later, while records from other
+    /// CPUs and from interrupt context go straight out), so a write heard shortly before an add
+    /// counts as if it came after it: the page is not credited.
+    private func withoutRecentWrites(_ pages: Range<UInt64>, of key: InodeKey, now: Double, in state: inout State) -> [Range<UInt64>] {
+        if now - state.recentWritesPrunedAt > options.reorderSeconds {
+            let oldest = now - options.reorderSeconds
+            state.recentWrites = state.recentWrites.compactMapValues { entries in
+                let kept = entries.filter { $0.time >= oldest }
+                return kept.isEmpty ? nil : kept
+            }
+            state.recentWritesPrunedAt = now
+        }
+        guard let writes = state.recentWrites[key] else { return [pages] }
+        var parts = [pages]
+        for write in writes where now - write.time <= options.reorderSeconds {
+            parts = parts.flatMap { part -> [Range<UInt64>] in
+                let lower = max(part.lowerBound, write.pages.lowerBound)
+                let upper = min(part.upperBound, write.pages.upperBound)
+                guard lower < upper else { return [part] }
+                return [part.lowerBound..<lower, upper..<part.upperBound].filter { !$0.isEmpty }
+            }
+        }
+        let kept = parts.reduce(UInt64(0)) { $0 + UInt64($1.count) }
+        state.statistics.pagesCancelled += UInt64(pages.count) - kept
+        return parts
     }
 
     private func hold(_ pages: Range<UInt64>, of key: InodeKey, at now: Double, in state: inout State) {

@@ -101,8 +101,14 @@ public struct CreditorOptions: Sendable {
     /// Pages added within this time of the previous contiguous add join its run.
     public var runJoinSeconds: Double
 
+    /// How long a dirty, writeback or extent-write event keeps cancelling `.added` events for the
+    /// same pages that arrive after it: the most an event source may deliver an add late relative
+    /// to a write on another CPU (the eBPF source: one poll interval, 100 ms). 0 turns it off.
+    public var reorderSeconds: Double
+
     public init(settleSeconds: Double = 1.5, compressedAccumulationSeconds: Double = 60,
-                maximumHeldPages: UInt64 = 1 << 22, runJoinSeconds: Double = 0.25) {
+                maximumHeldPages: UInt64 = 1 << 22, runJoinSeconds: Double = 0.25, reorderSeconds: Double = 1) {
+        self.reorderSeconds = reorderSeconds
         self.settleSeconds = settleSeconds
         self.compressedAccumulationSeconds = compressedAccumulationSeconds
         self.maximumHeldPages = maximumHeldPages

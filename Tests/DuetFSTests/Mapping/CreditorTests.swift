@@ -140,6 +140,23 @@ struct CreditorTests {
         #expect(f.mapper.invalidations.withLock { $0 }.contains(Self.data))
     }
 
+    @Test("an add heard after a write of the same pages (delivered out of order) is not credited, until the reorder window has passed")
+    func lateAddAfterWrite() {
+        let f = Fixture()
+        // The eBPF source may deliver a merged run of adds after a dirty heard from another CPU.
+        f.creditor.ingest([f.event(.dirtied, Self.data, 2..<4), f.event(.extentWritten, Self.compressed, 0..<1)])
+        f.creditor.ingest([f.event(.added, Self.data, 0..<8), f.event(.added, Self.compressed, 0..<32)])
+        f.clock.advance(2)
+        let base = 100 * Self.mib
+        #expect(f.creditor.settle().credits.map(\.range).sorted { $0.lowerBound < $1.lowerBound }
+                == [base..<(base + 2 * 4096), (base + 4 * 4096)..<(base + 8 * 4096)])
+        #expect(f.creditor.statistics.pagesCancelled == 2 + 32)
+        // Once the window has passed, a new read of those pages is credited again.
+        f.creditor.ingest([f.event(.added, Self.data, 2..<4)])
+        f.clock.advance(2)
+        #expect(f.creditor.settle().credits.map(\.range) == [(base + 2 * 4096)..<(base + 4 * 4096)])
+    }
+
     @Test("a page removed, or written back, within the window is not credited")
     func removedOrWrittenBackCancels() {
         let f = Fixture()
