@@ -9,6 +9,8 @@ enum ExitStatus: Int32 {
     case uncorrectableErrors = 3
     case correctedErrors = 4
     case interrupted = 5
+    /// `duet watch --source kernel` without `/dev/duet`: scripts can fall back to another source.
+    case eventSourceUnavailable = 6
 }
 
 enum Terminal {

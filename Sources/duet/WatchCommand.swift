@@ -17,7 +17,7 @@ struct WatchCommand: ParsableCommand {
     @Argument(help: "Mount points of the btrfs file systems to watch.")
     var mounts: [String]
 
-    @Option(help: "Event source: bpf (eBPF probes), cachestat (polling sweeps: coarse), or auto (bpf when the kernel allows it).")
+    @Option(help: "Event source: kernel (the Duet kernel framework, /dev/duet), bpf (eBPF probes), cachestat (polling sweeps: coarse), or auto (kernel when /dev/duet exists, else bpf when the kernel allows it, else cachestat).")
     var source: EventSourceChoice = .auto
 
     @Option(help: "Where the ledger lives (default /var/lib/duet/<fsid>); only with a single mount.")
@@ -30,7 +30,7 @@ struct WatchCommand: ParsableCommand {
     var json = false
 
     enum EventSourceChoice: String, ExpressibleByArgument, CaseIterable {
-        case auto, bpf, cachestat
+        case auto, kernel, bpf, cachestat
     }
 
     func validate() throws {
@@ -39,6 +39,10 @@ struct WatchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if source == .kernel, !KernelEventSource.isAvailable {
+            Terminal.fail("--source kernel: \(KernelEventSource.unsupportedReason() ?? "\(KernelEventSource.devicePath) is missing"); use --source bpf, cachestat or auto",
+                          status: .eventSourceUnavailable)
+        }
         try Terminal.requireRoot(for: "duet watch")
         var logger = Logger(label: "duet.watch")
         logger.logLevel = .info
@@ -104,11 +108,14 @@ struct WatchCommand: ParsableCommand {
 
     static func makeSource(_ choice: EventSourceChoice, mount: String, device: UInt32) throws -> any EventSource {
         switch choice {
+        case .kernel:
+            return KernelEventSource(mount: mount, device: device)
         case .bpf:
             return try BPFEventSource(mounts: [mount])
         case .cachestat:
             return CachestatPollingSource(scanner: try CachestatScanner(mounts: [mount]), scope: .fileSystem(device: device))
         case .auto:
+            if KernelEventSource.isSupported { return KernelEventSource(mount: mount, device: device) }
             if BPFEventSource.isSupported { return try BPFEventSource(mounts: [mount]) }
             return CachestatPollingSource(scanner: try CachestatScanner(mounts: [mount]), scope: .fileSystem(device: device))
         }
