@@ -137,32 +137,9 @@ private enum BtrfsFacts {
     }
 }
 
-/// The programs (ids) a process holds through BPF link or program file descriptors,
-/// read from `/proc/<pid>/fdinfo` (`prog_id:` lines).
-private func bpfProgramIDs(heldBy pid: String) -> Set<Int> {
-    let directory = "/proc/\(pid)/fdinfo"
-    var ids = Set<Int>()
-    for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
-        guard let text = try? String(contentsOfFile: directory + "/" + entry, encoding: .utf8) else { continue }
-        for line in text.split(separator: "\n") where line.hasPrefix("prog_id:") {
-            if let id = Int(line.dropFirst("prog_id:".count).trimmingCharacters(in: .whitespaces)) { ids.insert(id) }
-        }
-    }
-    return ids
-}
+private func bpfProgramIDs(heldBy pid: String) -> Set<Int> { BPFPrograms.held(by: pid) }
 
-/// Loaded programs as `bpftool -j prog show` lists them: id → name.
-private func loadedBPFPrograms() throws -> [Int: String] {
-    let text = try Command.run([Tools.bpftool ?? "bpftool", "-j", "prog", "show"])
-    guard let list = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]] else {
-        throw HarnessError("bpftool -j prog show printed no JSON list")
-    }
-    var programs: [Int: String] = [:]
-    for program in list {
-        if let id = program["id"] as? Int { programs[id] = program["name"] as? String ?? "" }
-    }
-    return programs
-}
+private func loadedBPFPrograms() throws -> [Int: String] { try BPFPrograms.loaded(bpftool: Tools.bpftool ?? "bpftool") }
 
 @Suite("eBPF event source", .enabled(if: BPFGate.enabled), .serialized)
 struct BPFEventSourceTests {
