@@ -48,7 +48,7 @@ let package = Package(
         ),
         // Creates and always tears down loop-backed btrfs file systems for integration tests.
         .target(name: "DuetTestSupport", dependencies: ["DuetFS", "CDuet"], path: "Tests/DuetTestSupport"),
-        .testTarget(name: "DuetFSTests", dependencies: ["DuetFS", "CDuet"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DuetFSTests", dependencies: ["DuetFS", "CDuet", "DuetTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DuetFSIntegrationTests", dependencies: ["DuetFS", "DuetTestSupport", "CDuet"]),
         .testTarget(name: "DuetCLITests", dependencies: ["duet", "DuetFS", "DuetScrub", "DuetTestSupport", "CDuet"]),
         .testTarget(name: "DuetScrubTests", dependencies: ["DuetScrub", "DuetFS"]),

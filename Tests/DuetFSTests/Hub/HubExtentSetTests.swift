@@ -1,3 +1,4 @@
+import DuetTestSupport
 import Testing
 @testable import DuetFS
 

@@ -2,19 +2,6 @@ import DuetTestSupport
 import Foundation
 import Glibc
 
-/// SplitMix64: the same history for the same seed, on every machine.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// A seeded random history of a live subvolume: every kind of change a send stream must
 /// carry (DESIGN §3 and the send issue's list). `step(count:)` applies random operations;
 /// the caller snapshots between steps.
