@@ -160,8 +160,9 @@ public final class Scrubber: @unchecked Sendable {
             (pieces, skipped) = PieceSkipper.subtract(pieces, sectorSize: UInt64(info.sectorSize), credited: credits)
         }
         let requests = options.coalescer.requests(deviceID: device.id, pieces: pieces)
+        let extentEnd = work.devExtent.physical + work.devExtent.length
         guard !requests.isEmpty else {
-            commit { $0.skippedVerified += skipped }
+            finishExtent(device: device.id, skipped: skipped, through: extentEnd)
             return
         }
         let hasData = pieces.contains { $0.kind == .data }
@@ -184,7 +185,26 @@ public final class Scrubber: @unchecked Sendable {
                 skipped = 0
             }
         }
-        if skipped > 0 { commit { $0.skippedVerified += skipped } }
+        if !isCancelled { finishExtent(device: device.id, skipped: skipped, through: extentEnd) }
+    }
+
+    /// The device extent up to `end` is issued or skipped: the skipped bytes after its last read are
+    /// counted when the cursor passes `end`, as reads are, so a checkpoint never counts them while
+    /// its cursor still lies before them (a resume would count them a second time).
+    private func finishExtent(device: UInt64, skipped: UInt64, through end: UInt64) {
+        lock.lock()
+        if var state = progress[device] {
+            var counters = ScrubCounters()
+            counters.skippedVerified = skipped
+            state.issuedEnd = max(state.issuedEnd, end)
+            state.finished.append((end, counters))
+            state.cursor = max(state.cursor, state.outstanding.min() ?? state.issuedEnd)
+            let cursor = state.cursor
+            for piece in state.finished where piece.end <= cursor { committed.add(piece.counters) }
+            state.finished.removeAll { $0.end <= cursor }
+            progress[device] = state
+        }
+        lock.unlock()
     }
 
     private func issue(_ request: ReadRequest, skipped: UInt64, device: DeviceInfo, reader: DeviceReader,
