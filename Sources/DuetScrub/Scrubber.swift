@@ -30,7 +30,8 @@ public final class Scrubber: @unchecked Sendable {
         var issuedEnd: UInt64
         var outstanding: [UInt64] = []
         var finished: [(end: UInt64, counters: ScrubCounters)] = []
-        /// Bytes this scrub read from the device, for telling its own I/O from the foreground's.
+        /// Bytes this scrub's reads from the device have completed, for telling its own I/O from
+        /// the foreground's (the device's counters count a read when it completes).
         var ownBytes: UInt64 = 0
     }
     private let inFlight: DispatchSemaphore
@@ -209,13 +210,12 @@ public final class Scrubber: @unchecked Sendable {
 
     private func issue(_ request: ReadRequest, skipped: UInt64, device: DeviceInfo, reader: DeviceReader,
                        csums: CsumLookup?, treeCheck: TreeBlockCheck, group: DispatchGroup) {
-        idleMonitor?.waitWhileBusy(device: device.path, ownBytes: ownBytes(device.id)) { self.isCancelled }
+        idleMonitor?.waitWhileBusy(device: device.path, ownBytes: { self.ownBytes(device.id) }) { self.isCancelled }
         throttle?.consume(UInt64(request.length))
         inFlight.wait()
         lock.lock()
         progress[device.id]?.outstanding.append(request.physical)
         progress[device.id]?.issuedEnd = request.physical + UInt64(request.length)
-        progress[device.id]?.ownBytes += UInt64(request.length)
         lock.unlock()
         var counters = ScrubCounters()
         counters.skippedVerified = skipped
@@ -227,6 +227,9 @@ public final class Scrubber: @unchecked Sendable {
             let buffer = buffers.take(request.length)
             do {
                 try reader.read(into: buffer.pointer, offset: request.physical, length: request.length)
+                lock.lock()
+                progress[device.id]?.ownBytes += UInt64(request.length)
+                lock.unlock()
             } catch {
                 buffers.give(buffer)
                 counters.readErrors += 1

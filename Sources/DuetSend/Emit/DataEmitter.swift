@@ -74,8 +74,10 @@ public struct DataEmitter {
     /// The snapshot's root id, and the subvolumes that may share its extents (source b).
     public var snapshotRoot: UInt64 = 0
     public var aliases: [AliasSubvolume] = []
-    /// How far ahead of the read position readahead is requested, in bytes.
-    public var readAheadWindow: UInt64 = 32 << 20
+    /// How far ahead of the read position readahead is requested, in bytes. Everything requested
+    /// sits in the device queue ahead of the foreground's next read: 32 MiB on a 50 MiB/s disk
+    /// raised the foreground's p99 latency to about 650 ms (the kernel's send: about 90 ms).
+    public var readAheadWindow: UInt64 = 4 << 20
 
     public init(checksums: ChecksumIndex, snapshotPath: String) {
         self.checksums = checksums
