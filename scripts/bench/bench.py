@@ -10,11 +10,19 @@ Parts (each can be chosen with --parts):
   pair    send then scrub, stock pair vs Duet pair, after a 50% foreground read.
   watch   foreground slowdown with `duet watch` on vs off: a page-cache-heavy loop
           (pread + POSIX_FADV_DONTNEED) and a disk-bound fio random-read job, alternated.
-  overlap the SOSP'15 method: a webserver-like foreground reads whole 1 MiB files of a hot set
-          (the overlap fraction of the data) at a rate set to a target share of a throttled
-          device's bandwidth, while maintenance runs beside it; per configuration: the
-          maintenance task's device bytes, its completion time, the share of its work done when
-          the foreground window ends, and the foreground's throughput and latency.
+  overlap the SOSP'15 method on a device throttled to a disk-like read bandwidth (cgroup v1
+          blkio). A webserver-like foreground reads whole 1 MiB files of a hot set (the overlap
+          fraction of the files), picked at random with replacement, uniform or skewed (10% of
+          the hot files take 40% of the reads), optionally appending to a log, at a rate set to
+          a share of the bandwidth (the utilisation), for a warm-up and then a window; each
+          maintenance task starts after the warm-up, at idle I/O priority, as an administrator
+          runs it (`btrfs scrub start -c 3`, `duet scrub start --idle`), and runs to completion.
+          Per configuration: the maintenance's device bytes, its completion time, the share of
+          its work done when the foreground window ends, and the foreground's throughput and
+          latency (mean, p99). Overlaps are swept at the first utilisation, utilisations at 50%
+          overlap.
+  ioprio  whether idle I/O priority takes effect under the throttle: the kernel scrub beside the
+          foreground, best-effort vs idle class, on the loop device's none and bfq schedulers.
 
 Device bytes come from the loop device's counters (/sys/block/loopN/stat); the loop device
 runs with direct I/O so the backing file's page cache cannot serve reads. Every ratio is
@@ -128,6 +136,11 @@ class Watch:
 
     def __exit__(self, *exc):
         time.sleep(3)  # past the creditor's settle window (1.5 s): pages still inside it are not credited
+        try:  # the watcher's last status (events, credits), before it stops and removes it
+            with open(os.path.join(self.state, "watch.json")) as f:
+                self.status = json.load(f)
+        except (OSError, ValueError):
+            self.status = None
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=60)
 
@@ -158,15 +171,17 @@ def bench_scrub(fs, duet, paths, state, rounds):
     return rows
 
 
-def send_commands(duet, snapshot, has_duet_send):
+def send_commands(duet, snapshot, has_duet_send, state):
     kernel = ["sh", "-c", f"btrfs send -q '{snapshot}' > /dev/null"]
-    ours = ["sh", "-c", f"'{duet}' send -q '{snapshot}' > /dev/null"] if has_duet_send else None
+    # --state-dir: duet send credits what it read from disk to the ledger the scrub reads (the
+    # default, /var/lib/duet/<fsid>, is not the benchmark's).
+    ours = ["sh", "-c", f"'{duet}' send -q --state-dir '{state}' '{snapshot}' > /dev/null"] if has_duet_send else None
     return kernel, ours
 
 
-def bench_send(fs, duet, paths, live, snapshot, has_duet_send, rounds):
+def bench_send(fs, duet, paths, live, snapshot, state, has_duet_send, rounds):
     rows = []
-    kernel_cmd, duet_cmd = send_commands(duet, snapshot, has_duet_send)
+    kernel_cmd, duet_cmd = send_commands(duet, snapshot, has_duet_send, state)
     for fraction in FRACTIONS:
         for _ in range(rounds):
             chosen = random.sample(paths, int(len(paths) * fraction))
@@ -190,7 +205,7 @@ def bench_send(fs, duet, paths, live, snapshot, has_duet_send, rounds):
 def bench_pair(fs, duet, paths, snapshot, state, has_duet_send):
     """Send then scrub after a 50% foreground read: stock pair vs Duet pair (device bytes)."""
     chosen = random.sample(paths, len(paths) // 2)
-    kernel_send, duet_send = send_commands(duet, snapshot, has_duet_send)
+    kernel_send, duet_send = send_commands(duet, snapshot, has_duet_send, state)
     drop_caches()
     read_files(chosen)
     before = fs.bytes_read()
@@ -211,7 +226,9 @@ def bench_pair(fs, duet, paths, snapshot, state, has_duet_send):
 
 class Throttle:
     """A blkio (cgroup v1) group with a read limit on the loop device. The foreground and the
-    maintenance task both run in it, so they compete for one disk-like bandwidth."""
+    maintenance task both run in it, so they compete for one disk-like bandwidth. blk-throttle
+    sits above the I/O scheduler and releases a group's bios in arrival order: inside the group
+    the deepest queue gets the most bandwidth, whatever the I/O priorities (see `check_ioprio`)."""
 
     def __init__(self, fs, bytes_per_second):
         self.path = f"/sys/fs/cgroup/blkio/duet-bench-{os.getpid()}"
@@ -221,9 +238,28 @@ class Throttle:
             f.write(f"{major_minor} {bytes_per_second}\n")
         self.bandwidth = bytes_per_second
 
-    def wrap(self, args):
-        """`args` run inside the group (the shell joins it, then execs)."""
-        return ["sh", "-c", f'echo $$ > {self.path}/cgroup.procs && exec "$@"', "throttled"] + list(args)
+    def wrap(self, args, ioprio=None):
+        """`args` run inside the group (the shell joins it, then execs), optionally under `ionice`."""
+        prefix = ["ionice"] + ioprio if ioprio else []
+        return ["sh", "-c", f'echo $$ > {self.path}/cgroup.procs && exec "$@"', "throttled"] + prefix + list(args)
+
+    def wrap_counted(self, args, ioprio=None):
+        """Like `wrap`, but the shell stays as the parent and prints, last on stderr, the bytes its
+        reaped children submitted as read bios (/proc/PID/io read_bytes, which the kernel charges
+        to the submitting task and adds to the parent on reaping)."""
+        prefix = ["ionice"] + ioprio if ioprio else []
+        script = (f'echo $$ > {self.path}/cgroup.procs || exit 1; "$@"; rc=$?; '
+                  'echo "read_bytes=$(sed -n "s/^read_bytes: //p" /proc/$$/io)" >&2; exit $rc')
+        return ["sh", "-c", script, "throttled"] + prefix + list(args)
+
+    def measured_read_rate(self, fs, megabytes=None):
+        """Reads straight from the loop device inside the group (O_DIRECT, so no cache) and returns
+        bytes per second: proof that the limit holds."""
+        megabytes = megabytes or max(16, int(self.bandwidth * 3) >> 20)
+        start = time.monotonic()
+        subprocess.run(self.wrap(["dd", f"if={fs.device}", "of=/dev/null", "bs=1M", f"count={megabytes}", "iflag=direct", "status=none"]),
+                       check=True)
+        return (megabytes << 20) / (time.monotonic() - start)
 
     def close(self):
         for _ in range(50):
@@ -234,110 +270,286 @@ class Throttle:
                 time.sleep(0.1)
 
 
+class Scheduler:
+    """The loop device's I/O scheduler, set for a `with` block and restored afterwards."""
+
+    def __init__(self, fs, name):
+        self.file = f"/sys/block/{os.path.basename(fs.device)}/queue/scheduler"
+        self.name = name
+
+    @staticmethod
+    def current(fs):
+        text = open(f"/sys/block/{os.path.basename(fs.device)}/queue/scheduler").read()
+        return text[text.index("[") + 1:text.index("]")]
+
+    def __enter__(self):
+        text = open(self.file).read()
+        self.previous = text[text.index("[") + 1:text.index("]")]
+        if self.name and self.name != self.previous:
+            with open(self.file, "w") as f:
+                f.write(self.name)
+        return self
+
+    def __exit__(self, *exc):
+        with open(self.file, "w") as f:
+            f.write(self.previous)
+
+
+# The foreground: a webserver-like process (the paper's webserver personality, rescaled) that
+# reads whole files of the hot set, picked at random with replacement, at a fixed rate of device
+# bytes per second (reads the page cache serves do not count) for `window` seconds; every tenth read it optionally appends 128 KiB to a log
+# file. `uniform`: every hot file equally likely. `skewed`: the paper's table of 10 bins that
+# each take 10% of the reads and cover 1, 2, 3, 4, 5, 6, 8, 11, 20 and 40% of the files, so
+# 10% of the files take 40% of the reads. The machine's RAM is emulated as holding only the
+# last `cache` seconds of foreground reads: each file read is dropped from the page cache
+# (POSIX_FADV_DONTNEED) that long after its read, so a re-read goes to the device again, as on
+# a machine whose data is far larger than its memory. `cache` must exceed duet watch's settle
+# window (1.5 s): a page that leaves the cache inside it is not credited.
 FOREGROUND = r"""
-import json, os, random, sys, time
-listing, rate, seed = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
-paths = [line.strip() for line in open(listing) if line.strip()]
-random.Random(seed).shuffle(paths)
-start = time.monotonic(); latencies = []; done = 0
-for path in paths:
-    due = start + done / rate
+import collections, json, os, random, sys, time
+config = json.loads(sys.argv[1])
+paths = [line.strip() for line in open(config["listing"]) if line.strip()]
+rng = random.Random(config["seed"])
+order = paths[:]
+rng.shuffle(order)  # popularity order for skewed access
+if config["distribution"] == "skewed":
+    bins, start = [], 0
+    for share in (1, 2, 3, 4, 5, 6, 8, 11, 20, 40):
+        count = max(1, round(len(order) * share / 100))
+        bins.append(order[start:start + count] or order[-1:])
+        start += count
+    bins[-1] = order[sum(len(b) for b in bins[:-1]):] or bins[-1]
+    pick = lambda: rng.choice(bins[rng.randrange(len(bins))])
+else:
+    pick = lambda: rng.choice(order)
+rate, window, cache = config["rate"], config["window"], config["cache"]
+log = open(config["log"], "ab") if config.get("log") else None
+chunk = os.urandom(128 << 10)
+pending = collections.deque()
+def read_bytes():
+    return int(dict(line.split(": ") for line in open("/proc/self/io").read().splitlines())["read_bytes"])
+startup_reads = read_bytes()  # the interpreter's own start-up reads (other devices) are not the workload's
+latencies = []; done = 0; reads = 0; appended = 0; seen = set()
+start = time.monotonic(); end = start + window
+device = 0  # bytes this process has had read from the device so far
+while True:
+    # Paced by device bytes, so the rate is a device utilisation: a read the page cache serves
+    # costs the device nothing (logical reads are capped at 4x the rate).
+    due = start + max(device / rate, done / (4 * rate))
     now = time.monotonic()
-    if due > now: time.sleep(due - now)
+    while pending and pending[0][0] <= now:
+        _, path = pending.popleft()
+        fd = os.open(path, os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED); os.close(fd)
+    if due >= end:
+        break
+    if due > now:
+        time.sleep(min(due - now, max(0.0, pending[0][0] - now) if pending else due - now))
+        continue
+    path = pick()
     t = time.monotonic()
     with open(path, "rb") as f:
         while True:
-            chunk = f.read(1 << 20)
-            if not chunk: break
-            done += len(chunk)
+            data = f.read(1 << 20)
+            if not data: break
+            done += len(data)
     latencies.append(time.monotonic() - t)
+    device = read_bytes() - startup_reads
+    pending.append((time.monotonic() + cache, path))
+    reads += 1; seen.add(path)
+    if log and reads % 10 == 0:
+        log.write(chunk); appended += len(chunk)
+if log: log.close()
 elapsed = time.monotonic() - start
+device_reads = read_bytes() - startup_reads
 latencies.sort()
-print(json.dumps({"seconds": elapsed, "bytes": done, "files": len(paths),
-                  "throughput": done / elapsed, "latency_mean": sum(latencies) / len(latencies),
-                  "latency_p99": latencies[int(len(latencies) * 0.99) - 1]}))
+print(json.dumps({"seconds": round(elapsed, 3), "bytes": done, "reads": reads, "distinct_files": len(seen),
+                  "hot_files": len(paths), "throughput": done / elapsed, "device_read_bytes": device_reads,
+                  "appended_bytes": appended, "latency_mean": sum(latencies) / max(len(latencies), 1),
+                  "latency_p99": latencies[max(int(len(latencies) * 0.99) - 1, 0)] if latencies else 0}))
 """
 
 
 def maintenance_progress(kind, fs, state, output):
-    """The share of its work a maintenance task has done so far."""
+    """The share of its work a maintenance task has done so far, in its own units."""
     if kind == "kernel-scrub":
         raw = subprocess.run(["btrfs", "scrub", "status", "-R", fs.mnt], capture_output=True, text=True).stdout
-        values = dict(line.strip().split(": ") for line in raw.splitlines() if ": " in line)
+        values = dict(line.strip().split(": ", 1) for line in raw.splitlines() if ": " in line)
         return int(values.get("data_bytes_scrubbed", 0)) + int(values.get("tree_bytes_scrubbed", 0))
     if kind == "duet-scrub":
+        # The scrub's checkpoint (at most 2 s old): verified plus skipped bytes.
         try:
-            record = json.load(open(os.path.join(state, "scrub.json")))
-            c = record["counters"]
+            with open(os.path.join(state, "scrub.json")) as f:
+                c = json.load(f)["counters"]
             return c["dataVerified"] + c["treeVerified"] + c["skippedVerified"]
         except (OSError, ValueError, KeyError):
             return 0
     return os.path.getsize(output) if os.path.exists(output) else 0
 
 
-def bench_overlap(fs, duet, paths, snapshot, state, overlap, utilisation, bandwidth, has_duet_send, seed):
-    """One overlap point: every configuration, caches dropped before each."""
-    # A random hot set, spread over the disk like a real one: files created together lie together,
-    # so the first files would all sit where a scrub reads first.
+def read_bytes_of(stderr):
+    for line in reversed(stderr.splitlines()):
+        if line.startswith("read_bytes="):
+            try:
+                return int(line.split("=", 1)[1])
+            except ValueError:
+                return None
+    return None
+
+
+class OverlapContext:
+    def __init__(self, fs, duet, state, snapshot, throttle, args):
+        self.fs, self.duet, self.state, self.snapshot, self.throttle, self.args = fs, duet, state, snapshot, throttle, args
+        self.stream = os.path.join(fs.dir, "stream.out")
+        self.scrub_kernel = ["btrfs", "scrub", "start", "-B", "-c", "3", fs.mnt]
+        self.scrub_duet = [duet, "scrub", "start", "--state-dir", state] + args.duet_scrub_args.split() + [fs.mnt]
+        self.send_kernel = ["sh", "-c", f"btrfs send -q '{snapshot}' > '{self.stream}'"]
+        # --state-dir: duet send credits the data it read from disk to the ledger the scrub uses.
+        self.send_duet = ["sh", "-c", f"'{duet}' send -q --state-dir '{state}' '{snapshot}' > '{self.stream}'"]
+
+    def kind(self, step):
+        text = " ".join(step)
+        return ("duet" if step[0] == self.duet or self.duet in text else "kernel") + ("-scrub" if " scrub " in f" {text} " else "-send")
+
+
+def configurations(ctx, has_duet_send):
+    configs = {"foreground alone": (False, []), "duet watch alone": (True, []),
+               "kernel scrub": (False, [ctx.scrub_kernel]), "duet scrub": (True, [ctx.scrub_duet]),
+               "kernel send": (False, [ctx.send_kernel]),
+               "kernel send then scrub": (False, [ctx.send_kernel, ctx.scrub_kernel])}
+    if has_duet_send:
+        configs["duet send"] = (True, [ctx.send_duet])
+        configs["duet send then duet scrub"] = (True, [ctx.send_duet, ctx.scrub_duet])
+    return configs
+
+
+def run_configuration(ctx, name, with_watch, steps, listing, rate, distribution, seed, ioprio=("-c3",), trace=None):
+    """One configuration: caches dropped, the foreground alone for the warm-up, then the
+    maintenance steps one after another beside it; the foreground stops at the end of its
+    window, the maintenance runs to completion."""
+    fs, args = ctx.fs, ctx.args
+    log = fs.path("live", "foreground.log") if args.appends else None
+    drop_caches()
+    watch = Watch(ctx.duet, fs, ctx.state) if with_watch else None
+    if watch:
+        watch.__enter__()
+    device_before = fs.bytes_read()
+    config = {"listing": listing, "rate": rate, "seed": seed, "window": args.warmup + args.window,
+              "distribution": distribution, "cache": args.cache_seconds, "log": log}
+    started = time.monotonic()
+    foreground = subprocess.Popen(ctx.throttle.wrap([sys.executable, "-c", FOREGROUND, json.dumps(config)]),
+                                  stdout=subprocess.PIPE, text=True)
+    window_end = started + args.warmup + args.window
+    step_results = []
+    in_window = None  # (steps finished, share of the current step) at the window's end
+    if steps:
+        time.sleep(args.warmup)
+    for index, step in enumerate(steps):
+        kind = ctx.kind(step)
+        step_start = time.monotonic()
+        process = subprocess.Popen(ctx.throttle.wrap_counted(step, list(ioprio) if ioprio else None),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        sampled = None
+        timeline = []
+        while process.poll() is None:
+            now = time.monotonic()
+            if trace is not None:
+                timeline.append((round(now - started, 2), maintenance_progress(kind, fs, ctx.state, ctx.stream)))
+            if sampled is None and in_window is None and now >= window_end:
+                sampled = maintenance_progress(kind, fs, ctx.state, ctx.stream)
+            time.sleep(0.2)
+        stderr = process.stderr.read()
+        final = maintenance_progress(kind, fs, ctx.state, ctx.stream)
+        if in_window is None and sampled is not None:
+            in_window = (index, sampled / final if final > 0 else 0.0)
+        step_results.append({"step": kind, "seconds": round(time.monotonic() - step_start, 3), "status": process.returncode,
+                             "read_bytes": read_bytes_of(stderr), "work_units": final,
+                             "stderr": "\n".join(l for l in stderr.splitlines() if not l.startswith("read_bytes="))[-300:]})
+        if trace is not None:
+            trace[f"{name} step {index}"] = timeline
+    output = foreground.communicate()[0]
+    fg = json.loads(output) if output.strip() else None
+    total = fs.bytes_read() - device_before
+    watch_status = None
+    if watch:
+        watch.__exit__(None, None, None)
+        watch_status = watch.status
+    if log and os.path.exists(log):
+        os.unlink(log)
+        run(["btrfs", "-q", "filesystem", "sync", fs.mnt])
+    if steps:
+        finished, share = in_window if in_window is not None else (len(steps), 0.0)
+        done_share = (finished + share) / len(steps)
+    else:
+        done_share = None
+    # Device bytes of the maintenance: what the loop device served during the configuration,
+    # less what the foreground read. `duet watch`'s own reads (tree blocks for mapping) count
+    # against Duet. The tasks' read_bytes are kept too, but they include loading the programs
+    # from the system disk after the cache drop.
+    counted = [r["read_bytes"] for r in step_results]
+    fg_reads = fg["device_read_bytes"] if fg else None
+    maintenance_bytes = (max(total - fg_reads, 0) if steps else 0) if fg_reads is not None else None
+    result = {"maintenance_device_bytes": maintenance_bytes,
+              "maintenance_seconds": round(sum(r["seconds"] for r in step_results), 3) if steps else None,
+              "work_done_in_window": round(done_share, 3) if done_share is not None else None,
+              "device_bytes_total": total, "device_bytes_not_foreground": (total - fg_reads) if fg_reads is not None else None,
+              "maintenance_task_read_bytes": sum(c for c in counted if c is not None) if steps else 0,
+              "steps": step_results, "foreground": fg}
+    if watch_status is not None:
+        result["watch_status"] = watch_status
+    return result
+
+
+def bench_overlap(fs, duet, paths, snapshot, state, overlap, utilisation, bandwidth, has_duet_send, seed, args, throttle):
+    """One overlap point (the hot set is this share of the files) at one utilisation: every
+    configuration for every foreground distribution, caches dropped before each."""
+    # A random hot set, spread over the disk like a real one: files created together lie together.
     hot = random.Random(seed).sample(paths, int(len(paths) * overlap))
     listing = os.path.join(fs.dir, "hot.list")
     with open(listing, "w") as f:
         f.write("\n".join(hot))
-    throttle = Throttle(fs, bandwidth)
+    ctx = OverlapContext(fs, duet, state, snapshot, throttle, args)
     rate = bandwidth * utilisation
-    stream = os.path.join(fs.dir, "stream.out")
-    scrub_kernel = ["btrfs", "scrub", "start", "-B", fs.mnt]
-    scrub_duet = [duet, "scrub", "start", "--state-dir", state, fs.mnt]
-    send_kernel = ["sh", "-c", f"btrfs send -q '{snapshot}' > '{stream}'"]
-    send_duet = ["sh", "-c", f"'{duet}' send -q '{snapshot}' > '{stream}'"]
-    configurations = {"foreground alone": [], "kernel scrub": [scrub_kernel], "duet scrub": [scrub_duet],
-                      "kernel send": [send_kernel], "kernel send then scrub": [send_kernel, scrub_kernel]}
-    if has_duet_send:
-        configurations["duet send"] = [send_duet]
-        configurations["duet send then duet scrub"] = [send_duet, scrub_duet]
-    results = {}
-    try:
-        for name, steps in configurations.items():
-            drop_caches()
-            watch = Watch(duet, fs, state) if name.startswith("duet") else None
-            if watch:
-                watch.__enter__()
-            before = fs.bytes_read()
-            started = time.monotonic()
-            foreground = subprocess.Popen(throttle.wrap([sys.executable, "-c", FOREGROUND, listing, str(rate), str(seed)]),
-                                          stdout=subprocess.PIPE, text=True)
-            maintenance_bytes_done_in_window = None
-            step_results = []
-            window_share = None
-            for index, step in enumerate(steps):
-                kind = ("duet" if step[0] == duet or duet in " ".join(step) else "kernel") + ("-scrub" if "scrub" in " ".join(step) else "-send")
-                process = subprocess.Popen(throttle.wrap(["ionice", "-c3"] + step), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-                step_start = time.monotonic()
-                while process.poll() is None:
-                    if foreground.poll() is not None and window_share is None:
-                        window_share = (index, maintenance_progress(kind, fs, state, stream))
-                    time.sleep(0.2)
-                final = maintenance_progress(kind, fs, state, stream)
-                if window_share is not None and window_share[0] == index and final > 0:
-                    window_share = (index, window_share[1] / final, True)
-                step_results.append({"step": kind, "seconds": round(time.monotonic() - step_start, 3), "status": process.returncode})
-            fg = json.loads(foreground.communicate()[0])
-            total_bytes = fs.bytes_read() - before
-            if watch:
-                watch.__exit__(None, None, None)
-            done_share = 1.0
-            if steps and window_share is not None:
-                index = window_share[0]
-                within = window_share[1] if len(window_share) == 3 else 0
-                done_share = (index + within) / len(steps)
-            results[name] = {"maintenance_device_bytes": max(total_bytes - fg["bytes"], 0) if steps else 0,
-                             "maintenance_seconds": round(sum(r["seconds"] for r in step_results), 3),
-                             "work_done_in_window": round(done_share, 3), "steps": step_results, "foreground": fg}
-            print(f"overlap {overlap} util {utilisation}: {name}: {results[name]['maintenance_device_bytes'] >> 20} MiB, "
-                  f"{results[name]['maintenance_seconds']} s, {done_share:.0%} in window, fg {fg['throughput'] / 2**20:.0f} MiB/s", file=sys.stderr)
-    finally:
-        throttle.close()
-    return {"overlap": overlap, "utilisation": utilisation, "bandwidth": bandwidth, "configurations": results}
+    point = {"overlap": overlap, "utilisation": utilisation, "bandwidth": bandwidth, "foregrounds": {}}
+    wanted = args.configs.split(",") if args.configs else None
+    distributions = args.foreground.split(",")
+    if abs(overlap - 0.5) > 1e-9 and not args.all_foregrounds:
+        distributions = distributions[:1]  # the overlap sweep with the first distribution only
+    for distribution in distributions:
+        results = {}
+        for name, (with_watch, steps) in configurations(ctx, has_duet_send).items():
+            if wanted and name not in wanted:
+                continue
+            results[name] = row = run_configuration(ctx, name, with_watch, steps, listing, rate, distribution, seed)
+            fg = row["foreground"] or {}
+            mb = row["maintenance_device_bytes"]
+            print(f"overlap {overlap} util {utilisation} {distribution}: {name}: "
+                  f"{(mb or 0) / 2**20:.0f} MiB, {row['maintenance_seconds']} s, in window {row['work_done_in_window']}, "
+                  f"fg {fg.get('throughput', 0) / 2**20:.1f} MiB/s p99 {fg.get('latency_p99', 0) * 1000:.0f} ms", file=sys.stderr)
+        point["foregrounds"][distribution] = results
+    return point
+
+
+def check_ioprio(fs, state, throttle, args, paths):
+    """Does idle I/O priority take effect? The kernel scrub beside the foreground, best-effort
+    (-c2 -n0) against idle (-c3), on the loop device's `none` and `bfq` schedulers."""
+    hot = random.Random(args.seed).sample(paths, len(paths) // 2)
+    listing = os.path.join(fs.dir, "hot.list")
+    with open(listing, "w") as f:
+        f.write("\n".join(hot))
+    ctx = OverlapContext(fs, "/nonexistent", state, None, throttle, args)
+    rows = []
+    for scheduler in ("none", "bfq"):
+        with Scheduler(fs, scheduler):
+            for label, ioprio in (("best-effort", ["-c2", "-n0"]), ("idle", ["-c3"])):
+                row = run_configuration(ctx, "kernel scrub", False, [ctx.scrub_kernel], listing,
+                                        throttle.bandwidth * 0.5, "uniform", args.seed, ioprio=ioprio)
+                fg = row["foreground"] or {}
+                rows.append({"scheduler": scheduler, "ioprio": label, "work_done_in_window": row["work_done_in_window"],
+                             "scrub_seconds": row["maintenance_seconds"], "fg_throughput": fg.get("throughput"),
+                             "fg_latency_mean": fg.get("latency_mean"), "fg_latency_p99": fg.get("latency_p99")})
+                print(f"ioprio {scheduler} {label}: scrub in window {row['work_done_in_window']}, "
+                      f"fg p99 {fg.get('latency_p99', 0) * 1000:.0f} ms", file=sys.stderr)
+    return rows
 
 
 PAGE_LOOP = r"""
@@ -390,10 +602,216 @@ def bench_watch(fs, duet, paths, state, seconds, rounds):
     return {"samples": results, "summary": summary}
 
 
+STOCK = {"duet scrub": "kernel scrub", "duet send": "kernel send", "duet send then duet scrub": "kernel send then scrub"}
+
+
+def mib(value):
+    return f"{value / 2**20:.0f}" if isinstance(value, (int, float)) else "—"
+
+
+def overlap_table(report):
+    lines = []
+    bandwidth = report["overlap_setup"]["bandwidth"]
+    for point in report.get("overlap", []):
+        for distribution, configs in point["foregrounds"].items():
+            lines += [f"Overlap {point['overlap']:.0%}, {distribution} foreground at {point['utilisation']:.0%} of a "
+                      f"{bandwidth >> 20} MiB/s device:", "",
+                      "| configuration | maintenance MiB read | vs stock | time s | work done in window | fg MiB/s | fg device MiB/s | fg mean ms | fg p99 ms |",
+                      "|---|---|---|---|---|---|---|---|---|"]
+            for name, row in configs.items():
+                fg = row["foreground"] or {}
+                base = configs.get(STOCK.get(name, ""), {}).get("maintenance_device_bytes")
+                own = row["maintenance_device_bytes"]
+                ratio = f"{own / base:.2f}" if base and own is not None else ""
+                seconds = f"{row['maintenance_seconds']:.1f}" if row["maintenance_seconds"] is not None else ""
+                window = f"{row['work_done_in_window']:.0%}" if row["work_done_in_window"] is not None else ""
+                device_rate = fg.get("device_read_bytes", 0) / fg["seconds"] / 2**20 if fg.get("seconds") else 0
+                lines.append(f"| {name} | {mib(own) if row['steps'] else ''} | {ratio} | {seconds} | {window} | "
+                             f"{fg.get('throughput', 0) / 2**20:.1f} | {device_rate:.1f} | {fg.get('latency_mean', 0) * 1000:.1f} | "
+                             f"{fg.get('latency_p99', 0) * 1000:.1f} |")
+            lines.append("")
+    if report.get("ioprio"):
+        lines += ["Idle I/O priority check (kernel scrub beside a uniform foreground at 50%, overlap 50%):", "",
+                  "| loop scheduler | scrub I/O class | scrub work done in window | scrub s | fg MiB/s | fg mean ms | fg p99 ms |",
+                  "|---|---|---|---|---|---|---|"]
+        for row in report["ioprio"]:
+            lines.append(f"| {row['scheduler']} | {row['ioprio']} | {row['work_done_in_window']:.0%} | {row['scrub_seconds']:.1f} | "
+                         f"{(row['fg_throughput'] or 0) / 2**20:.1f} | {(row['fg_latency_mean'] or 0) * 1000:.1f} | "
+                         f"{(row['fg_latency_p99'] or 0) * 1000:.1f} |")
+        lines.append("")
+    return lines
+
+
+def goals(report):
+    """The issue's goals, checked against this run's numbers (nothing asserted: printed)."""
+    lines = []
+    points = report.get("overlap", [])
+    base_util = report["overlap_setup"]["utilisations"][0]
+    for point in points:
+        for distribution, configs in point["foregrounds"].items():
+            o, u = point["overlap"], point["utilisation"]
+            for name in ("duet scrub", "duet send"):
+                row, base = configs.get(name), configs.get(STOCK[name])
+                if row and base and base["maintenance_device_bytes"] and row["maintenance_device_bytes"] is not None:
+                    ratio = row["maintenance_device_bytes"] / base["maintenance_device_bytes"]
+                    fg = row["foreground"] or {}
+                    # What skipping alone can reach: the foreground read only part of the hot set.
+                    floor = 1 - o * fg.get("distinct_files", 0) / max(fg.get("hot_files", 1), 1)
+                    lines.append(f"| {name} bytes ≤ (1 − overlap) + 3% of stock | {o:.0%} | {u:.0%} | {distribution} | "
+                                 f"{ratio:.2f} (floor {floor:.2f}) | ≤ {1 - o + 0.03:.2f} | {'met' if ratio <= 1 - o + 0.03 else 'not met'} |")
+            row, base = configs.get("duet send then duet scrub"), configs.get("kernel send then scrub")
+            if row and base and base["maintenance_device_bytes"] and row["maintenance_device_bytes"] is not None:
+                ratio = row["maintenance_device_bytes"] / base["maintenance_device_bytes"]
+                goal = 0.33 if abs(o - 0.5) < 1e-9 else 0.55
+                lines.append(f"| send then scrub bytes vs stock pair | {o:.0%} | {u:.0%} | {distribution} | {ratio:.2f} | ≤ {goal:.2f} | "
+                             f"{'met' if ratio <= goal else 'not met'} |")
+            if abs(o - 0.5) < 1e-9 and abs(u - 0.9) < 1e-9:
+                for name in ("duet scrub", "duet send", "duet send then duet scrub"):
+                    row, base = configs.get(name), configs.get(STOCK[name])
+                    if row and base and base["work_done_in_window"] is not None and row["work_done_in_window"] is not None:
+                        b, d = base["work_done_in_window"], row["work_done_in_window"]
+                        factor = f"{d / b:.1f}×" if b > 0 else ("∞" if d > 0 else "0/0")
+                        lines.append(f"| {name}: work done in window ≥ 2× stock | {o:.0%} | {u:.0%} | {distribution} | "
+                                     f"{d:.0%} vs {b:.0%} ({factor}) | ≥ 2× | {'met' if d >= 2 * b and d > 0 else 'not met'} |")
+            alone, watched = configs.get("foreground alone"), configs.get("duet watch alone")
+            if alone and watched and alone["foreground"] and watched["foreground"]:
+                a, w = alone["foreground"]["latency_mean"], watched["foreground"]["latency_mean"]
+                lines.append(f"| duet watch: fg mean latency +≤1% | {o:.0%} | {u:.0%} | {distribution} | "
+                             f"{(w / a - 1) * 100:+.1f}% | ≤ +1% | {'met' if w <= a * 1.01 else 'not met'} |")
+    if not lines:
+        return []
+    return ["Goals of issue #6 against this run. Floor: 1 − overlap × the share of the hot files the foreground "
+            "read in that configuration, i.e. the bytes left if everything it read were skipped.", "",
+            "| goal | overlap | utilisation | foreground | measured | goal | |", "|---|---|---|---|---|---|---|"] + lines + [""]
+
+
+def machine_label(report):
+    setup = report.get("overlap_setup", {})
+    extra = f", {setup['bandwidth'] >> 20} MiB/s read throttle" if setup else ""
+    return f"{report['machine']}; loop-backed btrfs {report['size_gib']} GiB{extra}"
+
+
+def gnuplot(script):
+    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+
+
+def plot_overlap(report, out):
+    """PNG plots of the overlap part: I/O saved vs overlap, work done vs utilisation, and
+    foreground latency with and without maintenance."""
+    if not shutil.which("gnuplot") or not report.get("overlap"):
+        return []
+    made = []
+    label = machine_label(report).replace('"', "'")
+    setup = report["overlap_setup"]
+    base_util = setup["utilisations"][0]
+    distributions = setup["foregrounds"]
+    # 1. Device bytes relative to the stock tool against overlap, at the first utilisation.
+    data = os.path.join(out, "overlap-io-saved.dat")
+    series = []
+    with open(data, "w") as f:
+        for distribution in distributions:
+            for name in ("duet scrub", "duet send", "duet send then duet scrub"):
+                rows = []
+                for point in report["overlap"]:
+                    if abs(point["utilisation"] - base_util) > 1e-9:
+                        continue
+                    configs = point["foregrounds"].get(distribution, {})
+                    row, base = configs.get(name), configs.get(STOCK[name])
+                    if row and base and base["maintenance_device_bytes"] and row["maintenance_device_bytes"] is not None:
+                        rows.append((point["overlap"], row["maintenance_device_bytes"] / base["maintenance_device_bytes"]))
+                if rows:
+                    f.write(f"# {name} ({distribution})\n" + "".join(f"{x} {y}\n" for x, y in sorted(rows)) + "\n\n")
+                    series.append(f"{name} vs stock ({distribution})")
+    if series:
+        png = os.path.join(out, "overlap-io-saved.png")
+        plots = [f"'{data}' index {i} using 1:2 with linespoints lw 2 title '{title}'" for i, title in enumerate(series)]
+        plots.append("(1 - x) + 0.03 with lines dt 2 lc rgb 'gray40' title 'goal (1 − overlap) + 3%'")
+        gnuplot(f"""
+set terminal pngcairo size 900,560
+set output '{png}'
+set title "Device bytes read by maintenance beside the foreground, relative to the stock tool (utilisation {base_util:.0%})\\n{label}" font ",9"
+set xlabel 'overlap (hot set as a share of the data)'
+set ylabel 'bytes read relative to btrfs scrub / send'
+set xrange [0:1.05]
+set yrange [0:1.3]
+set key bottom left font ",8"
+plot {", ".join(plots)}
+""")
+        made.append(png)
+    # 2. Work done inside the foreground window against utilisation, at 50% overlap.
+    data = os.path.join(out, "overlap-work-in-window.dat")
+    series = []
+    with open(data, "w") as f:
+        for distribution in distributions:
+            for name in ("kernel scrub", "duet scrub", "kernel send then scrub", "duet send then duet scrub"):
+                rows = []
+                for point in report["overlap"]:
+                    if abs(point["overlap"] - 0.5) > 1e-9:
+                        continue
+                    row = point["foregrounds"].get(distribution, {}).get(name)
+                    if row and row["work_done_in_window"] is not None:
+                        rows.append((point["utilisation"], row["work_done_in_window"] * 100))
+                if rows:
+                    f.write(f"# {name} ({distribution})\n" + "".join(f"{x} {y}\n" for x, y in sorted(rows)) + "\n\n")
+                    series.append(f"{name} ({distribution})")
+    if series:
+        png = os.path.join(out, "overlap-work-vs-utilisation.png")
+        plots = [f"'{data}' index {i} using 1:2 with linespoints lw 2 pt {i + 4} ps 1.3 {'dt 2 ' if t.startswith('kernel') else ''}title '{t}'"
+                 for i, t in enumerate(series)]
+        gnuplot(f"""
+set terminal pngcairo size 900,560
+set output '{png}'
+set title "Scrub work done when the foreground window ends (overlap 50%, {setup['window']:.0f} s window; send's stream in the table)\\n{label}" font ",9"
+set xlabel 'foreground device utilisation (share of the throttled bandwidth)'
+set ylabel 'work done in the window (%)'
+set xrange [0:1]
+set yrange [-3:105]
+set key outside right font ",8"
+plot {", ".join(plots)}
+""")
+        made.append(png)
+    # 3. Foreground latency per configuration (overlap 50%, the first utilisation).
+    point = next((p for p in report["overlap"] if abs(p["overlap"] - 0.5) < 1e-9 and abs(p["utilisation"] - base_util) < 1e-9),
+                 report["overlap"][0])
+    data = os.path.join(out, "overlap-latency.dat")
+    with open(data, "w") as f:
+        for distribution in distributions:
+            configs = point["foregrounds"].get(distribution, {})
+            f.write(f"# {distribution}: configuration mean_ms p99_ms\n")
+            for name, row in configs.items():
+                fg = row["foreground"] or {}
+                f.write(f"\"{name}\" {fg.get('latency_mean', 0) * 1000:.2f} {fg.get('latency_p99', 0) * 1000:.2f}\n")
+            f.write("\n\n")
+    png = os.path.join(out, "overlap-latency.png")
+    plots = []
+    for i, distribution in enumerate(distributions):
+        plots.append(f"'{data}' index {i} using 2:xtic(1) title 'mean ({distribution})'")
+        plots.append(f"'{data}' index {i} using 3 title 'p99 ({distribution})'")
+    gnuplot(f"""
+set terminal pngcairo size 1000,600
+set output '{png}'
+set title "Foreground whole-file read latency with and without maintenance (overlap {point['overlap']:.0%}, utilisation {point['utilisation']:.0%})\\n{label}" font ",9"
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set boxwidth 0.9
+set ylabel 'latency per 1 MiB file read (ms)'
+set logscale y
+set yrange [1:*]
+set xtics rotate by -30 font ",8"
+set key top left font ",8"
+set bmargin 8
+plot {", ".join(plots)}
+""")
+    made.append(png)
+    return made
+
+
 def machine():
+    """The machine, without its host name: vCPUs, CPU model, RAM and kernel."""
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     memory = int(open("/proc/meminfo").readline().split()[1]) >> 20
-    return f"{platform.node()}: Linux {platform.release()}, {os.cpu_count()} CPUs ({cpu}), {memory} GiB RAM"
+    return f"{os.cpu_count()} vCPUs ({cpu}), {memory} GiB RAM, Linux {platform.release()}"
 
 
 def table(report):
@@ -426,19 +844,8 @@ def table(report):
         ratio = f"{pair['duet_bytes'] / max(pair['stock_bytes'], 1):.3f}" if "duet_bytes" in pair else "(no duet send)"
         lines += [f"Send then scrub after a 50% foreground read: stock {pair['stock_bytes'] / 2**20:.1f} MiB, "
                   f"Duet {pair.get('duet_bytes', 0) / 2**20:.1f} MiB, ratio {ratio}.", ""]
-    for point in report.get("overlap", []):
-        lines += [f"Overlap {point['overlap']:.0%}, foreground at {point['utilisation']:.0%} of a {point['bandwidth'] >> 20} MiB/s device:", "",
-                  "| configuration | maintenance MiB read | vs stock | time s | work done in window | fg MiB/s | fg mean ms | fg p99 ms |",
-                  "|---|---|---|---|---|---|---|---|"]
-        configs = point["configurations"]
-        stock = {"duet scrub": "kernel scrub", "duet send": "kernel send", "duet send then duet scrub": "kernel send then scrub"}
-        for name, row in configs.items():
-            fg = row["foreground"]
-            base = configs.get(stock.get(name, ""), {}).get("maintenance_device_bytes")
-            ratio = f"{row['maintenance_device_bytes'] / base:.2f}" if base else ""
-            lines.append(f"| {name} | {row['maintenance_device_bytes'] / 2**20:.0f} | {ratio} | {row['maintenance_seconds']:.1f} | "
-                         f"{row['work_done_in_window']:.0%} | {fg['throughput'] / 2**20:.1f} | {fg['latency_mean'] * 1000:.1f} | {fg['latency_p99'] * 1000:.1f} |")
-        lines.append("")
+    if report.get("overlap") or report.get("ioprio"):
+        lines += overlap_table(report) + goals(report)
     if "watch" in report:
         lines += ["| foreground | watch off | watch on | slowdown |", "|---|---|---|---|"]
         for name, row in report["watch"]["summary"].items():
@@ -475,7 +882,7 @@ plot '{data}' using 1:2 with linespoints lw 2 title 'duet {part}', '{data}' usin
 """
         subprocess.run(["gnuplot"], input=script, text=True, check=True)
         made.append(png)
-    return made
+    return made + plot_overlap(report, out)
 
 
 def main():
@@ -488,12 +895,29 @@ def main():
     parser.add_argument("--rounds", type=int, default=1, help="repetitions per point")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--bandwidth", type=float, default=50, help="device read bandwidth for the overlap part, MiB/s")
-    parser.add_argument("--utilisation", default="0.5,0.9", help="foreground shares of the bandwidth (overlap part)")
-    parser.add_argument("--overlaps", default="0.25,0.5,0.75,1", help="hot-set fractions (overlap part)")
+    parser.add_argument("--overlaps", default="0.25,0.5,0.75,1",
+                        help="hot-set fractions, each at the first utilisation (overlap part)")
+    parser.add_argument("--utilisation", default="0.5,0.7,0.9",
+                        help="foreground shares of the bandwidth; the first is used for the overlap sweep, the others at 50%% overlap")
+    parser.add_argument("--foreground", default="uniform,skewed",
+                        help="foreground access distributions: uniform, skewed (10%% of the hot files take 40%% of the reads)")
+    parser.add_argument("--all-foregrounds", action="store_true",
+                        help="every distribution at every point (default: the others only at 50%% overlap)")
+    parser.add_argument("--appends", action="store_true", help="the foreground also appends 128 KiB to a log every 10 reads")
+    parser.add_argument("--warmup", type=float, default=5, help="seconds the foreground runs alone before maintenance starts")
+    parser.add_argument("--window", type=float, default=15, help="seconds the foreground runs beside the maintenance")
+    parser.add_argument("--cache-seconds", type=float, default=4,
+                        help="each foreground read leaves the page cache this long after it (emulated RAM; > 1.5 s)")
+    parser.add_argument("--scheduler", default="bfq", help="the loop device's I/O scheduler during the overlap part")
+    parser.add_argument("--duet-scrub-args", default="--idle",
+                        help="options for duet scrub start in the overlap part (what an administrator uses: --idle)")
+    parser.add_argument("--configs", default="", help="only these overlap configurations (comma-separated names)")
     args = parser.parse_args()
     random.seed(args.seed)
     if args.quick:
-        args.size = min(args.size, 1.0)
+        args.size = min(args.size, 0.75)
+        args.foreground = args.foreground.split(",")[0]
+        args.warmup, args.window = min(args.warmup, 2), min(args.window, 6)
     parts = set(args.parts.split(","))
     os.makedirs(args.out, exist_ok=True)
     file_size = 1 << 20
@@ -512,15 +936,36 @@ def main():
         if "scrub" in parts:
             report["scrub"] = bench_scrub(fs, args.duet, paths, state, args.rounds)
         if "send" in parts:
-            report["send"] = bench_send(fs, args.duet, paths, fs.path("live"), snapshot, has_duet_send, args.rounds)
+            report["send"] = bench_send(fs, args.duet, paths, fs.path("live"), snapshot, state, has_duet_send, args.rounds)
         if "pair" in parts:
             report["pair"] = bench_pair(fs, args.duet, paths, snapshot, state, has_duet_send)
-        if "overlap" in parts:
+        if "overlap" in parts or "ioprio" in parts:
+            bandwidth = int(args.bandwidth * (1 << 20))
             overlaps = [0.5] if args.quick else [float(x) for x in args.overlaps.split(",")]
             utilisations = [0.5] if args.quick else [float(x) for x in args.utilisation.split(",")]
-            report["overlap"] = [bench_overlap(fs, args.duet, paths, snapshot, state, overlap, utilisation,
-                                               int(args.bandwidth * (1 << 20)), has_duet_send, args.seed)
-                                 for utilisation in utilisations for overlap in overlaps]
+            points = [(overlap, utilisations[0]) for overlap in overlaps]
+            points += [(0.5, utilisation) for utilisation in utilisations[1:] if (0.5, utilisation) not in points]
+            throttle = Throttle(fs, bandwidth)
+            try:
+                with Scheduler(fs, args.scheduler):
+                    report["overlap_setup"] = {
+                        "bandwidth": bandwidth, "throttle_measured": round(throttle.measured_read_rate(fs)),
+                        "scheduler": Scheduler.current(fs), "overlaps": overlaps, "utilisations": utilisations,
+                        "foregrounds": args.foreground.split(","), "all_foregrounds": args.all_foregrounds, "appends": args.appends, "warmup": args.warmup,
+                        "window": args.window, "cache_seconds": args.cache_seconds,
+                        "maintenance": {"kernel scrub": "ionice -c3 btrfs scrub start -B -c 3",
+                                        "duet scrub": f"ionice -c3 duet scrub start {args.duet_scrub_args}".strip(),
+                                        "kernel send": "ionice -c3 btrfs send -q", "duet send": "ionice -c3 duet send -q --state-dir"}}
+                    print(f"throttle: {args.bandwidth:.0f} MiB/s configured, "
+                          f"{report['overlap_setup']['throttle_measured'] / 2**20:.1f} MiB/s measured", file=sys.stderr)
+                    if "overlap" in parts:
+                        report["overlap"] = [bench_overlap(fs, args.duet, paths, snapshot, state, overlap, utilisation, bandwidth,
+                                                           has_duet_send, args.seed, args, throttle)
+                                             for overlap, utilisation in points]
+                if "ioprio" in parts:
+                    report["ioprio"] = check_ioprio(fs, state, throttle, args, paths)
+            finally:
+                throttle.close()
         if "watch" in parts:
             report["watch"] = bench_watch(fs, args.duet, paths, state, 3 if args.quick else 10, 1 if args.quick else 3)
     finally:
