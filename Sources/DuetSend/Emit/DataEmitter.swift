@@ -303,9 +303,40 @@ public struct DataEmitter {
         }
     }
 
+    /// Reads a compressed-extent piece from the alias subvolume's file and writes it only if the
+    /// alias maps the same compressed extent at the same offset, with no page dirty or under
+    /// writeback, both before and after the read (then the cached bytes are the extent's).
+    private mutating func copyCompressedAlias<Sink: SendByteSink>(_ piece: DataPiece, to writer: inout SendStreamWriter<Sink>) throws -> Bool {
+        guard let alias = piece.alias, let aliasFile = alias.file(inode: piece.file.inode),
+              let expected = piece.file.extents.compressedSource(of: piece.range) else { return false }
+        func unchanged() -> Bool {
+            guard let fresh = try? FileExtents(fileSystem: alias.fileSystem, root: alias.root, inode: piece.file.inode),
+                  fresh.compressedSource(of: piece.range) == expected,
+                  let counters = try? DuetFS.PageResidency.cachestat(aliasFile.descriptor, offset: piece.range.lowerBound,
+                                                                 length: UInt64(piece.range.count), subject: alias.path) else { return false }
+            return counters.dirty == 0 && counters.writeback == 0
+        }
+        guard unchanged() else { return false }
+        var bytes = [UInt8](repeating: 0, count: piece.range.count)
+        guard let got = try? readFully(aliasFile.descriptor, into: &bytes, count: bytes.count, at: piece.range.lowerBound, path: piece.file.path),
+              got == bytes.count, unchanged() else { return false }
+        var position = piece.range.lowerBound
+        while position < piece.range.upperBound {
+            let start = Int(position - piece.range.lowerBound)
+            let want = min(readSize, bytes.count - start)
+            try bytes.withUnsafeBytes { raw in
+                statistics.commands += try writer.writeData(path: piece.file.path, fileOffset: position,
+                                                             data: UnsafeRawBufferPointer(rebasing: raw[start..<(start + want)]))
+            }
+            position += UInt64(want)
+        }
+        return true
+    }
+
     /// Reads the piece from the alias subvolume's file, sector-rounded, and writes it only if
     /// every sector hashes to the csum tree's checksum for the snapshot's extent.
     private mutating func copyVerified<Sink: SendByteSink>(_ piece: DataPiece, to writer: inout SendStreamWriter<Sink>) throws -> Bool {
+        if case .compressed = piece.backing { return try copyCompressedAlias(piece, to: &writer) }
         guard case .plain(let logical) = piece.backing, let aliasFile = piece.alias?.file(inode: piece.file.inode) else { return false }
         let sector = Int(checksums.sectorSize)
         var position = piece.range.lowerBound

@@ -112,10 +112,12 @@ public struct DataPlanner {
                 case .inline:
                     pieces.append(DataPiece(file: file, range: part, backing: backing, source: .ownCache))
                 case .compressed:
-                    // Compressed extents are checksummed as stored, so another inode's decoded
-                    // pages cannot be verified: own cache or disk only.
                     let resident = !encoded && PageResidency.isResident(descriptor: file.descriptor, range: part)
-                    pieces.append(DataPiece(file: file, range: part, backing: backing, source: resident ? .ownCache : .disk))
+                    if !resident, !encoded, let alias = compressedAlias(file: file, range: part) {
+                        pieces.append(DataPiece(file: file, range: part, backing: backing, source: .otherCache, alias: alias))
+                    } else {
+                        pieces.append(DataPiece(file: file, range: part, backing: backing, source: resident ? .ownCache : .disk))
+                    }
                 case .plain(let logical):
                     for (run, resident) in PageResidency.runs(descriptor: file.descriptor, range: part) {
                         let runBacking = ExtentBacking.plain(logical: logical + (run.lowerBound - part.lowerBound))
@@ -129,6 +131,20 @@ public struct DataPlanner {
             }
         }
         return pieces
+    }
+
+    /// An alias subvolume whose file maps `range` to the same compressed extent at the same
+    /// offset and has all of it cached. Compressed extents are checksummed as stored, so the
+    /// decoded pages cannot be checked against the csum tree: the emitter accepts them only if
+    /// the mapping is still the same and no page is dirty, before and after it reads them.
+    private func compressedAlias(file: SnapshotFile, range: Range<UInt64>) -> AliasSubvolume? {
+        guard let source = file.extents.compressedSource(of: range) else { return nil }
+        for alias in aliases {
+            guard let aliasFile = alias.file(inode: file.inode), aliasFile.extents.compressedSource(of: range) == source,
+                  PageResidency.isResident(descriptor: aliasFile.descriptor, range: range) else { continue }
+            return alias
+        }
+        return nil
     }
 
     /// A run the snapshot does not have cached: the parts that some alias subvolume's file maps

@@ -65,6 +65,23 @@ public struct FileExtents: Sendable {
         return result
     }
 
+    /// Where the decompressed bytes of `range` come from, if one compressed extent item maps it:
+    /// the extent (`diskBytenr`, `diskBytes`) and the offset of `range` inside its decompressed
+    /// data. Two files with the same triple for a range hold the same bytes there.
+    public func compressedSource(of range: Range<UInt64>) -> CompressedSource? {
+        guard let item = items.last(where: { $0.fileOffset <= range.lowerBound }),
+              item.kind == .regular, !item.isHole, item.compression != .none,
+              item.fileRange.upperBound >= range.upperBound else { return nil }
+        return CompressedSource(diskBytenr: item.diskBytenr, diskBytes: item.diskNumBytes,
+                                offset: item.offset + (range.lowerBound - item.fileOffset))
+    }
+
+    public struct CompressedSource: Hashable, Sendable {
+        public var diskBytenr: UInt64
+        public var diskBytes: UInt64
+        public var offset: UInt64
+    }
+
     /// The logical address of every byte of `range`, if one uncompressed extent item maps it
     /// contiguously (what an alias must share with the snapshot's extent).
     public func plainLogical(of range: Range<UInt64>) -> UInt64? {

@@ -141,6 +141,48 @@ extension SendIntegrationTests {
             }
         }
 
+        @Test func compressedExtentsCachedUnderTheLiveFileAreUsedUnlessDirty() throws {
+            try TestFileSystem.with(TestFileSystemOptions(deviceSize: 1 << 30, mountOptions: ["compress-force=zstd"])) { source in
+                try TestFileSystem.with { target in
+                    try source.createSubvolume("live")
+                    // Compressible: btrfs stores these as compressed extents.
+                    let text = Array("duet compressed alias test line, repeated many times over\n".utf8)
+                    for index in 0..<4 {
+                        var bytes: [UInt8] = []
+                        while bytes.count < 4 << 20 { bytes += text + Array("\(index)".utf8) }
+                        #expect(FileManager.default.createFile(atPath: source.path("live/f\(index)"), contents: Data(bytes.prefix(4 << 20))))
+                    }
+                    try source.sync()
+                    try source.snapshot("live", as: "snap")
+                    let compressed = try FileExtents(fileSystem: try source.open(), root: try Subvolumes.id(of: source.path("snap")),
+                                                     inode: UInt64(try FileManager.default.attributesOfItem(atPath: source.path("snap/f0"))[.systemFileNumber] as! Int))
+                    #expect(compressed.items.contains { $0.compression != .none }, "the test needs compressed extents")
+                    let stream = target.directory + "/stream"
+                    var report = SendSession.Report()
+                    for _ in 0..<3 {
+                        try TestFileSystem.dropCaches()
+                        for index in 0..<3 { try Self.readFile(source.path("live/f\(index)")) }
+                        // f2 now has a dirty page: its cached bytes are no longer the extent's.
+                        let fd = open(source.path("live/f2"), O_WRONLY)
+                        _ = [UInt8](repeating: 0x41, count: 16).withUnsafeBytes { pwrite(fd, $0.baseAddress, 16, 4096) }
+                        close(fd)
+                        report = try SendHarness.duetSend(source.path("snap"), proto: 2, to: stream)
+                        if report.total.bytesFromOtherCache >= 8 << 20 { break }
+                    }
+                    let total = report.total
+                    #expect(total.bytesFromOtherCache + total.bytesFromDisk + total.bytesFromOwnCache == 16 << 20)
+                    #expect(total.bytesFromOtherCache >= 8 << 20, "f0 and f1 (and f2's clean extents) from the live file's cache")
+                    // btrfs compressed extents hold at most 128 KiB: the one with the dirty page must
+                    // come from disk (the live file maps a new extent once it is written back, or
+                    // the dirty check rejects it before).
+                    #expect(total.bytesFromOtherCache <= (12 << 20) - (128 << 10))
+                    #expect(total.bytesFromDisk >= 4 << 20, "f3 was never read")
+                    try SendHarness.receive(stream, into: target.mountPoint)
+                    try SendHarness.requireSame(try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
+                }
+            }
+        }
+
         @Test func dataCachedWhileTheSendRunsMovesAheadThroughEvents() throws {
             try #require(BPFEventSource.isSupported, "page-cache events need eBPF: \(BPFEventSource.unsupportedReason() ?? "")")
             try TestFileSystem.with(TestFileSystemOptions(deviceSize: 1 << 30)) { source in
