@@ -48,7 +48,7 @@ struct WatchTests {
 
             let watch = try Self.startWatch(testFS, state: state)
             for index in 0..<4 { try Self.read(testFS.path("f\(index)")) }
-            sleep(2)
+            sleep(3)   // settle window (1.5 s) + settle cadence + event delivery, with room for a loaded machine
             Self.stop(watch)
             #expect(watch.terminationStatus == 0)
 
@@ -84,7 +84,7 @@ struct WatchTests {
             try testFS.sync()
             try Self.read(testFS.path("new"))
             try Self.read(testFS.path("old"))                      // read from disk
-            sleep(2)
+            sleep(3)   // settle window (1.5 s) + settle cadence + event delivery, with room for a loaded machine
             Self.stop(watch)
             let record = try #require(try ScrubRun.run("start", testFS, stateDirectory: state, ["--period", "1h"]).record)
             #expect(record.counters.skippedVerified == 8 << 20, "only the file read from disk is credited")
