@@ -6,8 +6,6 @@ import Testing
 
 /// `duet send` credits the snapshot data it read from disk (the kernel verified it on the way in),
 /// so a `duet scrub` after it skips that data: the send-then-scrub pair reads the data once.
-private func number(_ value: Any?) -> UInt64? { (value as? NSNumber)?.uint64Value }
-
 @Suite(.enabled(if: IntegrationGate.enabled), .serialized)
 struct SendThenScrubTests {
     static let fileSize = 16 << 20
@@ -44,8 +42,8 @@ struct SendThenScrubTests {
             try TestFileSystem.dropCaches()
             let total = try Self.send(testFS, state: state)
             let checksummed = UInt64(4 * Self.fileSize)
-            #expect(number(total["bytesFromDisk"]) == checksummed + (4 << 20))
-            #expect(number(total["bytesCredited"]) == checksummed, "the NODATACOW file is read but not credited")
+            #expect(jsonUInt64(total["bytesFromDisk"]) == checksummed + (4 << 20))
+            #expect(jsonUInt64(total["bytesCredited"]) == checksummed, "the NODATACOW file is read but not credited")
             let inbox = (try? FileManager.default.contentsOfDirectory(atPath: state + "/inbox")) ?? []
             #expect(inbox.isEmpty, "the ledger was free: nothing goes to the inbox")
 
@@ -66,7 +64,7 @@ struct SendThenScrubTests {
             try TestFileSystem.dropCaches()
             let watch = try WatchTests.startWatch(testFS, state: state)
             let total = try Self.send(testFS, state: state)
-            #expect(number(total["bytesCredited"]) == UInt64(4 * Self.fileSize))
+            #expect(jsonUInt64(total["bytesCredited"]) == UInt64(4 * Self.fileSize))
             // The watcher applies the inbox within its next flush (every second).
             var pending = 1
             for _ in 0..<50 where pending > 0 {
@@ -97,8 +95,8 @@ struct SendThenScrubTests {
             try TestFileSystem.dropCaches()
             let state = ScrubRun.stateDirectory(testFS)
             let total = try Self.send(testFS, state: state)
-            #expect(number(total["bytesFromDisk"]) == UInt64(Self.fileSize))
-            #expect(number(total["bytesCredited"]) == 0)
+            #expect(jsonUInt64(total["bytesFromDisk"]) == UInt64(Self.fileSize))
+            #expect(jsonUInt64(total["bytesCredited"]) == 0)
             let scrub = try ScrubRun.run("start", testFS, stateDirectory: state)
             #expect(scrub.record?.counters.skippedVerified == 0)
         }

@@ -39,15 +39,7 @@ final class LedgerAccess: @unchecked Sendable {
     /// Credited ranges in `range` verified since `since` at `generation`, sorted and merged.
     func credits(in range: Range<UInt64>, generation: UInt64, since: UInt64) -> [Range<UInt64>] {
         guard let ledger = current() else { return [] }
-        var merged: [Range<UInt64>] = []
-        for credit in ledger.credits(in: range, since: since) where credit.generation == generation {
-            if let last = merged.last, last.upperBound >= credit.range.lowerBound {
-                merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, credit.range.upperBound)
-            } else {
-                merged.append(credit.range)
-            }
-        }
-        return merged
+        return ExtentSet(ledger.credits(in: range, since: since).filter { $0.generation == generation }.map(\.range)).ranges
     }
 
     func credit(_ range: Range<UInt64>, generation: UInt64) {

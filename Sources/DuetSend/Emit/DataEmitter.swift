@@ -120,7 +120,7 @@ public struct DataEmitter {
             if advised < disk.count {
                 if let arrivals, readSinceLook >= arrivalInterval {
                     readSinceLook = 0
-                    let arrived = arrivals.fetch()
+                    let arrived = Self.withoutOwnReads(arrivals.fetch(), reading: disk[max(index - 1, 0)..<advised], root: snapshotRoot)
                     if arrivals.overflowed() {
                         moveAhead(&disk, from: advised, foundCached: &foundCached, arrived: nil)
                     } else if !arrived.isEmpty {
@@ -172,6 +172,28 @@ public struct DataEmitter {
             advisedBytes -= min(advisedBytes, UInt64(piece.range.count))
             _ = posix_fadvise(piece.file.descriptor, off_t(piece.range.lowerBound), off_t(piece.range.count), POSIX_FADV_DONTNEED)
         }
+    }
+
+    /// `arrived` without the snapshot pages of the pieces being read or handed to readahead: the
+    /// send's own reads come back as arrivals, and `moveAhead` only looks past them anyway, so
+    /// dropping them first spares it a pass over the whole queue every few megabytes.
+    static func withoutOwnReads(_ arrived: [InodeKey: [Range<UInt64>]], reading: ArraySlice<DataPiece>,
+                                root: UInt64) -> [InodeKey: [Range<UInt64>]] {
+        guard !arrived.isEmpty else { return arrived }
+        var own: [UInt64: ExtentSet] = [:]
+        for piece in reading {
+            own[piece.file.inode, default: ExtentSet()].insert(piece.range.lowerBound / 4096..<(piece.range.upperBound + 4095) / 4096)
+        }
+        var left: [InodeKey: [Range<UInt64>]] = [:]
+        for (key, pages) in arrived {
+            guard key.root == root, let mine = own[key.inode] else {
+                left[key] = pages
+                continue
+            }
+            let rest = pages.flatMap { mine.gaps(in: $0) }
+            if !rest.isEmpty { left[key] = rest }
+        }
+        return left
     }
 
     /// Moves the pieces of `disk[from...]` that are now cached to `from`, keeping the rest in
@@ -309,17 +331,19 @@ public struct DataEmitter {
     private mutating func copyCompressedAlias<Sink: SendByteSink>(_ piece: DataPiece, to writer: inout SendStreamWriter<Sink>) throws -> Bool {
         guard let alias = piece.alias, let aliasFile = alias.file(inode: piece.file.inode),
               let expected = piece.file.extents.compressedSource(of: piece.range) else { return false }
-        func unchanged() -> Bool {
-            guard let fresh = try? FileExtents(fileSystem: alias.fileSystem, root: alias.root, inode: piece.file.inode),
-                  fresh.compressedSource(of: piece.range) == expected,
-                  let counters = try? DuetFS.PageResidency.cachestat(aliasFile.descriptor, offset: piece.range.lowerBound,
-                                                                 length: UInt64(piece.range.count), subject: alias.path) else { return false }
+        func clean() -> Bool {
+            guard let counters = try? DuetFS.PageResidency.cachestat(aliasFile.descriptor, offset: piece.range.lowerBound,
+                                                                     length: UInt64(piece.range.count), subject: alias.path) else { return false }
             return counters.dirty == 0 && counters.writeback == 0
         }
-        guard unchanged() else { return false }
+        // Before the read the planner's look at the alias's extent items stands for the mapping;
+        // after it, one fresh search: a remap in between leaves a new extent, which it would see.
+        guard clean() else { return false }
         var bytes = [UInt8](repeating: 0, count: piece.range.count)
         guard let got = try? readFully(aliasFile.descriptor, into: &bytes, count: bytes.count, at: piece.range.lowerBound, path: piece.file.path),
-              got == bytes.count, unchanged() else { return false }
+              got == bytes.count, clean(),
+              let fresh = try? FileExtents(fileSystem: alias.fileSystem, root: alias.root, inode: piece.file.inode),
+              fresh.compressedSource(of: piece.range) == expected else { return false }
         var position = piece.range.lowerBound
         while position < piece.range.upperBound {
             let start = Int(position - piece.range.lowerBound)

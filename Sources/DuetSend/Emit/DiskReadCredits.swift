@@ -16,18 +16,14 @@ import Foundation
 /// - with the generation the extent tree has for the extent now (the lookup also drops a range
 ///   whose extent is gone).
 public struct DiskReadCredits {
-    /// Logical ranges read from disk, in the order read.
-    public private(set) var ranges: [Range<UInt64>] = []
+    /// Logical ranges read from disk.
+    public private(set) var ranges = ExtentSet()
 
     public init() {}
 
     public mutating func add(logical: Range<UInt64>) {
         guard !logical.isEmpty else { return }
-        if let last = ranges.last, last.upperBound == logical.lowerBound {
-            ranges[ranges.count - 1] = last.lowerBound..<logical.upperBound
-        } else {
-            ranges.append(logical)
-        }
+        ranges.insert(logical)
     }
 
     /// What `record` credited.
@@ -48,7 +44,7 @@ public struct DiskReadCredits {
         let generations = ExtentTreeGenerationLookup(fileSystem: fileSystem, nodeSize: UInt64(checksums.info.nodeSize))
         let sector = checksums.sectorSize
         let time = UInt64(Date().timeIntervalSince1970)
-        for range in Self.merged(ranges) {
+        for range in ranges {
             guard let profile = profiles.profile(at: range.lowerBound), profile.copies == 1, !profile.isParity else {
                 outcome.bytesMultipleCopies += UInt64(range.count)
                 continue
@@ -74,35 +70,19 @@ public struct DiskReadCredits {
 
     /// The runs of sectors of `range` that have a checksum, looked up in windows so one huge
     /// read does not build one huge array.
-    private static func checksummedRuns(of range: Range<UInt64>, checksums: ChecksumIndex) throws -> [Range<UInt64>] {
+    private static func checksummedRuns(of range: Range<UInt64>, checksums: ChecksumIndex) throws -> ExtentSet {
         let sector = checksums.sectorSize
         let window: UInt64 = 64 << 20
-        var runs: [Range<UInt64>] = []
+        var runs = ExtentSet()
         var start = range.lowerBound
         while start < range.upperBound {
             let end = min(start + window, range.upperBound)
             for (index, stored) in try checksums.checksums(of: start..<end).enumerated() where stored != nil {
                 let at = start + UInt64(index) * sector
-                if let last = runs.last, last.upperBound == at {
-                    runs[runs.count - 1] = last.lowerBound..<(at + sector)
-                } else {
-                    runs.append(at..<(at + sector))
-                }
+                runs.insert(at..<(at + sector))
             }
             start = end
         }
         return runs
-    }
-
-    static func merged(_ ranges: [Range<UInt64>]) -> [Range<UInt64>] {
-        var out: [Range<UInt64>] = []
-        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
-            if let last = out.last, last.upperBound >= range.lowerBound {
-                out[out.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
-            } else {
-                out.append(range)
-            }
-        }
-        return out
     }
 }
