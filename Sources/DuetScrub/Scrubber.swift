@@ -130,10 +130,19 @@ public final class Scrubber: @unchecked Sendable {
         let resumeFrom = checkpoint().cursors[device.id] ?? 0
         if options.superblocks && resumeFrom == 0 { verifySuperblocks(device, reader: reader) }
         let verification = DispatchGroup()
-        for work in devicePlan.extents where work.devExtent.physical + work.devExtent.length > resumeFrom {
+        let works = devicePlan.extents.filter { $0.devExtent.physical + $0.devExtent.length > resumeFrom }
+        var ahead = works.first.map { work in PreparationAhead { [self] in try prepare(work, resumeFrom: resumeFrom) } }
+        for (index, work) in works.enumerated() {
+            guard let current = ahead else { break }
+            let prepared = current.wait()
+            ahead = nil
             if isCancelled { break }
+            if index + 1 < works.count {
+                let next = works[index + 1]
+                ahead = PreparationAhead { [self] in try prepare(next, resumeFrom: resumeFrom) }
+            }
             do {
-                try scrubExtent(work, device: device, reader: reader, resumeFrom: resumeFrom, group: verification)
+                try scrubExtent(work, prepared: prepared.get(), device: device, reader: reader, group: verification)
             } catch {
                 commit { $0.readErrors += 1 }
                 report(ScrubFinding(kind: .read, deviceID: device.id, devicePath: device.path, physical: work.devExtent.physical,
@@ -141,6 +150,7 @@ public final class Scrubber: @unchecked Sendable {
                                     detail: "could not scrub this device extent: \(error)"))
             }
         }
+        _ = ahead?.wait()  // a cancelled scrub leaves no preparation running behind it
         verification.wait()
         lock.lock()
         if var state = progress[device.id] {
@@ -152,23 +162,35 @@ public final class Scrubber: @unchecked Sendable {
         lock.unlock()
     }
 
-    private func scrubExtent(_ work: ScrubPlan.DeviceExtentWork, device: DeviceInfo, reader: DeviceReader,
-                             resumeFrom: UInt64, group: DispatchGroup) throws {
+    /// Finds the pieces of a device extent, takes away what the ledger credits, and loads the
+    /// checksums of the data left (only its logical span: a later look at the ledger only removes
+    /// pieces).
+    private func prepare(_ work: ScrubPlan.DeviceExtentWork, resumeFrom: UInt64) throws -> PreparedExtent {
         let info = planner.info
         var pieces = try planner.pieces(in: work, generation: plan.generation).filter { $0.physical >= resumeFrom }
         var skipped: UInt64 = 0
         if !options.full, let credits {
             (pieces, skipped) = PieceSkipper.subtract(pieces, sectorSize: UInt64(info.sectorSize), credited: credits)
         }
-        let requests = options.coalescer.requests(deviceID: device.id, pieces: pieces)
+        let data = pieces.filter { $0.kind == .data }
+        var csums: CsumLookup?
+        if let start = data.map(\.logical).min(), let end = data.map({ $0.logical + $0.length }).max() {
+            csums = try CsumLookup(fileSystem: fileSystem, info: info, range: start..<end)
+        }
+        return PreparedExtent(pieces: pieces, skipped: skipped, csums: csums)
+    }
+
+    private func scrubExtent(_ work: ScrubPlan.DeviceExtentWork, prepared: PreparedExtent, device: DeviceInfo,
+                             reader: DeviceReader, group: DispatchGroup) throws {
+        let info = planner.info
+        var skipped = prepared.skipped
+        let requests = options.coalescer.requests(deviceID: device.id, pieces: prepared.pieces)
         let extentEnd = work.devExtent.physical + work.devExtent.length
         guard !requests.isEmpty else {
             finishExtent(device: device.id, skipped: skipped, through: extentEnd)
             return
         }
-        let hasData = pieces.contains { $0.kind == .data }
-        let csums = hasData ? try CsumLookup(fileSystem: fileSystem, info: info,
-                                             range: work.chunk.logical..<(work.chunk.logical + work.chunk.length)) : nil
+        let csums = prepared.csums
         let treeCheck = TreeBlockCheck(info: info)
         for planned in requests {
             if isCancelled { return }
