@@ -71,12 +71,13 @@ struct WatchCommand: ParsableCommand {
             try watcher.start()
             let status = WatchStatusFile(directory: directory)
             status.write(WatchReport(mount: mount, fsid: info.fsid.description, source: eventSource.name, pid: getpid(), updatedAt: Date(),
-                                     eventsPerSecond: 0, eventsDelivered: 0, eventsLost: 0, creditor: creditor.statistics, flushFailures: 0))
+                                     eventsPerSecond: 0, pageEventsPerSecond: 0, eventsDelivered: 0, eventsLost: 0, creditor: creditor.statistics, flushFailures: 0))
             watchers.append((mount, info.fsid, ledger, watcher, status))
             logger.info("watching \(mount) (\(info.fsid)) with \(eventSource.name), ledger in \(directory)")
         }
 
         var previous: [String: EventSourceStatistics] = [:]
+        var previousPageEvents: [String: UInt64] = [:]
         var last = Date()
         while stop.wait(timeout: .now() + logInterval) == .timedOut {
             let now = Date()
@@ -86,17 +87,21 @@ struct WatchCommand: ParsableCommand {
                 let statistics = entry.watcher.source.statistics
                 let before = previous[entry.mount] ?? EventSourceStatistics()
                 previous[entry.mount] = statistics
+                let creditor = entry.watcher.creditor.statistics
+                let pageEventsBefore = previousPageEvents[entry.mount] ?? 0
+                previousPageEvents[entry.mount] = creditor.pageEvents
                 let report = WatchReport(mount: entry.mount, fsid: entry.fsid.description, source: entry.watcher.source.name,
                                          pid: getpid(), updatedAt: now,
                                          eventsPerSecond: Double(statistics.delivered - before.delivered) / elapsed,
+                                         pageEventsPerSecond: Double(creditor.pageEvents - pageEventsBefore) / elapsed,
                                          eventsDelivered: statistics.delivered, eventsLost: statistics.lost,
-                                         creditor: entry.watcher.creditor.statistics,
+                                         creditor: creditor,
                                          flushFailures: entry.watcher.flushFailures.count)
                 entry.status.write(report)
                 if json {
                     if let line = try? JSONEnvelope(command: "watch", result: report).render(compact: true) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
                 } else {
-                    logger.info("\(entry.mount): \(Int(report.eventsPerSecond)) events/s, \(statistics.lost) lost, \(report.creditor.bytesCredited) bytes credited")
+                    logger.info("\(entry.mount): \(Int(report.eventsPerSecond)) events/s (\(Int(report.pageEventsPerSecond)) per page), \(statistics.lost) lost, \(report.creditor.bytesCredited) bytes credited")
                 }
                 if statistics.lost > before.lost {
                     logger.warning("\(entry.mount): \(statistics.lost - before.lost) events lost in the last \(Int(elapsed)) s: credit for those pages is not recorded (safe), but raise the ring buffer if it persists")
@@ -129,7 +134,10 @@ struct WatchReport: Codable {
     var source: String
     var pid: Int32
     var updatedAt: Date
+    /// Records per second as the source delivered them (the eBPF source merges runs of pages).
     var eventsPerSecond: Double
+    /// The same counted per page (`CreditorStatistics.pageEvents`).
+    var pageEventsPerSecond: Double
     var eventsDelivered: UInt64
     var eventsLost: UInt64
     var creditor: CreditorStatistics

@@ -43,6 +43,15 @@ public struct CacheEvent: Hashable, Sendable {
 
     /// The btree inode: its page index times the page size is a metadata logical address.
     public static let btreeInode: UInt64 = 1
+
+    /// The event counted per page, as a source without merging would report it: its pages for a
+    /// page-cache event, 1 for a range event (writeback finished, extent written).
+    public var pageEventCount: UInt64 {
+        switch kind {
+        case .added, .removed, .dirtied, .writebackStarted: pageCount
+        case .writebackFinished, .extentWritten: 1
+        }
+    }
 }
 
 /// Counters every source keeps, so that losses are never silent.

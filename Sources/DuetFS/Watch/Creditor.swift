@@ -143,6 +143,7 @@ public final class Creditor: @unchecked Sendable {
         var touched = Set<InodeKey>()
         state.withLock { state in
             state.statistics.events += UInt64(events.count)
+            state.statistics.pageEvents += events.reduce(0) { $0 + $1.pageEventCount }
             for event in events {
                 if let device, event.device != device { continue }
                 guard event.pageCount > 0 || event.kind == .extentWritten else { continue }

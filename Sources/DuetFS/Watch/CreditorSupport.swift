@@ -83,7 +83,11 @@ public struct CreditorStatistics: Sendable, Equatable, Codable {
     /// since before they were added (a failed read is invisible in the events).
     public var pagesDroppedForDeviceErrors: UInt64 = 0
     public var bytesVoided: UInt64 = 0
+    /// Event records taken in (the eBPF source merges a run of contiguous page events on one CPU
+    /// into one record, so this is far below `pageEvents`).
     public var events: UInt64 = 0
+    /// The same events counted per page (`CacheEvent.pageEventCount`).
+    public var pageEvents: UInt64 = 0
 
     public init() {}
 }
