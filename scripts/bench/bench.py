@@ -8,21 +8,36 @@ Parts (each can be chosen with --parts):
   send    `btrfs send` vs `duet send` of a snapshot after a fraction f of the live subvolume was
           read (cached under the live inodes); caches dropped first.
   pair    send then scrub, stock pair vs Duet pair, after a 50% foreground read.
-  watch   foreground slowdown with `duet watch` on vs off: a page-cache-heavy loop
-          (pread + POSIX_FADV_DONTNEED) and a disk-bound fio random-read job, alternated.
-  overlap the SOSP'15 method on a device throttled to a disk-like read bandwidth (cgroup v1
+  watch   foreground slowdown with `duet watch` on vs off, alternated for max(--rounds, 3)
+          rounds of --watch-seconds each: a page-cache-heavy loop (pread +
+          POSIX_FADV_DONTNEED: an add and a remove event per page), a fio random-read job bound
+          by a blkio read throttle (fio_randread_throttled: a disk-like device) and the same job
+          on the bare loop device (fio_randread: bound by the host's virtual disk, noisy). Per
+          metric: mean and median of off and on, the slowdown from each, the off samples'
+          spread; for the loop, the records the watcher handled per second and lost.
+  overlap the SOSP'15 method on a device throttled to a disk-like read bandwidth B (cgroup v1
           blkio). A webserver-like foreground reads whole 1 MiB files of a hot set (the overlap
           fraction of the files), picked at random with replacement, uniform or skewed (10% of
           the hot files take 40% of the reads), optionally appending to a log, at a rate set to
-          a share of the bandwidth (the utilisation), for a warm-up and then a window; each
-          maintenance task starts after the warm-up, at idle I/O priority, as an administrator
-          runs it (`btrfs scrub start -c 3`, `duet scrub start --idle`), and runs to completion.
+          a share of the bandwidth (the utilisation u), for a warm-up and then a window; each
+          maintenance task starts after the warm-up, as an administrator runs it (`ionice -c3
+          btrfs scrub start -c 3`, `ionice -c3 duet scrub start`), and runs to completion.
+          --contention idle (the default) emulates an idle-class I/O scheduler: blk-throttle
+          sits above the scheduler, so idle I/O priority cannot take effect under it on this
+          kernel (the ioprio part shows it); instead the foreground runs in a group limited to
+          B and the maintenance in a second group limited to B x (1 - u) while the foreground
+          runs, raised to B when the foreground exits: exactly the bandwidth the foreground
+          leaves, as an ideal idle class would give it. Stock and Duet tools get the same groups
+          and limits, and duet scrub runs without --idle (no self-throttling on top).
+          --contention shared: both in one group limited to B (duet scrub with --idle), where
+          the deepest queue takes the most bandwidth whatever the I/O priorities.
           Per configuration: the maintenance's device bytes, its completion time, the share of
           its work done when the foreground window ends, and the foreground's throughput and
           latency (mean, p99). Overlaps are swept at the first utilisation, utilisations at 50%
           overlap.
   ioprio  whether idle I/O priority takes effect under the throttle: the kernel scrub beside the
-          foreground, best-effort vs idle class, on the loop device's none and bfq schedulers.
+          foreground in one shared group (whatever --contention says), best-effort vs idle
+          class, on the loop device's none and bfq schedulers.
 
 Device bytes come from the loop device's counters (/sys/block/loopN/stat); the loop device
 runs with direct I/O so the backing file's page cache cannot serve reads. Every ratio is
@@ -35,6 +50,7 @@ import platform
 import random
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,7 +60,11 @@ FRACTIONS = [0.0, 0.25, 0.5, 0.75, 1.0]
 
 
 def run(args, **kwargs):
-    return subprocess.run(args, check=True, text=True, capture_output=True, **kwargs)
+    result = subprocess.run(args, text=True, capture_output=True, **kwargs)
+    if result.returncode != 0:  # with the command's own words, which CalledProcessError leaves out
+        print(f"bench: {' '.join(map(str, args))[:300]} exited {result.returncode}: {result.stderr[-1000:]}", file=sys.stderr)
+        result.check_returncode()
+    return result
 
 
 def drop_caches():
@@ -225,18 +245,35 @@ def bench_pair(fs, duet, paths, snapshot, state, has_duet_send):
 
 
 class Throttle:
-    """A blkio (cgroup v1) group with a read limit on the loop device. The foreground and the
-    maintenance task both run in it, so they compete for one disk-like bandwidth. blk-throttle
-    sits above the I/O scheduler and releases a group's bios in arrival order: inside the group
-    the deepest queue gets the most bandwidth, whatever the I/O priorities (see `check_ioprio`)."""
+    """A blkio (cgroup v1) group with a read limit on the loop device. In the shared contention
+    mode the foreground and the maintenance task both run in one group, so they compete for one
+    disk-like bandwidth. blk-throttle sits above the I/O scheduler and releases a group's bios in
+    arrival order: inside the group the deepest queue gets the most bandwidth, whatever the I/O
+    priorities (see `check_ioprio`). cgroup v1 blk-throttle is not hierarchical, so groups are
+    made side by side under the root, never nested. `close` always removes the group."""
 
-    def __init__(self, fs, bytes_per_second):
-        self.path = f"/sys/fs/cgroup/blkio/duet-bench-{os.getpid()}"
+    ROOT = "/sys/fs/cgroup/blkio"
+
+    def __init__(self, fs, bytes_per_second, name=None):
+        self.path = os.path.join(self.ROOT, f"duet-bench-{os.getpid()}" + (f"-{name}" if name else ""))
+        self.major_minor = run(["lsblk", "-dno", "MAJ:MIN", fs.device]).stdout.strip()
+        self.bandwidth = bytes_per_second  # the device's bandwidth B this group emulates
+        self.limit = None
         os.makedirs(self.path, exist_ok=True)
-        major_minor = run(["lsblk", "-dno", "MAJ:MIN", fs.device]).stdout.strip()
-        with open(os.path.join(self.path, "blkio.throttle.read_bps_device"), "w") as f:
-            f.write(f"{major_minor} {bytes_per_second}\n")
-        self.bandwidth = bytes_per_second
+        try:
+            self.set_limit(bytes_per_second)
+        except BaseException:
+            self.close()
+            raise
+
+    def set_limit(self, bytes_per_second):
+        """The group's read limit; it applies to the bios submitted (or still queued) from now on.
+        Never 0: blk-throttle reads 0 as no limit."""
+        bytes_per_second = max(int(bytes_per_second), 1)
+        if bytes_per_second != self.limit:
+            with open(os.path.join(self.path, "blkio.throttle.read_bps_device"), "w") as f:
+                f.write(f"{self.major_minor} {bytes_per_second}\n")
+            self.limit = bytes_per_second
 
     def wrap(self, args, ioprio=None):
         """`args` run inside the group (the shell joins it, then execs), optionally under `ionice`."""
@@ -253,21 +290,37 @@ class Throttle:
         return ["sh", "-c", script, "throttled"] + prefix + list(args)
 
     def measured_read_rate(self, fs, megabytes=None):
-        """Reads straight from the loop device inside the group (O_DIRECT, so no cache) and returns
-        bytes per second: proof that the limit holds."""
-        megabytes = megabytes or max(16, int(self.bandwidth * 3) >> 20)
+        """Reads straight from the loop device inside the group (O_DIRECT, so no cache) for about
+        3 s at the current limit and returns bytes per second: proof that the limit holds."""
+        megabytes = megabytes or max(16, int(self.limit * 3) >> 20)
         start = time.monotonic()
         subprocess.run(self.wrap(["dd", f"if={fs.device}", "of=/dev/null", "bs=1M", f"count={megabytes}", "iflag=direct", "status=none"]),
                        check=True)
         return (megabytes << 20) / (time.monotonic() - start)
 
     def close(self):
+        """Removes the group. Tasks still in it (only after an interruption) move to the root
+        group first, so the directory can always go."""
         for _ in range(50):
             try:
                 os.rmdir(self.path)
                 return
+            except FileNotFoundError:
+                return
             except OSError:
+                try:
+                    with open(os.path.join(self.path, "cgroup.procs")) as f:
+                        pids = f.read().split()
+                except OSError:
+                    pids = []
+                for pid in pids:
+                    try:
+                        with open(os.path.join(self.ROOT, "cgroup.procs"), "w") as f:
+                            f.write(pid)
+                    except OSError:
+                        pass  # exited meanwhile
                 time.sleep(0.1)
+        print(f"bench: could not remove {self.path}", file=sys.stderr)
 
 
 class Scheduler:
@@ -397,11 +450,16 @@ def read_bytes_of(stderr):
 
 
 class OverlapContext:
-    def __init__(self, fs, duet, state, snapshot, throttle, args):
+    """What a configuration runs with. `throttle` is the foreground's blkio group; `maintenance`
+    the maintenance's (the idle contention mode), or None: the maintenance shares `throttle`."""
+
+    def __init__(self, fs, duet, state, snapshot, throttle, args, maintenance=None):
         self.fs, self.duet, self.state, self.snapshot, self.throttle, self.args = fs, duet, state, snapshot, throttle, args
+        self.maintenance = maintenance or throttle
+        self.idle = maintenance is not None and maintenance is not throttle
         self.stream = os.path.join(fs.dir, "stream.out")
         self.scrub_kernel = ["btrfs", "scrub", "start", "-B", "-c", "3", fs.mnt]
-        self.scrub_duet = [duet, "scrub", "start", "--state-dir", state] + args.duet_scrub_args.split() + [fs.mnt]
+        self.scrub_duet = [duet, "scrub", "start", "--state-dir", state] + (args.duet_scrub_args or "").split() + [fs.mnt]
         self.send_kernel = ["sh", "-c", f"btrfs send -q '{snapshot}' > '{self.stream}'"]
         # --state-dir: duet send credits the data it read from disk to the ledger the scrub uses.
         self.send_duet = ["sh", "-c", f"'{duet}' send -q --state-dir '{state}' '{snapshot}' > '{self.stream}'"]
@@ -422,57 +480,115 @@ def configurations(ctx, has_duet_send):
     return configs
 
 
+def idle_limit(bandwidth, rate):
+    """What an ideal idle-class scheduler leaves the maintenance while the foreground takes
+    `rate` of `bandwidth`: the rest, never below 1% of it (blk-throttle reads 0 as no limit)."""
+    return max(int(bandwidth - rate), int(bandwidth * 0.01), 64 << 10)
+
+
+def stop_process(process, session=False):
+    """Ends a child still running after an interruption (its whole session if it has one)."""
+    if process is None or process.poll() is not None:
+        return
+    try:
+        if session:
+            os.killpg(process.pid, signal.SIGTERM)
+        else:
+            process.terminate()
+        process.wait(timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        try:
+            if session:
+                os.killpg(process.pid, signal.SIGKILL)
+            else:
+                process.kill()
+            process.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+
+
 def run_configuration(ctx, name, with_watch, steps, listing, rate, distribution, seed, ioprio=("-c3",), trace=None):
     """One configuration: caches dropped, the foreground alone for the warm-up, then the
     maintenance steps one after another beside it; the foreground stops at the end of its
-    window, the maintenance runs to completion."""
+    window, the maintenance runs to completion. In the idle contention mode the maintenance's
+    group is limited to what the foreground leaves (B - rate) until the foreground process has
+    exited, then to B; a step that starts after the foreground has exited starts at B."""
     fs, args = ctx.fs, ctx.args
     log = fs.path("live", "foreground.log") if args.appends else None
     drop_caches()
     watch = Watch(ctx.duet, fs, ctx.state) if with_watch else None
-    if watch:
-        watch.__enter__()
-    device_before = fs.bytes_read()
-    config = {"listing": listing, "rate": rate, "seed": seed, "window": args.warmup + args.window,
-              "distribution": distribution, "cache": args.cache_seconds, "log": log}
-    started = time.monotonic()
-    foreground = subprocess.Popen(ctx.throttle.wrap([sys.executable, "-c", FOREGROUND, json.dumps(config)]),
-                                  stdout=subprocess.PIPE, text=True)
-    window_end = started + args.warmup + args.window
-    step_results = []
-    in_window = None  # (steps finished, share of the current step) at the window's end
-    if steps:
-        time.sleep(args.warmup)
-    for index, step in enumerate(steps):
-        kind = ctx.kind(step)
-        step_start = time.monotonic()
-        process = subprocess.Popen(ctx.throttle.wrap_counted(step, list(ioprio) if ioprio else None),
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        sampled = None
-        timeline = []
-        while process.poll() is None:
-            now = time.monotonic()
+    foreground = process = None
+    kind = None
+    try:
+        if watch:
+            watch.__enter__()
+        device_before = fs.bytes_read()
+        config = {"listing": listing, "rate": rate, "seed": seed, "window": args.warmup + args.window,
+                  "distribution": distribution, "cache": args.cache_seconds, "log": log}
+        idle = ctx.idle
+        if idle:
+            ctx.maintenance.set_limit(idle_limit(ctx.maintenance.bandwidth, rate))
+        started = time.monotonic()
+        foreground = subprocess.Popen(ctx.throttle.wrap([sys.executable, "-c", FOREGROUND, json.dumps(config)]),
+                                      stdout=subprocess.PIPE, text=True)
+        window_end = started + args.warmup + args.window
+        raised_at = None  # seconds after the start when the maintenance's limit went up to B
+
+        def raise_when_foreground_exits():
+            nonlocal raised_at
+            if idle and raised_at is None and foreground.poll() is not None:
+                ctx.maintenance.set_limit(ctx.maintenance.bandwidth)
+                raised_at = round(time.monotonic() - started, 2)
+
+        step_results = []
+        in_window = None  # (steps finished, share of the current step) at the window's end
+        if steps:
+            time.sleep(args.warmup)
+        for index, step in enumerate(steps):
+            kind = ctx.kind(step)
+            raise_when_foreground_exits()  # the window is over already: the step starts at B
+            step_start = time.monotonic()
+            step_limit = ctx.maintenance.limit
+            process = subprocess.Popen(ctx.maintenance.wrap_counted(step, list(ioprio) if ioprio else None),
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+            sampled = None
+            timeline = []
+            while process.poll() is None:
+                now = time.monotonic()
+                if trace is not None:
+                    timeline.append((round(now - started, 2), maintenance_progress(kind, fs, ctx.state, ctx.stream)))
+                if sampled is None and in_window is None and now >= window_end:
+                    sampled = maintenance_progress(kind, fs, ctx.state, ctx.stream)
+                raise_when_foreground_exits()  # after the sample: the window's share is taken at the idle limit
+                time.sleep(0.2)
+            stderr = process.stderr.read()
+            process.stderr.close()
+            final = maintenance_progress(kind, fs, ctx.state, ctx.stream)
+            if in_window is None and sampled is not None:
+                in_window = (index, sampled / final if final > 0 else 0.0)
+            step_results.append({"step": kind, "seconds": round(time.monotonic() - step_start, 3), "status": process.returncode,
+                                 "read_bytes": read_bytes_of(stderr), "work_units": final,
+                                 "started_at_limit": step_limit,
+                                 "stderr": "\n".join(l for l in stderr.splitlines() if not l.startswith("read_bytes="))[-300:]})
+            process = None
             if trace is not None:
-                timeline.append((round(now - started, 2), maintenance_progress(kind, fs, ctx.state, ctx.stream)))
-            if sampled is None and in_window is None and now >= window_end:
-                sampled = maintenance_progress(kind, fs, ctx.state, ctx.stream)
-            time.sleep(0.2)
-        stderr = process.stderr.read()
-        final = maintenance_progress(kind, fs, ctx.state, ctx.stream)
-        if in_window is None and sampled is not None:
-            in_window = (index, sampled / final if final > 0 else 0.0)
-        step_results.append({"step": kind, "seconds": round(time.monotonic() - step_start, 3), "status": process.returncode,
-                             "read_bytes": read_bytes_of(stderr), "work_units": final,
-                             "stderr": "\n".join(l for l in stderr.splitlines() if not l.startswith("read_bytes="))[-300:]})
-        if trace is not None:
-            trace[f"{name} step {index}"] = timeline
-    output = foreground.communicate()[0]
-    fg = json.loads(output) if output.strip() else None
-    total = fs.bytes_read() - device_before
-    watch_status = None
-    if watch:
-        watch.__exit__(None, None, None)
-        watch_status = watch.status
+                trace[f"{name} step {index}"] = timeline
+        output = foreground.communicate()[0]
+        raise_when_foreground_exits()
+        fg = json.loads(output) if output.strip() else None
+        total = fs.bytes_read() - device_before
+    finally:
+        if process is not None and process.poll() is None:  # interrupted: stop the step and its children
+            stop_process(process, session=True)
+            if kind == "kernel-scrub":
+                subprocess.run(["btrfs", "scrub", "cancel", fs.mnt], capture_output=True)
+        stop_process(foreground)
+        if foreground is not None and foreground.stdout:
+            foreground.stdout.close()
+        watch_status = None
+        if watch and getattr(watch, "process", None) is not None:
+            watch.__exit__(None, None, None)
+            watch_status = watch.status
     if log and os.path.exists(log):
         os.unlink(log)
         run(["btrfs", "-q", "filesystem", "sync", fs.mnt])
@@ -494,22 +610,31 @@ def run_configuration(ctx, name, with_watch, steps, listing, rate, distribution,
               "device_bytes_total": total, "device_bytes_not_foreground": (total - fg_reads) if fg_reads is not None else None,
               "maintenance_task_read_bytes": sum(c for c in counted if c is not None) if steps else 0,
               "steps": step_results, "foreground": fg}
+    if idle and steps:
+        result["maintenance_limit"] = {"in_window": idle_limit(ctx.maintenance.bandwidth, rate),
+                                       "after_window": ctx.maintenance.bandwidth,
+                                       "raised_at_seconds": raised_at, "window_end_seconds": round(args.warmup + args.window, 2)}
     if watch_status is not None:
         result["watch_status"] = watch_status
     return result
 
 
-def bench_overlap(fs, duet, paths, snapshot, state, overlap, utilisation, bandwidth, has_duet_send, seed, args, throttle):
+def bench_overlap(fs, duet, paths, snapshot, state, overlap, utilisation, bandwidth, has_duet_send, seed, args, throttle,
+                  maintenance=None):
     """One overlap point (the hot set is this share of the files) at one utilisation: every
-    configuration for every foreground distribution, caches dropped before each."""
+    configuration for every foreground distribution, caches dropped before each. `maintenance`:
+    the maintenance's own group (idle contention), or None (it shares `throttle`)."""
     # A random hot set, spread over the disk like a real one: files created together lie together.
     hot = random.Random(seed).sample(paths, int(len(paths) * overlap))
     listing = os.path.join(fs.dir, "hot.list")
     with open(listing, "w") as f:
         f.write("\n".join(hot))
-    ctx = OverlapContext(fs, duet, state, snapshot, throttle, args)
+    ctx = OverlapContext(fs, duet, state, snapshot, throttle, args, maintenance)
     rate = bandwidth * utilisation
-    point = {"overlap": overlap, "utilisation": utilisation, "bandwidth": bandwidth, "foregrounds": {}}
+    point = {"overlap": overlap, "utilisation": utilisation, "bandwidth": bandwidth,
+             "contention": "idle" if ctx.idle else "shared", "foregrounds": {}}
+    if ctx.idle:
+        point["maintenance_bandwidth_in_window"] = idle_limit(bandwidth, rate)
     wanted = args.configs.split(",") if args.configs else None
     distributions = args.foreground.split(",")
     if abs(overlap - 0.5) > 1e-9 and not args.all_foregrounds:
@@ -531,7 +656,8 @@ def bench_overlap(fs, duet, paths, snapshot, state, overlap, utilisation, bandwi
 
 def check_ioprio(fs, state, throttle, args, paths):
     """Does idle I/O priority take effect? The kernel scrub beside the foreground, best-effort
-    (-c2 -n0) against idle (-c3), on the loop device's `none` and `bfq` schedulers."""
+    (-c2 -n0) against idle (-c3), on the loop device's `none` and `bfq` schedulers, both in the
+    one shared group `throttle` whatever --contention says (that is what it demonstrates)."""
     hot = random.Random(args.seed).sample(paths, len(paths) // 2)
     listing = os.path.join(fs.dir, "hot.list")
     with open(listing, "w") as f:
@@ -555,51 +681,215 @@ def check_ioprio(fs, state, throttle, args, paths):
 PAGE_LOOP = r"""
 import os, sys, time
 path, seconds = sys.argv[1], float(sys.argv[2])
-fd = os.open(path, os.O_RDONLY); size = os.fstat(fd).st_size; pages = 0; end = time.monotonic() + seconds
+fd = os.open(path, os.O_RDONLY); size = os.fstat(fd).st_size; pages = 0
+start = time.monotonic(); end = start + seconds
 while time.monotonic() < end:
     offset = 0
     while offset < size:
         offset += len(os.pread(fd, 1 << 20, offset))
     os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED); pages += size // 4096
-print(pages / seconds)
+elapsed = time.monotonic() - start  # whole passes overrun `seconds`: divide by the time they took
+print(pages / elapsed, elapsed)
 """
 
 
-def bench_watch(fs, duet, paths, state, seconds, rounds):
-    """Foreground throughput with `duet watch` off and on, alternated."""
-    big = fs.path("pagecache.bin")
-    with open(big, "wb") as f:
-        f.write(os.urandom(64 << 20))
+def status_file(state):
+    """The watcher's status file and its identity (a new write replaces it: a new inode)."""
+    path = os.path.join(state, "watch.json")
+    try:
+        st = os.stat(path)
+        with open(path) as f:
+            return (st.st_ino, st.st_mtime_ns), json.load(f)
+    except (OSError, ValueError):
+        return None, None
+
+
+def next_status(state, after, timeout=5.0):
+    """The first status the watcher writes after the one identified by `after` (it writes one
+    every --log-interval, 1 s here); the latest one if none comes within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        identity, status = status_file(state)
+        if status is not None and (identity != after or time.monotonic() >= deadline):
+            return identity, status
+        if time.monotonic() >= deadline:
+            return identity, status
+        time.sleep(0.05)
+
+
+def page_loop_watched(bigs, seconds, state):
+    """The page-cache loop beside a running watcher, bracketed by its status. The status is only
+    written once per --log-interval (1 s here), so the bracket is a fresh write just before the
+    loop starts and the second write after it ends (the first can come before the probes' last
+    merged runs of pages reach the watcher: measured, it missed ~4% of the loop's events). It
+    holds the whole loop plus one to two idle seconds around it, when nothing reads the file
+    system and no events arise; divided by the loop's own duration it is the rate the watcher
+    handled during the loop. The per-interval rates written during the loop (eventsPerSecond,
+    pageEventsPerSecond) give the busiest second; the first and last straddle the loop's ends.
+    One loop process per file in `bigs`, all at once (more than one: a rate one loop cannot reach)."""
+    identity, before = next_status(state, status_file(state)[0])
+    start = time.monotonic()
+    loops = [subprocess.Popen([sys.executable, "-c", PAGE_LOOP, big, str(seconds)], stdout=subprocess.PIPE, text=True)
+             for big in bigs]
+    peak = peak_pages = 0.0
+    seen = identity
+    try:
+        while any(loop.poll() is None for loop in loops):
+            current, status = status_file(state)
+            if status is not None and current != seen:
+                seen = current
+                peak = max(peak, float(status.get("eventsPerSecond", 0)))
+                peak_pages = max(peak_pages, float(status.get("pageEventsPerSecond", 0)))
+            time.sleep(0.1)
+        outputs = [loop.communicate()[0] for loop in loops]
+    finally:
+        for loop in loops:
+            stop_process(loop)
+    elapsed = time.monotonic() - start
+    for loop in loops:
+        if loop.returncode != 0:
+            raise RuntimeError(f"page-cache loop exited {loop.returncode}")
+    # The second write after the loop: the first may come before the last merged runs of pages
+    # reach the watcher.
+    seen, _ = next_status(state, seen)
+    _, after = next_status(state, seen)
+    measured = [tuple(map(float, output.split())) for output in outputs]
+    pages_per_second = sum(rate for rate, _ in measured)
+    loop_seconds = max(seconds for _, seconds in measured)
+    # Events per second over the loop's own duration (the process's start-up and exit, in
+    # `elapsed`, generate no events on this file system).
+    row = {"pages_per_second": pages_per_second, "seconds": round(loop_seconds, 3), "process_seconds": round(elapsed, 3)}
+    elapsed = loop_seconds
+    # What the loop generated: an add and a remove event per page.
+    row["page_events_generated_per_second"] = round(2 * pages_per_second, 1)
+    if before is not None and after is not None:
+        # Records: what the source delivered (the eBPF probes merge a run of pages into one record);
+        # page events: the same counted per page by the creditor (creditor.pageEvents, newer watchers).
+        delivered = after["eventsDelivered"] - before["eventsDelivered"]
+        row.update({"source": after.get("source"), "records_delivered": delivered,
+                     "records_lost": after["eventsLost"] - before["eventsLost"],
+                     "records_per_second": round(delivered / elapsed, 1),
+                     "peak_interval_records_per_second": round(max(peak, float(after.get("eventsPerSecond", 0))), 1)})
+        pages_before, pages_after = (before.get("creditor") or {}).get("pageEvents"), (after.get("creditor") or {}).get("pageEvents")
+        if pages_before is not None and pages_after is not None:
+            row.update({"page_events_handled": pages_after - pages_before,
+                        "page_events_handled_per_second": round((pages_after - pages_before) / elapsed, 1),
+                        "peak_interval_page_events_per_second": round(max(peak_pages, float(after.get("pageEventsPerSecond", 0))), 1)})
+    return row
+
+
+def spread(values):
+    return {"mean": round(statistics.fmean(values), 1), "median": round(statistics.median(values), 1),
+            "min": round(min(values), 1), "max": round(max(values), 1)}
+
+
+def bench_watch(fs, duet, paths, state, seconds, rounds, fio_bandwidth):
+    """Foreground throughput with `duet watch` off and on, alternated: the page-cache loop, the
+    fio job bound by a blkio read throttle of `fio_bandwidth` (a disk-like device) and the same
+    fio job on the bare loop device (bound by the host's virtual disk)."""
+    big, second = fs.path("pagecache.bin"), fs.path("pagecache2.bin")  # the second for two loops at once
+    for path in (big, second):
+        with open(path, "wb") as f:
+            f.write(os.urandom(64 << 20))
     run(["btrfs", "-q", "filesystem", "sync", fs.mnt])
     # Disk-bound and through the page cache (so every read is an event): buffered random 4 KiB
     # reads without readahead over a file far larger than what the run can bring into memory.
     disk_file = fs.path("randread.bin")
-    size = f"{max(256, int(fs.size_gib * 256))}m"  # a quarter of the file system: it must fit beside the data
+    # A quarter of the file system, and it must fit beside the data: on a small one (--quick) the
+    # kernel scrubs of the overlap part leave fewer unallocated bytes behind (their read-only block
+    # groups make btrfs allocate chunks), so never more than the free space less a margin.
+    free = os.statvfs(fs.mnt)
+    free_mib = free.f_bavail * free.f_frsize >> 20
+    size = f"{max(64, min(max(256, int(fs.size_gib * 256)), free_mib - 32))}m"
     run(["fio", "--name=layout", f"--filename={disk_file}", f"--size={size}", "--rw=write", "--bs=1m", "--output=/dev/null"])
     fio_job = ["fio", "--name=disk", "--rw=randread", "--bs=4k", "--direct=0", "--invalidate=1", "--fadvise_hint=1",
                "--ioengine=psync", f"--filename={disk_file}", f"--size={size}", "--readonly", f"--runtime={seconds}",
                "--time_based", "--output-format=json"]
-    results = {"page_cache_loop": {"off": [], "on": []}, "fio_randread": {"off": [], "on": []}}
-    for _ in range(rounds):
-        for mode in ("off", "on"):
-            def measure():
-                loop = float(run([sys.executable, "-c", PAGE_LOOP, big, str(seconds)]).stdout)
-                fio = json.loads(run(fio_job).stdout)["jobs"][0]["read"]["iops"]
-                results["page_cache_loop"][mode].append(loop)
-                results["fio_randread"][mode].append(fio)
-            drop_caches()
-            if mode == "on":
-                with Watch(duet, fs, state):
-                    measure()
-            else:
-                measure()
+    names = ("page_cache_loop", "fio_randread_throttled", "fio_randread")
+    results = {name: {"off": [], "on": []} for name in names}
+    watcher = []  # per "on" sample: the watcher's records during the page-cache loop, and its session's losses
+    group = Throttle(fs, fio_bandwidth, "watch-fio")
+    try:
+        for _ in range(rounds):
+            for mode in ("off", "on"):
+                def measure(watched):
+                    if watched:
+                        row = page_loop_watched([big], seconds, state)
+                        loop = row["pages_per_second"]
+                    else:
+                        loop = float(run([sys.executable, "-c", PAGE_LOOP, big, str(seconds)]).stdout.split()[0])
+                        row = None
+                    throttled = json.loads(run(group.wrap(fio_job)).stdout)["jobs"][0]["read"]["iops"]
+                    bare = json.loads(run(fio_job).stdout)["jobs"][0]["read"]["iops"]
+                    results["page_cache_loop"][mode].append(loop)
+                    results["fio_randread_throttled"][mode].append(throttled)
+                    results["fio_randread"][mode].append(bare)
+                    return row
+                drop_caches()
+                if mode == "on":
+                    with Watch(duet, fs, state) as watch:
+                        row = measure(True)
+                    status = watch.status or {}
+                    row = row or {}
+                    row["session_records_lost"] = status.get("eventsLost")
+                    row["session_records_delivered"] = status.get("eventsDelivered")
+                    watcher.append(row)
+                    print(f"watch on: loop {row.get('pages_per_second', 0):.0f} pages/s, watcher handled "
+                          f"{row.get('page_events_handled_per_second', 0):.0f} page events/s in {row.get('records_per_second', 0):.0f} records/s, "
+                          f"{row.get('records_lost')} lost in the loop, {row.get('session_records_lost')} in the session", file=sys.stderr)
+                else:
+                    measure(False)
+        # The rate one loop cannot reach (the issue asks for no loss at 500k page events/s): two
+        # loops at once on two files, watcher on; only its rates and losses count, not a slowdown.
+        drop_caches()
+        with Watch(duet, fs, state) as watch:
+            stress = page_loop_watched([big, second], seconds, state)
+        stress["session_records_lost"] = (watch.status or {}).get("eventsLost")
+        print(f"watch stress (2 loops): {stress.get('page_events_generated_per_second', 0):.0f} page events/s generated, "
+              f"{stress.get('page_events_handled_per_second', 0):.0f} handled, {stress.get('records_lost')} lost", file=sys.stderr)
+    finally:
+        group.close()
+    units = {"page_cache_loop": "pages/s", "fio_randread_throttled": "IOPS", "fio_randread": "IOPS"}
     summary = {}
     for name, modes in results.items():
-        off = sum(modes["off"]) / len(modes["off"])
-        on = sum(modes["on"]) / len(modes["on"])
-        summary[name] = {"off": round(off, 1), "on": round(on, 1), "slowdown_percent": round((1 - on / off) * 100, 2)}
+        off, on = spread(modes["off"]), spread(modes["on"])
+        summary[name] = {"unit": units[name], "samples": len(modes["off"]),
+                         "off_mean": off["mean"], "off_median": off["median"], "on_mean": on["mean"], "on_median": on["median"],
+                         "slowdown_percent_median": round((1 - on["median"] / off["median"]) * 100, 2) if off["median"] else None,
+                         "slowdown_percent_mean": round((1 - on["mean"] / off["mean"]) * 100, 2) if off["mean"] else None,
+                         "off_min": off["min"], "off_max": off["max"], "on_min": on["min"], "on_max": on["max"],
+                         # The off samples' range relative to their median: a slowdown below it is within the noise.
+                         "off_spread_percent": round((off["max"] - off["min"]) / off["median"] * 100, 2) if off["median"] else None}
+    def collect(key, reduce):
+        values = [r[key] for r in watcher if r.get(key) is not None]
+        return reduce(values) if values else None
+
+    def mean(values):
+        return round(statistics.fmean(values), 1)
+
+    summary["watcher"] = {
+        "source": next((r["source"] for r in watcher if r.get("source")), None),
+        "page_events_handled_per_second_mean": collect("page_events_handled_per_second", mean),
+        "page_events_handled_per_second_max": collect("page_events_handled_per_second", max),
+        "peak_interval_page_events_per_second": collect("peak_interval_page_events_per_second", max),
+        "page_events_generated_per_second_mean": collect("page_events_generated_per_second", mean),
+        "page_events_generated_per_second_max": collect("page_events_generated_per_second", max),
+        "records_per_second_mean": collect("records_per_second", mean),
+        "records_per_second_max": collect("records_per_second", max),
+        "peak_interval_records_per_second": collect("peak_interval_records_per_second", max),
+        "records_lost_in_page_cache_loops": collect("records_lost", sum),
+        "records_lost_total": collect("session_records_lost", sum)}
+    setup = {"seconds": seconds, "rounds": rounds, "fio_size": size, "fio_throttle_bytes_per_second": fio_bandwidth,
+             "fio_throttle_4k_iops_cap": fio_bandwidth // 4096}
+    throttled = summary["fio_randread_throttled"]["off_median"]
+    # How close the throttled job came to the limit's IOPS (its csum tree reads count against the
+    # limit too): near 1, the throttle and not the host's disk bounds it.
+    setup["fio_throttle_cap_reached"] = round(throttled / max(setup["fio_throttle_4k_iops_cap"], 1), 3)
     print(f"watch overhead: {summary}", file=sys.stderr)
-    return {"samples": results, "summary": summary}
+    summary["watcher_two_loops"] = {key: stress.get(key) for key in (
+        "page_events_generated_per_second", "page_events_handled_per_second", "records_per_second", "records_lost",
+        "session_records_lost")}
+    return {"setup": setup, "samples": results, "watcher_samples": watcher, "watcher_two_loops": stress, "summary": summary}
 
 
 STOCK = {"duet scrub": "kernel scrub", "duet send": "kernel send", "duet send then duet scrub": "kernel send then scrub"}
@@ -609,13 +899,26 @@ def mib(value):
     return f"{value / 2**20:.0f}" if isinstance(value, (int, float)) else "—"
 
 
+def mibps(value):
+    """Bytes per second as MiB/s, without a needless decimal: 25, 5, 12.5."""
+    return f"{value / 2**20:.1f}".rstrip("0").rstrip(".")
+
+
+def contention_phrase(point, bandwidth):
+    """How the maintenance competed with the foreground at this point, for a heading."""
+    if point.get("contention", "shared") == "idle":
+        return (f", maintenance gets the idle {mibps(point['maintenance_bandwidth_in_window'])} MiB/s until the window ends, "
+                f"then {mibps(bandwidth)} MiB/s (idle class emulated with a second throttle group)")
+    return ", foreground and maintenance in one throttle group (ionice -c3 has no effect under it)"
+
+
 def overlap_table(report):
     lines = []
     bandwidth = report["overlap_setup"]["bandwidth"]
     for point in report.get("overlap", []):
         for distribution, configs in point["foregrounds"].items():
             lines += [f"Overlap {point['overlap']:.0%}, {distribution} foreground at {point['utilisation']:.0%} of a "
-                      f"{bandwidth >> 20} MiB/s device:", "",
+                      f"{mibps(bandwidth)} MiB/s device{contention_phrase(point, bandwidth)}:", "",
                       "| configuration | maintenance MiB read | vs stock | time s | work done in window | fg MiB/s | fg device MiB/s | fg mean ms | fg p99 ms |",
                       "|---|---|---|---|---|---|---|---|---|"]
             for name, row in configs.items():
@@ -631,7 +934,7 @@ def overlap_table(report):
                              f"{fg.get('latency_p99', 0) * 1000:.1f} |")
             lines.append("")
     if report.get("ioprio"):
-        lines += ["Idle I/O priority check (kernel scrub beside a uniform foreground at 50%, overlap 50%):", "",
+        lines += ["Idle I/O priority check (kernel scrub beside a uniform foreground at 50%, overlap 50%, both in one throttle group):", "",
                   "| loop scheduler | scrub I/O class | scrub work done in window | scrub s | fg MiB/s | fg mean ms | fg p99 ms |",
                   "|---|---|---|---|---|---|---|"]
         for row in report["ioprio"]:
@@ -680,14 +983,21 @@ def goals(report):
                              f"{(w / a - 1) * 100:+.1f}% | ≤ +1% | {'met' if w <= a * 1.01 else 'not met'} |")
     if not lines:
         return []
-    return ["Goals of issue #6 against this run. Floor: 1 − overlap × the share of the hot files the foreground "
-            "read in that configuration, i.e. the bytes left if everything it read were skipped.", "",
+    mode = report["overlap_setup"].get("contention", "shared")
+    return ["Goals of issue #6 against this run (contention: " + mode + "). Floor: 1 − overlap × the share of the hot "
+            "files the foreground read in that configuration, i.e. the bytes left if everything it read were skipped.", "",
             "| goal | overlap | utilisation | foreground | measured | goal | |", "|---|---|---|---|---|---|---|"] + lines + [""]
 
 
 def machine_label(report):
     setup = report.get("overlap_setup", {})
-    extra = f", {setup['bandwidth'] >> 20} MiB/s read throttle" if setup else ""
+    extra = ""
+    if setup:
+        extra = f", {mibps(setup['bandwidth'])} MiB/s read throttle"
+        if setup.get("contention") == "idle":
+            extra += ", idle class emulated (maintenance limited to the bandwidth the foreground leaves)"
+        else:
+            extra += ", foreground and maintenance in one group"
     return f"{report['machine']}; loop-backed btrfs {report['size_gib']} GiB{extra}"
 
 
@@ -814,6 +1124,51 @@ def machine():
     return f"{os.cpu_count()} vCPUs ({cpu}), {memory} GiB RAM, Linux {platform.release()}"
 
 
+def watch_table(watch):
+    summary, setup = watch["summary"], watch.get("setup", {})
+    labels = {"page_cache_loop": "page_cache_loop (pread + `POSIX_FADV_DONTNEED`)",
+              "fio_randread_throttled": f"fio_randread_throttled (buffered 4 KiB, blkio read limit "
+                                        f"{mibps(setup.get('fio_throttle_bytes_per_second', 0))} MiB/s ≈ "
+                                        f"{setup.get('fio_throttle_4k_iops_cap', 0)} IOPS: a disk-like device; off median at "
+                                        f"{setup.get('fio_throttle_cap_reached', 0):.0%} of that)",
+              "fio_randread": "fio_randread (buffered 4 KiB, bare loop device: the host's virtual disk, noisy)"}
+    rounds = setup.get("rounds", "?")
+    lines = [f"`duet watch` off vs on, alternated, {rounds} round{'' if rounds == 1 else 's'} of {setup.get('seconds', '?')} s "
+             "(median and mean of the samples; a slowdown smaller than the off samples' spread is within the noise):", "",
+             "| foreground | unit | off median | on median | slowdown (medians) | off mean | on mean | slowdown (means) | off min–max (spread) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, row in summary.items():
+        if name in ("watcher", "watcher_two_loops"):
+            continue
+        slow_median = f"{row['slowdown_percent_median']:.2f}%" if row["slowdown_percent_median"] is not None else ""
+        slow_mean = f"{row['slowdown_percent_mean']:.2f}%" if row["slowdown_percent_mean"] is not None else ""
+        noise = f"{row['off_min']:.0f}–{row['off_max']:.0f} ({row['off_spread_percent']:.1f}%)" if row["off_spread_percent"] is not None else ""
+        lines.append(f"| {labels.get(name, name)} | {row['unit']} | {row['off_median']:.0f} | {row['on_median']:.0f} | {slow_median} | "
+                     f"{row['off_mean']:.0f} | {row['on_mean']:.0f} | {slow_mean} | {noise} |")
+    lines.append("")
+    w = summary.get("watcher") or {}
+
+    def n(key):
+        return f"{w[key]:,.0f}" if w.get(key) is not None else "?"
+    if w.get("records_per_second_mean") is not None:
+        lines += [f"Watcher ({w.get('source')}) during the page-cache loop (mean / best sample): "
+                  f"{n('page_events_handled_per_second_mean')} / {n('page_events_handled_per_second_max')} page events/s handled, as "
+                  f"{n('records_per_second_mean')} / {n('records_per_second_max')} records/s (the probes merge runs of pages "
+                  f"into one record); the loop generated {n('page_events_generated_per_second_mean')} / "
+                  f"{n('page_events_generated_per_second_max')} page events/s (an add and a remove per page). Busiest 1 s "
+                  f"status interval: {n('peak_interval_page_events_per_second')} page events/s (intervals straddle the loop's "
+                  f"ends and the merged runs arrive late, so in short samples it can read below the mean). Records lost: "
+                  f"{n('records_lost_in_page_cache_loops')} during the loops, {n('records_lost_total')} in all watched samples.", ""]
+    two = summary.get("watcher_two_loops") or {}
+    if two.get("page_events_generated_per_second") is not None:
+        def t(key):
+            return f"{two[key]:,.0f}" if two.get(key) is not None else "?"
+        lines += [f"Two page-cache loops at once (watcher on, rates only): {t('page_events_generated_per_second')} page events/s "
+                  f"generated, {t('page_events_handled_per_second')} handled, as {t('records_per_second')} records/s; records lost: "
+                  f"{t('records_lost')} during the loops, {t('session_records_lost')} in the watched session.", ""]
+    return lines
+
+
 def table(report):
     lines = [f"Measured on {report['machine']}, {report['date']}, file system {report['size_gib']} GiB "
              f"({report['files']} files of {report['file_size'] >> 20} MiB).", ""]
@@ -847,11 +1202,7 @@ def table(report):
     if report.get("overlap") or report.get("ioprio"):
         lines += overlap_table(report) + goals(report)
     if "watch" in report:
-        lines += ["| foreground | watch off | watch on | slowdown |", "|---|---|---|---|"]
-        for name, row in report["watch"]["summary"].items():
-            unit = "pages/s" if name == "page_cache_loop" else "IOPS"
-            lines.append(f"| {name} | {row['off']:.0f} {unit} | {row['on']:.0f} {unit} | {row['slowdown_percent']:.2f}% |")
-        lines.append("")
+        lines += watch_table(report["watch"])
     return "\n".join(lines)
 
 
@@ -909,10 +1260,24 @@ def main():
     parser.add_argument("--cache-seconds", type=float, default=4,
                         help="each foreground read leaves the page cache this long after it (emulated RAM; > 1.5 s)")
     parser.add_argument("--scheduler", default="bfq", help="the loop device's I/O scheduler during the overlap part")
-    parser.add_argument("--duet-scrub-args", default="--idle",
-                        help="options for duet scrub start in the overlap part (what an administrator uses: --idle)")
+    parser.add_argument("--contention", choices=("idle", "shared"), default="idle",
+                        help="overlap part: idle (default) emulates an idle-class I/O scheduler: the maintenance in its own "
+                             "group limited to what the foreground leaves, B x (1 - utilisation), raised to B when the "
+                             "foreground exits; shared: foreground and maintenance in one group limited to B")
+    parser.add_argument("--duet-scrub-args", default=None,
+                        help="options for duet scrub start in the overlap part (default: none with --contention idle, "
+                             "where the group is the idle class; --idle with shared, what an administrator uses)")
     parser.add_argument("--configs", default="", help="only these overlap configurations (comma-separated names)")
+    parser.add_argument("--watch-seconds", type=float, default=10, help="seconds per watch-part sample (default 10; --quick: 3)")
+    parser.add_argument("--watch-fio-bandwidth", type=float, default=20,
+                        help="read throttle for the watch part's fio_randread_throttled job, MiB/s (default 20, 5120 IOPS of "
+                             "4 KiB: 50 MiB/s would be 12800, above the ~11000 this VM's virtual disk gives, so it would not bind)")
     args = parser.parse_args()
+    if args.duet_scrub_args is None:
+        args.duet_scrub_args = "" if args.contention == "idle" else "--idle"
+    # A SIGTERM ends the run like Ctrl-C: the finally blocks stop the children and remove the
+    # throttle groups, the mount and the loop device.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     random.seed(args.seed)
     if args.quick:
         args.size = min(args.size, 0.75)
@@ -945,29 +1310,67 @@ def main():
             utilisations = [0.5] if args.quick else [float(x) for x in args.utilisation.split(",")]
             points = [(overlap, utilisations[0]) for overlap in overlaps]
             points += [(0.5, utilisation) for utilisation in utilisations[1:] if (0.5, utilisation) not in points]
-            throttle = Throttle(fs, bandwidth)
+            groups = []  # every group made, all removed in the finally
             try:
+                # The shared group: the foreground and the maintenance (shared contention), and the ioprio part.
+                shared = None
+                if args.contention == "shared" or "ioprio" in parts:
+                    shared = Throttle(fs, bandwidth)
+                    groups.append(shared)
+                foreground_group, maintenance_group = shared, None
+                if args.contention == "idle" and "overlap" in parts:
+                    foreground_group = Throttle(fs, bandwidth, "foreground")
+                    groups.append(foreground_group)
+                    maintenance_group = Throttle(fs, bandwidth, "maintenance")
+                    groups.append(maintenance_group)
                 with Scheduler(fs, args.scheduler):
+                    measured = {"foreground" if maintenance_group else "shared": round((foreground_group or shared).measured_read_rate(fs))}
+                    if maintenance_group:
+                        maintenance_group.set_limit(idle_limit(bandwidth, bandwidth * utilisations[0]))
+                        measured["maintenance"] = round(maintenance_group.measured_read_rate(fs))
+                        measured["maintenance_limit"] = maintenance_group.limit
+                        maintenance_group.set_limit(bandwidth)
+                    if shared and maintenance_group:  # the ioprio part's group as well
+                        measured["shared"] = round(shared.measured_read_rate(fs))
+                    idle = args.contention == "idle" and maintenance_group is not None  # ioprio alone: the shared group
                     report["overlap_setup"] = {
-                        "bandwidth": bandwidth, "throttle_measured": round(throttle.measured_read_rate(fs)),
+                        "bandwidth": bandwidth, "throttle_measured": measured.get("foreground", measured.get("shared")),
+                        "throttle_measured_groups": measured,
+                        "contention": "idle" if idle else "shared",
+                        "contention_note": (
+                            "Emulates an idle-class I/O scheduler: blk-throttle sits above the I/O scheduler, so idle I/O "
+                            "priority cannot take effect under it on this kernel; the foreground runs in a group limited to "
+                            "the bandwidth B and the maintenance in a second group limited to B x (1 - utilisation) until "
+                            "the foreground exits, then to B: exactly the bandwidth the foreground leaves it."
+                            if idle else
+                            "Foreground and maintenance share one group limited to the bandwidth B; blk-throttle sits above "
+                            "the I/O scheduler, so the maintenance's idle I/O priority has no effect and it competes "
+                            "with the foreground as a best-effort task would."),
                         "scheduler": Scheduler.current(fs), "overlaps": overlaps, "utilisations": utilisations,
                         "foregrounds": args.foreground.split(","), "all_foregrounds": args.all_foregrounds, "appends": args.appends, "warmup": args.warmup,
                         "window": args.window, "cache_seconds": args.cache_seconds,
                         "maintenance": {"kernel scrub": "ionice -c3 btrfs scrub start -B -c 3",
                                         "duet scrub": f"ionice -c3 duet scrub start {args.duet_scrub_args}".strip(),
                                         "kernel send": "ionice -c3 btrfs send -q", "duet send": "ionice -c3 duet send -q --state-dir"}}
-                    print(f"throttle: {args.bandwidth:.0f} MiB/s configured, "
-                          f"{report['overlap_setup']['throttle_measured'] / 2**20:.1f} MiB/s measured", file=sys.stderr)
+                    if idle:
+                        report["overlap_setup"]["maintenance_bandwidth_in_window"] = {
+                            f"{u:g}": idle_limit(bandwidth, bandwidth * u) for u in utilisations}
+                    print(f"throttle: {args.bandwidth:g} MiB/s configured ({'idle' if idle else 'shared'} contention), measured "
+                          + ", ".join(f"{k} {v / 2**20:.1f} MiB/s" for k, v in measured.items() if k != "maintenance_limit"),
+                          file=sys.stderr)
                     if "overlap" in parts:
                         report["overlap"] = [bench_overlap(fs, args.duet, paths, snapshot, state, overlap, utilisation, bandwidth,
-                                                           has_duet_send, args.seed, args, throttle)
+                                                           has_duet_send, args.seed, args, foreground_group, maintenance_group)
                                              for overlap, utilisation in points]
                 if "ioprio" in parts:
-                    report["ioprio"] = check_ioprio(fs, state, throttle, args, paths)
+                    report["ioprio"] = check_ioprio(fs, state, shared, args, paths)
             finally:
-                throttle.close()
+                for group in groups:
+                    group.close()
         if "watch" in parts:
-            report["watch"] = bench_watch(fs, args.duet, paths, state, 3 if args.quick else 10, 1 if args.quick else 3)
+            fio_bandwidth = int(args.watch_fio_bandwidth * (1 << 20))
+            report["watch"] = bench_watch(fs, args.duet, paths, state, min(args.watch_seconds, 3) if args.quick else args.watch_seconds,
+                                          1 if args.quick else max(args.rounds, 3), fio_bandwidth)
     finally:
         fs.close()
     with open(os.path.join(args.out, "results.json"), "w") as f:
