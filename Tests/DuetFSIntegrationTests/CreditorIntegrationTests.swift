@@ -144,7 +144,10 @@ extension PageCacheIntegrationTests {
                                                                                   options: kind.options), settleInterval: 0.2)
                 try watcher.start()
                 replay.waitUntilFinished()
-                usleep(1_500_000)
+                // The recording may end with B's adds (nothing happened after them), so they settle
+                // 1.5 s after the replay ends; a fixed 1.5 s sleep raced the settle tick, and `stop`
+                // does not force a final settle.
+                _ = Self.wait(seconds: 10) { ExtentSet(replayLedger.credits().map(\.range)) == live }
                 watcher.stop()
                 #expect(ExtentSet(replayLedger.credits().map(\.range)) == live, "\(kind): replay of \(replay.recording.events.count) events")
             }
