@@ -490,21 +490,16 @@ def stop_process(process, session=False):
     """Ends a child still running after an interruption (its whole session if it has one)."""
     if process is None or process.poll() is not None:
         return
-    try:
-        if session:
-            os.killpg(process.pid, signal.SIGTERM)
-        else:
-            process.terminate()
-        process.wait(timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
+    for sig in (signal.SIGTERM, signal.SIGKILL):  # politely first
         try:
             if session:
-                os.killpg(process.pid, signal.SIGKILL)
+                os.killpg(process.pid, sig)
             else:
-                process.kill()
+                process.send_signal(sig)
             process.wait(timeout=10)
+            return
         except (OSError, subprocess.TimeoutExpired):
-            pass
+            continue
 
 
 def run_configuration(ctx, name, with_watch, steps, listing, rate, distribution, seed, ioprio=("-c3",), trace=None):
