@@ -510,6 +510,10 @@ def run_configuration(ctx, name, with_watch, steps, listing, rate, distribution,
     exited, then to B; a step that starts after the foreground has exited starts at B."""
     fs, args = ctx.fs, ctx.args
     log = fs.path("live", "foreground.log") if args.appends else None
+    # Every configuration starts with an empty ledger: otherwise what the previous one's foreground
+    # read after its scrub completed (another point's hot set) counts as verified since the last
+    # complete scrub, and a duet scrub skips files this point's foreground never read.
+    shutil.rmtree(ctx.state, ignore_errors=True)
     drop_caches()
     watch = Watch(ctx.duet, fs, ctx.state) if with_watch else None
     foreground = process = None
