@@ -76,8 +76,7 @@ struct WatchCommand: ParsableCommand {
             logger.info("watching \(mount) (\(info.fsid)) with \(eventSource.name), ledger in \(directory)")
         }
 
-        var previous: [String: EventSourceStatistics] = [:]
-        var previousPageEvents: [String: UInt64] = [:]
+        var previous: [String: (source: EventSourceStatistics, pageEvents: UInt64)] = [:]
         var last = Date()
         while stop.wait(timeout: .now() + logInterval) == .timedOut {
             let now = Date()
@@ -85,15 +84,13 @@ struct WatchCommand: ParsableCommand {
             last = now
             for entry in watchers {
                 let statistics = entry.watcher.source.statistics
-                let before = previous[entry.mount] ?? EventSourceStatistics()
-                previous[entry.mount] = statistics
                 let creditor = entry.watcher.creditor.statistics
-                let pageEventsBefore = previousPageEvents[entry.mount] ?? 0
-                previousPageEvents[entry.mount] = creditor.pageEvents
+                let before = previous[entry.mount] ?? (EventSourceStatistics(), 0)
+                previous[entry.mount] = (statistics, creditor.pageEvents)
                 let report = WatchReport(mount: entry.mount, fsid: entry.fsid.description, source: entry.watcher.source.name,
                                          pid: getpid(), updatedAt: now,
-                                         eventsPerSecond: Double(statistics.delivered - before.delivered) / elapsed,
-                                         pageEventsPerSecond: Double(creditor.pageEvents - pageEventsBefore) / elapsed,
+                                         eventsPerSecond: Double(statistics.delivered - before.source.delivered) / elapsed,
+                                         pageEventsPerSecond: Double(creditor.pageEvents - before.pageEvents) / elapsed,
                                          eventsDelivered: statistics.delivered, eventsLost: statistics.lost,
                                          creditor: creditor,
                                          flushFailures: entry.watcher.flushFailures.count)
@@ -103,8 +100,8 @@ struct WatchCommand: ParsableCommand {
                 } else {
                     logger.info("\(entry.mount): \(Int(report.eventsPerSecond)) events/s (\(Int(report.pageEventsPerSecond)) per page), \(statistics.lost) lost, \(report.creditor.bytesCredited) bytes credited")
                 }
-                if statistics.lost > before.lost {
-                    logger.warning("\(entry.mount): \(statistics.lost - before.lost) events lost in the last \(Int(elapsed)) s: credit for those pages is not recorded (safe), but raise the ring buffer if it persists")
+                if statistics.lost > before.source.lost {
+                    logger.warning("\(entry.mount): \(statistics.lost - before.source.lost) events lost in the last \(Int(elapsed)) s: credit for those pages is not recorded (safe), but raise the ring buffer if it persists")
                 }
             }
         }

@@ -144,7 +144,7 @@ class Watch:
         self.state = state
 
     def __enter__(self):
-        status = os.path.join(self.state, "watch.json")
+        status = status_path(self.state)
         if os.path.exists(status):
             os.unlink(status)
         self.process = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -156,11 +156,7 @@ class Watch:
 
     def __exit__(self, *exc):
         time.sleep(3)  # past the creditor's settle window (1.5 s): pages still inside it are not credited
-        try:  # the watcher's last status (events, credits), before it stops and removes it
-            with open(os.path.join(self.state, "watch.json")) as f:
-                self.status = json.load(f)
-        except (OSError, ValueError):
-            self.status = None
+        self.status = status_file(self.state)[1]  # its last status (events, credits), before it stops and removes it
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=60)
 
@@ -692,9 +688,13 @@ print(pages / elapsed, elapsed)
 """
 
 
+def status_path(state):
+    return os.path.join(state, "watch.json")
+
+
 def status_file(state):
-    """The watcher's status file and its identity (a new write replaces it: a new inode)."""
-    path = os.path.join(state, "watch.json")
+    """The watcher's status and the file's identity (a new write replaces it: a new inode)."""
+    path = status_path(state)
     try:
         st = os.stat(path)
         with open(path) as f:
@@ -709,9 +709,7 @@ def next_status(state, after, timeout=5.0):
     deadline = time.monotonic() + timeout
     while True:
         identity, status = status_file(state)
-        if status is not None and (identity != after or time.monotonic() >= deadline):
-            return identity, status
-        if time.monotonic() >= deadline:
+        if (status is not None and identity != after) or time.monotonic() >= deadline:
             return identity, status
         time.sleep(0.05)
 
