@@ -68,9 +68,14 @@ public final class ScrubSession: @unchecked Sendable {
         let ledger = LedgerAccess(fileSystem: info.fsid, directory: store.directory)
         let scrubber = Scrubber(fileSystem: fileSystem, planner: planner, plan: plan, options: options,
                                 resume: record.cursorsByDevice, counters: record.counters, findings: record.findings)
+        var aheadCounter: AheadCounter?
         if !options.full {
             let since = skipSince(ledger.lastCompleteScrub)
             scrubber.credits = { range, generation in ledger.credits(in: range, generation: generation, since: since) }
+            let lookup = ExtentTreeGenerationLookup(fileSystem: fileSystem, nodeSize: UInt64(info.nodeSize))
+            aheadCounter = AheadCounter { [generation = plan.generation] in
+                scrubber.verifiedAhead { ledger.verifiedBytes(in: $0, since: since, through: generation, lookup: lookup) }
+            }
         }
         scrubber.verifiedRange = { range, generation in ledger.credit(range, generation: generation) }
         lock.lock()
@@ -93,6 +98,7 @@ public final class ScrubSession: @unchecked Sendable {
             record.cursors = Dictionary(uniqueKeysWithValues: state.cursors.map { (String($0.key), $0.value) })
             record.counters = state.counters
             record.findings = state.findings
+            record.verifiedAhead = aheadCounter?.count() ?? record.verifiedAhead
             record.updatedAt = Date()
             try? store.save(checkpointed(record, runStart: runStart))
             progress?(scrubber.current().counters, record.totalToScrub)
@@ -107,10 +113,12 @@ public final class ScrubSession: @unchecked Sendable {
             let state = scrubber.checkpoint()
             record.cursors = Dictionary(uniqueKeysWithValues: state.cursors.map { (String($0.key), $0.value) })
             record.counters = state.counters
+            record.verifiedAhead = aheadCounter?.count(now: true)
             record.status = .interrupted
         } else {
             try scrubParityWithKernel(plan.parityChunks, into: &record)
             record.status = .finished
+            record.verifiedAhead = nil
             record.finishedAt = Date()
             record.cursors = [:]
             // The finish time: by default the next scrub skips only what was verified after this
@@ -142,6 +150,27 @@ public final class ScrubSession: @unchecked Sendable {
                     logical: chunk.logical, mirror: 0, length: span, affected: [],
                     detail: "kernel scrub of this \(chunk.flags.profile.name) device extent found \(errors) errors (see the kernel log for files)"))
             }
+        }
+    }
+
+    /// Counts the verified data ahead of the cursors for checkpoints, at most a tenth of the time:
+    /// each count looks up the extent of every credit ahead (a tree search per group of credits),
+    /// so on a large ledger it waits ten times as long as the last count took before the next.
+    private final class AheadCounter {
+        private let measure: () -> UInt64
+        private var last: UInt64?
+        private var nextAt = Date.distantPast
+
+        init(_ measure: @escaping () -> UInt64) { self.measure = measure }
+
+        /// A fresh count when one is due (or `now`), else the last one.
+        func count(now: Bool = false) -> UInt64? {
+            guard now || Date() >= nextAt else { return last }
+            let start = Date()
+            let value = measure()
+            nextAt = Date().addingTimeInterval(Date().timeIntervalSince(start) * 10)
+            last = value
+            return value
         }
     }
 

@@ -94,6 +94,33 @@ public final class Scrubber: @unchecked Sendable {
         return (total, findings)
     }
 
+    /// Bytes not yet issued that `credited` says reads since the last complete scrub verified:
+    /// work done ahead of the cursors (by foreground reads, a send, an earlier run), which this
+    /// scrub skips when it gets there. Counted in single-profile data chunks only, whose device
+    /// extent maps one to one onto the chunk: those are where credits are skipped (tree blocks
+    /// and mirrored or striped data are always read), so it never claims work the scrub will do.
+    public func verifiedAhead(credited: (Range<UInt64>) -> UInt64) -> UInt64 {
+        guard !options.full else { return 0 }
+        lock.lock()
+        let issued = progress.mapValues { $0.cursor == .max ? UInt64.max : $0.issuedEnd }
+        lock.unlock()
+        var total: UInt64 = 0
+        for devicePlan in plan.devices {
+            guard let issuedEnd = issued[devicePlan.device.id], issuedEnd != .max else { continue }
+            for work in devicePlan.extents {
+                let chunk = work.chunk
+                guard chunk.flags.profile == .single, chunk.flags.contains(.data), !chunk.flags.contains(.metadata),
+                      chunk.stripes.count == 1 else { continue }
+                let extent = work.devExtent
+                let length = min(extent.length, chunk.length)
+                guard extent.physical + length > issuedEnd else { continue }
+                let from = max(extent.physical, issuedEnd) - extent.physical
+                total += credited((chunk.logical + from)..<(chunk.logical + length))
+            }
+        }
+        return total
+    }
+
     /// Scrubs every device; returns when done or cancelled.
     public func run() {
         let group = DispatchGroup()

@@ -16,6 +16,9 @@ enum ScrubReporter {
         if counters.parityKernelScrubbed > 0 { table.add("RAID5/6 verified by the kernel scrub", ByteCount.human(counters.parityKernelScrubbed)) }
         if counters.dataWithoutChecksum > 0 { table.add("Data without checksums", ByteCount.human(counters.dataWithoutChecksum)) }
         table.add("Verified by foreground reads (skipped)", ByteCount.human(counters.skippedVerified))
+        if let ahead = record.verifiedAhead, ahead > 0, record.status != .finished {
+            table.add("Verified ahead of the scrub (to skip)", ByteCount.human(ahead))
+        }
         table.add("Read from devices", ByteCount.human(counters.deviceBytesRead))
         let full = counters.deviceBytesRead + counters.skippedVerified
         let saved = full > 0 ? Double(counters.skippedVerified) / Double(full) * 100 : 0

@@ -101,4 +101,47 @@ struct SendThenScrubTests {
             #expect(scrub.record?.counters.skippedVerified == 0)
         }
     }
+
+    @Test("while the scrub reads what nothing verified, its checkpoints count the sent data ahead of its cursor, which it then skips")
+    func verifiedAheadIsReported() throws {
+        try TestFileSystem.with(.init(deviceSize: 1 << 30, dataProfile: .single, metadataProfile: .dup)) { testFS in
+            try testFS.createSubvolume("live")
+            // The file without checksums first, so it lies before the checksummed ones and the
+            // scrub reads it (slowly) while they are still ahead of its cursor.
+            _ = FileManager.default.createFile(atPath: testFS.path("live/nocsum"), contents: nil)
+            try Command.run(["chattr", "+C", testFS.path("live/nocsum")])
+            let handle = try #require(FileHandle(forWritingAtPath: testFS.path("live/nocsum")))
+            handle.write(Data(TestData.bytes(count: 6 << 20, seed: 9)))
+            try handle.close()
+            try testFS.sync()
+            for index in 0..<4 { try testFS.writeFile("live/f\(index)", size: Self.fileSize, seed: UInt64(index + 1)) }
+            try testFS.sync()
+            try testFS.snapshot("live", as: "snap")
+            try testFS.sync()
+            let state = ScrubRun.stateDirectory(testFS)
+            try TestFileSystem.dropCaches()
+            let checksummed = UInt64(4 * Self.fileSize)
+            #expect(jsonUInt64(try Self.send(testFS, state: state)["bytesCredited"]) == checksummed)
+
+            let scrub = Process()
+            scrub.executableURL = URL(fileURLWithPath: DuetBinary.path)
+            scrub.arguments = ["scrub", "start", "--limit", "1M", "--read-size", "1M", "--state-dir", state, testFS.mountPoint]
+            scrub.standardOutput = FileHandle.nullDevice
+            scrub.standardError = FileHandle.nullDevice
+            try scrub.run()
+            let store = ScrubStateStore(directory: state)
+            var seenAhead: [UInt64] = []
+            while scrub.isRunning {
+                usleep(200_000)
+                if let record = try? store.load(), record.status == .running, let ahead = record.verifiedAhead { seenAhead.append(ahead) }
+            }
+            let record = try #require(try store.load())
+            #expect(scrub.terminationStatus == 0)
+            #expect(record.status == .finished)
+            #expect(record.verifiedAhead == nil, "a finished scrub has nothing ahead")
+            #expect(record.counters.skippedVerified == checksummed)
+            #expect(seenAhead.contains(checksummed), "checkpoints while the scrub read the unverifiable file: \(seenAhead)")
+            #expect(seenAhead.allSatisfy { $0 <= checksummed }, "never more than what the send verified: \(seenAhead)")
+        }
+    }
 }

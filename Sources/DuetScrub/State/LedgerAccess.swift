@@ -42,6 +42,15 @@ final class LedgerAccess: @unchecked Sendable {
         return ExtentSet(ledger.credits(in: range, since: since).filter { $0.generation == generation }.map(\.range)).ranges
     }
 
+    /// Bytes in `range` credited since `since` whose extent still has the credited generation,
+    /// at most `generation` (data written after the plan is not the scrub's to skip). A lookup
+    /// that fails counts nothing: the figure may fall short, never claim too much.
+    func verifiedBytes(in range: Range<UInt64>, since: UInt64, through generation: UInt64, lookup: some ExtentGenerationLookup) -> UInt64 {
+        guard let ledger = current(), let credits = try? ledger.validCredits(in: range, since: since, lookup: lookup) else { return 0 }
+        return ExtentSet(credits.filter { $0.generation <= generation }.map(\.range)).ranges
+            .reduce(0) { $0 + ($1.upperBound - $1.lowerBound) }
+    }
+
     func credit(_ range: Range<UInt64>, generation: UInt64) {
         recorder?.credit(range: range, generation: generation, time: UInt64(Date().timeIntervalSince1970))
     }

@@ -23,6 +23,9 @@ public struct ScrubRecord: Codable, Sendable {
     /// Per device id: the physical offset below which everything was verified.
     public var cursors: [String: UInt64]
     public var counters: ScrubCounters
+    /// While a scrub runs or after an interruption: data ahead of the cursors that reads since the
+    /// last complete scrub verified, which the scrub skips when it gets there (not in `counters`).
+    public var verifiedAhead: UInt64?
     public var findings: [ScrubFinding]
     /// Bytes a full scrub would read: used bytes of every block group times its copies.
     public var totalToScrub: UInt64
