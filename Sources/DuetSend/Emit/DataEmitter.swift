@@ -86,23 +86,35 @@ public struct DataEmitter {
 
     public mutating func emit<Sink: SendByteSink>(_ pieces: [DataPiece], to writer: inout SendStreamWriter<Sink>) throws {
         var buffer = [UInt8](repeating: 0, count: readSize)
+        var disk = pieces.filter { $0.source == .disk }
         let first = pieces.filter { $0.source == .zeros || $0.source == .ownCache }
             .sorted { ($0.file.inode, $0.range.lowerBound) < ($1.file.inode, $1.range.lowerBound) }
         for piece in first {
             if piece.source == .zeros {
                 try writeZeros(piece, to: &writer)
-            } else {
-                try copy(piece, from: piece.file.descriptor, buffer: &buffer, to: &writer)
-                statistics.bytesFromOwnCache += UInt64(piece.range.count)
+                continue
+            }
+            let (cached, evicted) = Self.splitByResidency(piece, descriptor: piece.file.descriptor)
+            disk += evicted
+            for part in cached {
+                try copy(part, from: part.file.descriptor, buffer: &buffer, to: &writer)
+                statistics.bytesFromOwnCache += UInt64(part.range.count)
             }
         }
-        var disk = pieces.filter { $0.source == .disk }
         for piece in pieces where piece.source == .otherCache {
-            if try copyVerified(piece, to: &writer) {
-                statistics.bytesFromOtherCache += UInt64(piece.range.count)
-            } else {
-                statistics.otherCacheRejectedBytes += UInt64(piece.range.count)
-                disk.append(DataPiece(file: piece.file, range: piece.range, backing: piece.backing, source: .disk))
+            guard let aliasFile = piece.alias?.file(inode: piece.file.inode) else {
+                disk.append(piece.onDisk())
+                continue
+            }
+            let (cached, evicted) = Self.splitByResidency(piece, descriptor: aliasFile.descriptor)
+            disk += evicted
+            for part in cached {
+                if try copyVerified(part, to: &writer) {
+                    statistics.bytesFromOtherCache += UInt64(part.range.count)
+                } else {
+                    statistics.otherCacheRejectedBytes += UInt64(part.range.count)
+                    disk.append(part.onDisk())
+                }
             }
         }
         disk.sort { $0.backing.sortKey < $1.backing.sortKey }
@@ -144,16 +156,20 @@ public struct DataEmitter {
                 advised += 1
             }
             var piece = disk[index]
-            let wasCached = foundCached[index]
+            // Found cached when it was looked at, and still: pages found cached a moment ago may
+            // have left the cache since, and reading them is a disk read like any other.
+            let wasCached = foundCached[index] && PageResidency.isResident(descriptor: piece.file.descriptor, range: piece.range)
             index += 1
             if piece.source == .otherCache {
-                if try copyVerified(piece, to: &writer) {
-                    statistics.bytesFromOtherCache += UInt64(piece.range.count)
-                    continue
+                if let aliasFile = piece.alias?.file(inode: piece.file.inode),
+                   PageResidency.isResident(descriptor: aliasFile.descriptor, range: piece.range) {
+                    if try copyVerified(piece, to: &writer) {
+                        statistics.bytesFromOtherCache += UInt64(piece.range.count)
+                        continue
+                    }
+                    statistics.otherCacheRejectedBytes += UInt64(piece.range.count)
                 }
-                statistics.otherCacheRejectedBytes += UInt64(piece.range.count)
-                piece.source = .disk
-                piece.alias = nil
+                piece = piece.onDisk()
             }
             if isEncoded(piece), try writeEncoded(piece, to: &writer) {
                 readSinceLook += UInt64(piece.range.count)
@@ -172,6 +188,23 @@ public struct DataEmitter {
             advisedBytes -= min(advisedBytes, UInt64(piece.range.count))
             _ = posix_fadvise(piece.file.descriptor, off_t(piece.range.lowerBound), off_t(piece.range.count), POSIX_FADV_DONTNEED)
         }
+    }
+
+    /// The parts of a piece planned from the cache that `descriptor` still has cached, and the
+    /// rest as disk pieces. Pages cached when the send planned may have left the cache since (the
+    /// foreground's memory is not the send's to keep); read through the cache, they would come
+    /// from disk out of disk order and be counted as cache. A compressed piece is decompressed
+    /// whole from its extent, so it stays cached only if all its pages are.
+    static func splitByResidency(_ piece: DataPiece, descriptor: Int32) -> (cached: [DataPiece], evicted: [DataPiece]) {
+        let runs = PageResidency.runs(descriptor: descriptor, range: piece.range)
+        if runs.allSatisfy({ $0.1 }) { return ([piece], []) }
+        guard case .plain = piece.backing else { return ([], [piece.onDisk()]) }
+        var cached: [DataPiece] = []
+        var evicted: [DataPiece] = []
+        for (part, resident) in runs {
+            if resident { cached.append(piece.cut(to: part)) } else { evicted.append(piece.cut(to: part).onDisk()) }
+        }
+        return (cached, evicted)
     }
 
     /// `arrived` without the snapshot pages of the pieces being read or handed to readahead: the

@@ -60,6 +60,11 @@ public struct DataPiece: @unchecked Sendable {
         self.alias = alias
     }
 
+    /// The same range, to be read from the snapshot on disk.
+    func onDisk() -> DataPiece {
+        DataPiece(file: file, range: range, backing: backing, source: .disk)
+    }
+
     /// The same piece narrowed to `part` (inside `range`), its disk address moved along.
     func cut(to part: Range<UInt64>) -> DataPiece {
         var copy = self

@@ -1,5 +1,5 @@
 import DuetFS
-import DuetSend
+@testable import DuetSend
 import DuetTestSupport
 import Foundation
 import Glibc
@@ -108,6 +108,56 @@ extension SendIntegrationTests {
                     try SendHarness.receive(stream, into: target.mountPoint)
                     try SendHarness.requireSame(try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
                 }
+            }
+        }
+
+        /// The foreground's memory is not the send's to keep: pages cached when the send planned
+        /// may be evicted before it copies them. Read through the cache they would come from disk
+        /// anyway, out of disk order, and be counted as cache; the emitter reads them as disk pieces.
+        @Test func pagesCachedAtThePlanButEvictedBeforeTheCopyAreDiskReads() throws {
+            try TestFileSystem.with(TestFileSystemOptions(deviceSize: 1 << 30)) { source in
+                try source.createSubvolume("live")
+                try source.writeFile("live/a", size: 8 << 20, seed: 21)
+                try source.writeFile("live/b", size: 8 << 20, seed: 22)
+                try source.sync()
+                try source.snapshot("live", as: "snap")
+                try TestFileSystem.dropCaches()
+                try Self.readFile(source.path("live/a"))  // the live inode: other cache
+                try Self.readFile(source.path("snap/b"))  // the snapshot's own inode: own cache
+
+                let snapPath = source.path("snap")
+                let fileSystem = try FileSystem(path: snapPath)
+                let snapshot = try Subvolumes.info(path: snapPath)
+                let live = AliasSubvolume(path: source.path("live"), root: try Subvolumes.info(path: source.path("live")).id, fileSystem: fileSystem)
+                let directory = open(snapPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                #expect(directory >= 0)
+                defer { close(directory) }
+                var planner = DataPlanner(fileSystem: fileSystem, snapshot: directory, snapshotPath: snapPath, root: snapshot.id, aliases: [live])
+                let pieces = try planner.plan(["a", "b"].map { StreamPlan.DataRange(path: SendPath($0), offset: 0, length: 8 << 20) })
+                let planned = Dictionary(grouping: pieces, by: \.source).mapValues { $0.reduce(0) { $0 + $1.range.count } }
+                #expect(planned[.otherCache] == 8 << 20 && planned[.ownCache] == 8 << 20, "the plan takes both files from the cache: \(planned)")
+
+                // The first half of each leaves the cache between the plan and the copy.
+                for path in ["live/a", "snap/b"] {
+                    let fd = open(source.path(path), O_RDONLY)
+                    defer { close(fd) }
+                    #expect(posix_fadvise(fd, 0, 4 << 20, POSIX_FADV_DONTNEED) == 0)
+                }
+                var emitter = DataEmitter(checksums: ChecksumIndex(fileSystem: fileSystem, info: try fileSystem.info()), snapshotPath: snapPath)
+                emitter.snapshotRoot = snapshot.id
+                emitter.aliases = [live]
+                var writer = SendStreamWriter(sink: ByteBufferSink(), version: .v2)
+                try writer.writeHeader()
+                let before = try BlockDevice.bytesRead(source.devices[0])
+                try emitter.emit(pieces, to: &writer)
+                let deviceBytes = try BlockDevice.bytesRead(source.devices[0]) - before
+                let statistics = emitter.statistics
+                #expect(statistics.bytesFromOtherCache == 4 << 20)
+                #expect(statistics.bytesFromOwnCache == 4 << 20)
+                #expect(statistics.bytesFromDisk == 8 << 20)
+                #expect(statistics.otherCacheRejectedBytes == 0, "evicted pages are not a checksum rejection")
+                #expect(deviceBytes >= 8 << 20 && deviceBytes < 10 << 20, "the evicted halves, read once: \(deviceBytes) bytes")
+                #expect(emitter.diskReads.ranges.count == 8 << 20, "what it read from disk is credited as disk reads")
             }
         }
 
