@@ -28,7 +28,9 @@ Parts (each can be chosen with --parts):
           B and the maintenance in a second group limited to B x (1 - u) while the foreground
           runs, raised to B when the foreground exits: exactly the bandwidth the foreground
           leaves, as an ideal idle class would give it. Stock and Duet tools get the same groups
-          and limits, and duet scrub runs without --idle (no self-throttling on top).
+          and limits, and duet scrub runs without --idle (no self-throttling on top); the
+          configuration `duet scrub --idle` also waits while the foreground reads (it defers its
+          reading past the window and reads only what the foreground did not verify).
           --contention shared: both in one group limited to B (duet scrub with --idle), where
           the deepest queue takes the most bandwidth whatever the I/O priorities.
           Per configuration: the maintenance's device bytes, its completion time, the share of
@@ -477,6 +479,12 @@ class OverlapContext:
         self.stream = os.path.join(fs.dir, "stream.out")
         self.scrub_kernel = ["btrfs", "scrub", "start", "-B", "-c", "3", fs.mnt]
         self.scrub_duet = [duet, "scrub", "start", "--state-dir", state] + (args.duet_scrub_args or "").split() + [fs.mnt]
+        # With the idle class emulated, duet scrub takes the bandwidth the foreground leaves, as the
+        # kernel scrub does; with --idle it also waits while the foreground reads, so it reads what
+        # the foreground did not verify once the window has ended (deferring: fewer bytes, less
+        # of its own reading inside the window).
+        self.scrub_duet_deferring = (self.scrub_duet[:-1] + ["--idle", fs.mnt]
+                                     if self.idle and "--idle" not in self.scrub_duet else None)
         self.send_kernel = ["sh", "-c", f"btrfs send -q '{snapshot}' > '{self.stream}'"]
         # --state-dir: duet send credits the data it read from disk to the ledger the scrub uses;
         # --json: its totals (from own cache, other cache, disk) go into the results.
@@ -490,6 +498,7 @@ class OverlapContext:
 def configurations(ctx, has_duet_send):
     configs = {"foreground alone": (False, []), "duet watch alone": (True, []),
                "kernel scrub": (False, [ctx.scrub_kernel]), "duet scrub": (True, [ctx.scrub_duet]),
+               **({"duet scrub --idle": (True, [ctx.scrub_duet_deferring])} if ctx.scrub_duet_deferring else {}),
                "kernel send": (False, [ctx.send_kernel]),
                "kernel send then scrub": (False, [ctx.send_kernel, ctx.scrub_kernel])}
     if has_duet_send:
@@ -926,7 +935,8 @@ def bench_watch(fs, duet, paths, state, seconds, rounds, fio_bandwidth):
     return {"setup": setup, "samples": results, "watcher_samples": watcher, "watcher_two_loops": stress, "summary": summary}
 
 
-STOCK = {"duet scrub": "kernel scrub", "duet send": "kernel send", "duet send then duet scrub": "kernel send then scrub"}
+STOCK = {"duet scrub": "kernel scrub", "duet scrub --idle": "kernel scrub", "duet send": "kernel send",
+         "duet send then duet scrub": "kernel send then scrub"}
 
 
 def mib(value):
@@ -989,7 +999,7 @@ def goals(report):
     for point in points:
         for distribution, configs in point["foregrounds"].items():
             o, u = point["overlap"], point["utilisation"]
-            for name in ("duet scrub", "duet send"):
+            for name in ("duet scrub", "duet scrub --idle", "duet send"):
                 row, base = configs.get(name), configs.get(STOCK[name])
                 if row and base and base["maintenance_device_bytes"] and row["maintenance_device_bytes"] is not None:
                     ratio = row["maintenance_device_bytes"] / base["maintenance_device_bytes"]
@@ -1005,7 +1015,7 @@ def goals(report):
                 lines.append(f"| send then scrub bytes vs stock pair | {o:.0%} | {u:.0%} | {distribution} | {ratio:.2f} | ≤ {goal:.2f} | "
                              f"{'met' if ratio <= goal else 'not met'} |")
             if abs(o - 0.5) < 1e-9 and abs(u - 0.9) < 1e-9:
-                for name in ("duet scrub", "duet send", "duet send then duet scrub"):
+                for name in ("duet scrub", "duet scrub --idle", "duet send", "duet send then duet scrub"):
                     row, base = configs.get(name), configs.get(STOCK[name])
                     if row and base and base["work_done_in_window"] is not None and row["work_done_in_window"] is not None:
                         b, d = base["work_done_in_window"], row["work_done_in_window"]
@@ -1059,7 +1069,7 @@ def plot_overlap(report, out):
     series = []
     with open(data, "w") as f:
         for distribution in distributions:
-            for name in ("duet scrub", "duet send", "duet send then duet scrub"):
+            for name in ("duet scrub", "duet scrub --idle", "duet send", "duet send then duet scrub"):
                 rows = []
                 for point in report["overlap"]:
                     if abs(point["utilisation"] - base_util) > 1e-9:
@@ -1092,7 +1102,7 @@ plot {", ".join(plots)}
     series = []
     with open(data, "w") as f:
         for distribution in distributions:
-            for name in ("kernel scrub", "duet scrub", "kernel send then scrub", "duet send then duet scrub"):
+            for name in ("kernel scrub", "duet scrub", "duet scrub --idle", "kernel send then scrub", "duet send then duet scrub"):
                 rows = []
                 for point in report["overlap"]:
                     if abs(point["overlap"] - 0.5) > 1e-9:
@@ -1315,8 +1325,12 @@ def main():
     if args.duet_scrub_args is None:
         args.duet_scrub_args = "" if args.contention == "idle" else "--idle"
     # A SIGTERM ends the run like Ctrl-C: the finally blocks stop the children and remove the
-    # throttle groups, the mount and the loop device.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # throttle groups, the mount and the loop device. Further SIGTERMs are ignored (pkill and
+    # `timeout` may both send one): a second would abort that cleanup half-way.
+    def terminate(*_):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        sys.exit(143)
+    signal.signal(signal.SIGTERM, terminate)
     random.seed(args.seed)
     if args.quick:
         args.size = min(args.size, 0.75)
@@ -1391,6 +1405,8 @@ def main():
                         "maintenance": {"kernel scrub": "ionice -c3 btrfs scrub start -B -c 3",
                                         "duet scrub": f"ionice -c3 duet scrub start {args.duet_scrub_args}".strip(),
                                         "kernel send": "ionice -c3 btrfs send -q", "duet send": "ionice -c3 duet send --json --state-dir"}}
+                    if idle and "--idle" not in (args.duet_scrub_args or "").split():
+                        report["overlap_setup"]["maintenance"]["duet scrub --idle"] = "ionice -c3 duet scrub start --idle"
                     if idle:
                         report["overlap_setup"]["maintenance_bandwidth_in_window"] = {
                             f"{u:g}": idle_limit(bandwidth, bandwidth * u) for u in utilisations}
