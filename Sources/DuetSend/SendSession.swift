@@ -30,6 +30,9 @@ public final class SendSession {
         public var creditLedger = true
         /// The ledger's directory; nil is `/var/lib/duet/<fsid>`.
         public var ledgerDirectory: String?
+        /// `--idle`: wait before disk reads while a device of the file system serves others' I/O,
+        /// sending meanwhile what they bring into the cache.
+        public var idle = false
 
         public init(snapshots: [String]) { self.snapshots = snapshots }
     }
@@ -185,6 +188,7 @@ public final class SendSession {
         emitter.arrivals = arrivals
         emitter.snapshotRoot = snapshot.id
         emitter.aliases = aliases
+        if options.idle { emitter.idle = IdleWait(devices: try fileSystem.devices().map(\.path)) }
         do {
             try writer.writeHeader()
             for command in plan.metadata { try writer.write(command) }

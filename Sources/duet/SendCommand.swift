@@ -50,6 +50,9 @@ struct SendCommand: ParsableCommand {
     @Flag(name: .customLong("no-events"), help: "Do not use page-cache events (eBPF) to move newly cached data ahead; poll with mincore instead.")
     var noEvents = false
 
+    @Flag(help: "Back off before reading from disk while a device of the file system serves other I/O; meanwhile send what that I/O brings into the cache.")
+    var idle = false
+
     @Option(help: "The ledger's directory, credited with the data read from disk (default /var/lib/duet/<fsid>).")
     var stateDir: String?
 
@@ -81,6 +84,7 @@ struct SendCommand: ParsableCommand {
         options.creditLedger = !noLedger
         options.cacheEvents = !noEvents
         options.ledgerDirectory = stateDir
+        options.idle = idle
 
         let output: Int32
         if let file {
@@ -142,7 +146,8 @@ struct SendCommand: ParsableCommand {
                       + (s.bytesCredited > 0 ? " (\(ByteCount.human(s.bytesCredited)) credited to the ledger)" : ""))
             table.add("zeros (holes)", ByteCount.human(s.zeroBytes))
             table.add("commands", "\(s.commands), \(ByteCount.human(s.streamBytes)) (protocol v\(stream.protocolVersion))")
-            table.add("time", String(format: "%.2fs", s.seconds))
+            table.add("time", String(format: "%.2fs", s.seconds)
+                      + (s.secondsDeferred > 0 ? String(format: " (%.1fs waiting for idle devices)", s.secondsDeferred) : ""))
             text += table.render() + "\n"
             if let warning = stream.ledgerWarning { text += "warning: \(warning)\n" }
         }

@@ -15,6 +15,8 @@ public struct SendStatistics: Codable, Sendable, Equatable {
     public var otherCacheRejectedBytes: UInt64 = 0
     /// Disk pieces that became cached while the send ran and were moved ahead of the queue.
     public var movedAhead: UInt64 = 0
+    /// `--idle`: seconds spent waiting for the devices to fall idle before disk reads.
+    public var secondsDeferred: Double = 0
     /// Data read from disk that was credited to the ledger (`duet scrub` then skips it).
     public var bytesCredited: UInt64 = 0
     public var commands = 0
@@ -30,6 +32,7 @@ public struct SendStatistics: Codable, Sendable, Equatable {
         zeroBytes += other.zeroBytes
         otherCacheRejectedBytes += other.otherCacheRejectedBytes
         movedAhead += other.movedAhead
+        secondsDeferred += other.secondsDeferred
         bytesCredited += other.bytesCredited
         commands += other.commands
         streamBytes += other.streamBytes
@@ -78,6 +81,9 @@ public struct DataEmitter {
     /// sits in the device queue ahead of the foreground's next read: 32 MiB on a 50 MiB/s disk
     /// raised the foreground's p99 latency to about 650 ms (the kernel's send: about 90 ms).
     public var readAheadWindow: UInt64 = 4 << 20
+    /// `--idle`: before each disk read, wait while a device serves others' I/O, sending meanwhile
+    /// what they bring into the cache (no readahead then: it would read ahead of the wait).
+    public var idle: IdleWait?
 
     public init(checksums: ChecksumIndex, snapshotPath: String) {
         self.checksums = checksums
@@ -125,6 +131,7 @@ public struct DataEmitter {
         var advised = 0
         var advisedBytes: UInt64 = 0
         var readSinceLook: UInt64 = 0
+        let readAhead = idle == nil ? readAheadWindow : 0
         while index < disk.count {
             // Pieces someone else has since brought into the cache move ahead of the rest of the
             // queue, before they are evicted again: those whose pages the events report, or, without
@@ -143,7 +150,10 @@ public struct DataEmitter {
                     moveAhead(&disk, from: advised, foundCached: &foundCached, arrived: nil)
                 }
             }
-            while advised < disk.count, advised == index || advisedBytes < readAheadWindow {
+            if let idle, deferWhileBusy(idle, &disk, index: index, foundCached: &foundCached) {
+                continue  // what arrived meanwhile goes first
+            }
+            while advised < disk.count, advised == index || advisedBytes < readAhead {
                 let next = disk[advised]
                 if next.source == .disk, !isEncoded(next) {
                     if PageResidency.isResident(descriptor: next.file.descriptor, range: next.range) {
@@ -188,6 +198,39 @@ public struct DataEmitter {
             advisedBytes -= min(advisedBytes, UInt64(piece.range.count))
             _ = posix_fadvise(piece.file.descriptor, off_t(piece.range.lowerBound), off_t(piece.range.count), POSIX_FADV_DONTNEED)
         }
+    }
+
+    /// `--idle`: waits while a device serves others' I/O before `disk[index]` is read from disk,
+    /// at most `IdleMonitor.maximumWait` (a device never idle still sees one read per wait).
+    /// Meanwhile pieces whose pages arrive in the cache move to `index`; true when some did, so
+    /// the loop sends them first and asks again. No readahead is outstanding here (`readAhead`
+    /// is 0), so `index` is also where moved pieces belong.
+    private mutating func deferWhileBusy(_ idle: IdleWait, _ disk: inout [DataPiece], index: Int, foundCached: inout [Bool]) -> Bool {
+        let piece = disk[index]
+        guard piece.source == .disk, isEncoded(piece) || !PageResidency.isResident(descriptor: piece.file.descriptor, range: piece.range) else {
+            return false
+        }
+        let poll: UInt32 = 100_000
+        let polls = Int(IdleMonitor.maximumWait * 1_000_000) / Int(poll)
+        var waited = 0
+        defer { statistics.secondsDeferred += Double(waited) * Double(poll) / 1_000_000 }
+        while waited < polls, idle.busy() {
+            usleep(poll)
+            waited += 1
+            let moved = statistics.movedAhead
+            if let arrivals {
+                let arrived = Self.withoutOwnReads(arrivals.fetch(), reading: disk[max(index - 1, 0)..<index], root: snapshotRoot)
+                if arrivals.overflowed() {
+                    moveAhead(&disk, from: index, foundCached: &foundCached, arrived: nil)
+                } else if !arrived.isEmpty {
+                    moveAhead(&disk, from: index, foundCached: &foundCached, arrived: arrived)
+                }
+            } else if waited % 10 == 0 {
+                moveAhead(&disk, from: index, foundCached: &foundCached, arrived: nil)
+            }
+            if statistics.movedAhead != moved { return true }
+        }
+        return false
     }
 
     /// The parts of a piece planned from the cache that `descriptor` still has cached, and the

@@ -161,6 +161,66 @@ extension SendIntegrationTests {
             }
         }
 
+        /// The send's result, handed from the thread it ran on.
+        final class Outcome: @unchecked Sendable {
+            var report = SendSession.Report()
+            var error: Error?
+        }
+
+        /// `--idle`: while another process keeps the device busy, the send reads nothing from disk;
+        /// what that process brings into the cache meanwhile is sent from the cache.
+        @Test func withIdleTheSendWaitsWhileTheDeviceIsBusyAndTakesWhatArrives() throws {
+            try #require(BPFEventSource.isSupported, "page-cache events need eBPF: \(BPFEventSource.unsupportedReason() ?? "")")
+            try TestFileSystem.with(TestFileSystemOptions(deviceSize: 1 << 30)) { source in
+                try TestFileSystem.with { target in
+                    try source.createSubvolume("live")
+                    for index in 0..<4 { try source.writeFile("live/f\(index)", size: 8 << 20, seed: UInt64(index + 31)) }
+                    try source.sync()
+                    try source.snapshot("live", as: "snap")
+                    // The other process's file, outside the snapshot, read with O_DIRECT: device
+                    // I/O that brings nothing into the cache.
+                    try source.writeFile("busy", size: 64 << 20, seed: 39)
+                    try source.sync()
+                    try TestFileSystem.dropCaches()
+                    let busy = Process()
+                    busy.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+                    busy.arguments = ["4", "sh", "-c", "while :; do dd if='\(source.path("busy"))' of=/dev/null bs=1M iflag=direct status=none; done"]
+                    try busy.run()
+                    defer { if busy.isRunning { busy.terminate() }; busy.waitUntilExit() }
+                    usleep(300_000)
+
+                    let stream = target.directory + "/stream"
+                    let outcome = Outcome()
+                    let done = DispatchSemaphore(value: 0)
+                    let snapshot = source.path("snap")
+                    Thread {
+                        let fd = open(stream, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+                        defer { close(fd); done.signal() }
+                        var options = SendSession.Options(snapshots: [snapshot])
+                        options.protocolVersion = 2
+                        options.idle = true
+                        let session = SendSession(options: options, output: fd)
+                        do {
+                            try session.run()
+                            outcome.report = session.report
+                        } catch {
+                            outcome.error = error
+                        }
+                    }.start()
+                    usleep(1_200_000)
+                    try Self.readFile(source.path("live/f1"))  // while the send waits
+                    done.wait()
+                    if let error = outcome.error { throw error }
+                    let total = outcome.report.total
+                    #expect(total.secondsDeferred >= 1, "it waited for the other process: \(total.secondsDeferred) s")
+                    #expect(total.bytesFromOtherCache == 8 << 20, "f1 from the live file's cache")
+                    #expect(total.bytesFromDisk == 24 << 20)
+                    try SendHarness.receive(stream, into: target.mountPoint)
+                    try SendHarness.requireSame(try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
+                }
+            }
+        }
+
         @Test func anotherSnapshotsCachedPagesAreUsedWhenTheLiveFileChanged() throws {
             try TestFileSystem.with(TestFileSystemOptions(deviceSize: 1 << 30)) { source in
                 try TestFileSystem.with { target in

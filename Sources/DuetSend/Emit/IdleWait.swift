@@ -1,0 +1,20 @@
+import DuetFS
+
+/// `duet send --idle`: the file system's devices, watched for others' I/O before every disk
+/// read. The send's own I/O is what this process had read from storage (its reads go through
+/// the page cache, readahead included, so the block device's counters alone cannot tell them
+/// from the foreground's).
+public struct IdleWait: @unchecked Sendable {
+    public let devices: [String]
+    private let monitor = IdleMonitor()
+
+    public init(devices: [String]) {
+        self.devices = devices
+        _ = busy()  // opens the first measuring window, so the first real look has a rate
+    }
+
+    /// Whether any of the devices serves others' I/O now.
+    func busy() -> Bool {
+        devices.contains { monitor.isBusy(device: $0, ownBytes: IdleMonitor.processReadBytes) }
+    }
+}
