@@ -49,7 +49,9 @@ public final class IdleMonitor: @unchecked Sendable {
     /// read when it completes); it is asked again at every sample, because reads in flight
     /// complete meanwhile. (Counting issued bytes once, before a wait, took the task's own
     /// completing reads for foreground I/O, and a wrapping subtraction made every new issue look
-    /// like a burst: the scrub crawled on an idle device.) A device without counters is idle.
+    /// like a burst: the scrub crawled on an idle device.) A device without counters is idle; one
+    /// not measured over a whole window yet is busy: a task that asks before every read would
+    /// otherwise issue a burst of them (up to its whole in-flight bound) before the first verdict.
     public func isBusy(device: String, ownBytes: () -> UInt64) -> Bool {
         guard let total = Self.deviceBytes(device) else { return false }
         let own = ownBytes()
@@ -59,7 +61,7 @@ public final class IdleMonitor: @unchecked Sendable {
         defer { lock.unlock() }
         guard let opened = base[device] else {
             base[device] = (foreign, now)
-            return false
+            return true
         }
         let grown = Double(foreign > opened.foreign ? foreign - opened.foreign : 0)
         let age = now.timeIntervalSince(opened.time)
@@ -71,7 +73,7 @@ public final class IdleMonitor: @unchecked Sendable {
         }
         // Inside a window: busy if the last full window was, or if this one already holds more
         // foreground bytes than a whole window may.
-        return (busyInLastWindow[device] ?? false) || grown >= busyThreshold * window
+        return (busyInLastWindow[device] ?? true) || grown >= busyThreshold * window
     }
 
     /// Waits while `device` is busy, at most `maximumWait`.

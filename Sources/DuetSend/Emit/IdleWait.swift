@@ -10,7 +10,7 @@ public struct IdleWait: @unchecked Sendable {
 
     public init(devices: [String]) {
         self.devices = devices
-        _ = busy()  // opens the first measuring window, so the first real look has a rate
+        _ = busy()  // opens the first measuring window now, so the first look before a read has a rate
     }
 
     /// Whether any of the devices serves others' I/O now.
