@@ -1073,7 +1073,7 @@ def plot_overlap(report, out):
     if not shutil.which("gnuplot") or not report.get("overlap"):
         return []
     made = []
-    label = machine_label(report).replace('"', "'")
+    label = machine_label(report).replace('"', "'").replace("; ", "\\n")  # two lines: one is wider than the plot
     setup = report["overlap_setup"]
     base_util = setup["utilisations"][0]
     distributions = setup["foregrounds"]
@@ -1099,14 +1099,14 @@ def plot_overlap(report, out):
         plots = [f"'{data}' index {i} using 1:2 with linespoints lw 2 title '{title}'" for i, title in enumerate(series)]
         plots.append("(1 - x) + 0.03 with lines dt 2 lc rgb 'gray40' title 'goal (1 − overlap) + 3%'")
         gnuplot(f"""
-set terminal pngcairo size 900,560
+set terminal pngcairo size 1300,620
 set output '{png}'
 set title "Device bytes read by maintenance beside the foreground, relative to the stock tool (utilisation {base_util:.0%})\\n{label}" font ",9"
 set xlabel 'overlap (hot set as a share of the data)'
 set ylabel 'bytes read relative to btrfs scrub / send'
 set xrange [0:1.05]
 set yrange [0:1.3]
-set key bottom left font ",8"
+set key outside right font ",8"
 plot {", ".join(plots)}
 """)
         made.append(png)
@@ -1131,12 +1131,13 @@ plot {", ".join(plots)}
         plots = [f"'{data}' index {i} using 1:2 with linespoints lw 2 pt {i + 4} ps 1.3 {'dt 2 ' if t.startswith('kernel') else ''}title '{t}'"
                  for i, t in enumerate(series)]
         gnuplot(f"""
-set terminal pngcairo size 900,560
+set terminal pngcairo size 1300,620
 set output '{png}'
-set title "Scrub work done when the foreground window ends (overlap 50%, {setup['window']:.0f} s window; send's stream in the table)\\n{label}" font ",9"
+set title "Work done by scrubs and send-then-scrub pairs when the foreground window ends (overlap 50%, {setup['window']:.0f} s window)\\nduet scrub: with what it verified ahead of its cursor; sends alone in the table\\n{label}" font ",9"
 set xlabel 'foreground device utilisation (share of the throttled bandwidth)'
 set ylabel 'work done in the window (%)'
-set xrange [0:1]
+set autoscale x
+set offsets 0.05, 0.05, 0, 0
 set yrange [-3:105]
 set key outside right font ",8"
 plot {", ".join(plots)}
@@ -1160,7 +1161,7 @@ plot {", ".join(plots)}
         plots.append(f"'{data}' index {i} using 2:xtic(1) title 'mean ({distribution})'")
         plots.append(f"'{data}' index {i} using 3 title 'p99 ({distribution})'")
     gnuplot(f"""
-set terminal pngcairo size 1000,600
+set terminal pngcairo size 1300,620
 set output '{png}'
 set title "Foreground whole-file read latency with and without maintenance (overlap {point['overlap']:.0%}, utilisation {point['utilisation']:.0%})\\n{label}" font ",9"
 set style data histogram
