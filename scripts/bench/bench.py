@@ -40,8 +40,8 @@ Parts (each can be chosen with --parts):
           latency (mean, p99). The duet scrub's work done includes the data ahead of its cursor
           that reads since the start verified (its checkpoint's verifiedAhead: it skips that
           when it gets there, as the paper's Duet scrub marked blocks done on page-cache
-          events); the tables also give its share behind the cursor alone. Overlaps are swept at the first utilisation, utilisations at 50%
-          overlap.
+          events); the tables also give its share behind the cursor alone. Overlaps are swept
+          at the first utilisation, utilisations at 50% overlap.
   ioprio  whether idle I/O priority takes effect under the throttle: the kernel scrub beside the
           foreground in one shared group (whatever --contention says), best-effort vs idle
           class, on the loop device's none and bfq schedulers.
