@@ -14,16 +14,20 @@ struct SendThenScrubTests {
     static func prepare(_ testFS: TestFileSystem) throws {
         try testFS.createSubvolume("live")
         for index in 0..<4 { try testFS.writeFile("live/f\(index)", size: fileSize, seed: UInt64(index + 1)) }
-        // NODATACOW implies NODATASUM; the flag only takes on an empty file.
-        _ = FileManager.default.createFile(atPath: testFS.path("live/nocsum"), contents: nil)
-        try Command.run(["chattr", "+C", testFS.path("live/nocsum")])
-        let bytes = TestData.bytes(count: 4 << 20, seed: 9)
-        let handle = try #require(FileHandle(forWritingAtPath: testFS.path("live/nocsum")))
-        handle.write(Data(bytes))
-        try handle.close()
+        try writeWithoutChecksums(testFS, "live/nocsum", size: 4 << 20)
         try testFS.sync()
         try testFS.snapshot("live", as: "snap")
         try testFS.sync()
+    }
+
+    /// A NODATACOW file, so without checksums (NODATACOW implies NODATASUM; the flag only takes
+    /// on an empty file).
+    static func writeWithoutChecksums(_ testFS: TestFileSystem, _ relative: String, size: Int) throws {
+        _ = FileManager.default.createFile(atPath: testFS.path(relative), contents: nil)
+        try Command.run(["chattr", "+C", testFS.path(relative)])
+        let handle = try #require(FileHandle(forWritingAtPath: testFS.path(relative)))
+        handle.write(Data(TestData.bytes(count: size, seed: 9)))
+        try handle.close()
     }
 
     static func send(_ testFS: TestFileSystem, state: String) throws -> [String: Any] {
@@ -108,11 +112,7 @@ struct SendThenScrubTests {
             try testFS.createSubvolume("live")
             // The file without checksums first, so it lies before the checksummed ones and the
             // scrub reads it (slowly) while they are still ahead of its cursor.
-            _ = FileManager.default.createFile(atPath: testFS.path("live/nocsum"), contents: nil)
-            try Command.run(["chattr", "+C", testFS.path("live/nocsum")])
-            let handle = try #require(FileHandle(forWritingAtPath: testFS.path("live/nocsum")))
-            handle.write(Data(TestData.bytes(count: 6 << 20, seed: 9)))
-            try handle.close()
+            try Self.writeWithoutChecksums(testFS, "live/nocsum", size: 6 << 20)
             try testFS.sync()
             for index in 0..<4 { try testFS.writeFile("live/f\(index)", size: Self.fileSize, seed: UInt64(index + 1)) }
             try testFS.sync()

@@ -948,6 +948,7 @@ def bench_watch(fs, duet, paths, state, seconds, rounds, fio_bandwidth):
 STOCK = {"duet scrub": "kernel scrub", "duet scrub --idle": "kernel scrub", "duet send": "kernel send",
          "duet send --idle": "kernel send", "duet send then duet scrub": "kernel send then scrub",
          "duet send --idle then duet scrub --idle": "kernel send then scrub"}
+TOOLS = ("duet scrub", "duet scrub --idle", "duet send", "duet send --idle")
 PAIRS = ("duet send then duet scrub", "duet send --idle then duet scrub --idle")
 
 
@@ -1011,7 +1012,7 @@ def goals(report):
     for point in points:
         for distribution, configs in point["foregrounds"].items():
             o, u = point["overlap"], point["utilisation"]
-            for name in ("duet scrub", "duet scrub --idle", "duet send", "duet send --idle"):
+            for name in TOOLS:
                 row, base = configs.get(name), configs.get(STOCK[name])
                 if row and base and base["maintenance_device_bytes"] and row["maintenance_device_bytes"] is not None:
                     ratio = row["maintenance_device_bytes"] / base["maintenance_device_bytes"]
@@ -1028,7 +1029,7 @@ def goals(report):
                     lines.append(f"| {name}: bytes vs stock pair | {o:.0%} | {u:.0%} | {distribution} | {ratio:.2f} | ≤ {goal:.2f} | "
                                  f"{'met' if ratio <= goal else 'not met'} |")
             if abs(o - 0.5) < 1e-9 and abs(u - 0.9) < 1e-9:
-                for name in ("duet scrub", "duet scrub --idle", "duet send", "duet send --idle") + PAIRS:
+                for name in TOOLS + PAIRS:
                     row, base = configs.get(name), configs.get(STOCK[name])
                     if row and base and base["work_done_in_window"] is not None and row["work_done_in_window"] is not None:
                         b, d = base["work_done_in_window"], row["work_done_in_window"]
@@ -1082,7 +1083,7 @@ def plot_overlap(report, out):
     series = []
     with open(data, "w") as f:
         for distribution in distributions:
-            for name in ("duet scrub", "duet scrub --idle", "duet send", "duet send --idle") + PAIRS:
+            for name in TOOLS + PAIRS:
                 rows = []
                 for point in report["overlap"]:
                     if abs(point["utilisation"] - base_util) > 1e-9:

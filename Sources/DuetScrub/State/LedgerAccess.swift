@@ -47,8 +47,7 @@ final class LedgerAccess: @unchecked Sendable {
     /// that fails counts nothing: the figure may fall short, never claim too much.
     func verifiedBytes(in range: Range<UInt64>, since: UInt64, through generation: UInt64, lookup: some ExtentGenerationLookup) -> UInt64 {
         guard let ledger = current(), let credits = try? ledger.validCredits(in: range, since: since, lookup: lookup) else { return 0 }
-        return ExtentSet(credits.filter { $0.generation <= generation }.map(\.range)).ranges
-            .reduce(0) { $0 + ($1.upperBound - $1.lowerBound) }
+        return ExtentSet(credits.filter { $0.generation <= generation }.map(\.range)).count
     }
 
     func credit(_ range: Range<UInt64>, generation: UInt64) {

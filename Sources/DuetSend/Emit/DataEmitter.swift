@@ -139,12 +139,7 @@ public struct DataEmitter {
             if advised < disk.count {
                 if let arrivals, readSinceLook >= arrivalInterval {
                     readSinceLook = 0
-                    let arrived = Self.withoutOwnReads(arrivals.fetch(), reading: disk[max(index - 1, 0)..<advised], root: snapshotRoot)
-                    if arrivals.overflowed() {
-                        moveAhead(&disk, from: advised, foundCached: &foundCached, arrived: nil)
-                    } else if !arrived.isEmpty {
-                        moveAhead(&disk, from: advised, foundCached: &foundCached, arrived: arrived)
-                    }
+                    takeArrivals(arrivals, &disk, index: index, advised: advised, foundCached: &foundCached)
                 } else if arrivals == nil, readSinceLook >= rescanInterval {
                     readSinceLook = 0
                     moveAhead(&disk, from: advised, foundCached: &foundCached, arrived: nil)
@@ -200,6 +195,19 @@ public struct DataEmitter {
         }
     }
 
+    /// Moves the pieces whose pages arrived since the last look to `advised` (all remaining pieces
+    /// are looked at if the events overflowed), leaving out the send's own reads of
+    /// `disk[index - 1..<advised]`.
+    private mutating func takeArrivals(_ arrivals: CacheArrivals, _ disk: inout [DataPiece], index: Int, advised: Int,
+                                       foundCached: inout [Bool]) {
+        let arrived = Self.withoutOwnReads(arrivals.fetch(), reading: disk[max(index - 1, 0)..<advised], root: snapshotRoot)
+        if arrivals.overflowed() {
+            moveAhead(&disk, from: advised, foundCached: &foundCached, arrived: nil)
+        } else if !arrived.isEmpty {
+            moveAhead(&disk, from: advised, foundCached: &foundCached, arrived: arrived)
+        }
+    }
+
     /// `--idle`: waits while a device serves others' I/O before `disk[index]` is read from disk,
     /// at most `IdleMonitor.maximumWait` (a device never idle still sees one read per wait).
     /// Meanwhile pieces whose pages arrive in the cache move to `index`; true when some did, so
@@ -219,12 +227,7 @@ public struct DataEmitter {
             waited += 1
             let moved = statistics.movedAhead
             if let arrivals {
-                let arrived = Self.withoutOwnReads(arrivals.fetch(), reading: disk[max(index - 1, 0)..<index], root: snapshotRoot)
-                if arrivals.overflowed() {
-                    moveAhead(&disk, from: index, foundCached: &foundCached, arrived: nil)
-                } else if !arrived.isEmpty {
-                    moveAhead(&disk, from: index, foundCached: &foundCached, arrived: arrived)
-                }
+                takeArrivals(arrivals, &disk, index: index, advised: index, foundCached: &foundCached)
             } else if waited % 10 == 0 {
                 moveAhead(&disk, from: index, foundCached: &foundCached, arrived: nil)
             }
