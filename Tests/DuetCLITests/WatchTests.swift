@@ -26,6 +26,21 @@ struct WatchTests {
         watch.waitUntilExit()
     }
 
+    /// Bytes of file `name` credited in the ledger on disk (a running watcher flushes it every second).
+    static func credited(_ name: String, _ testFS: TestFileSystem, state: String) throws -> UInt64 {
+        let ledger = try Ledger.open(fileSystem: try testFS.open().info().fsid, directory: state, options: LedgerOptions(readOnly: true))
+        let credits = ExtentSet(ledger.credits().map(\.range))
+        return try Fiemap.extents(ofFileAt: testFS.path(name)).reduce(0) { $0 + credits.count(in: $1.logical..<($1.logical + $1.length)) }
+    }
+
+    /// Waits until the ledger holds every byte of `names` (a file of `size`), at most 20 s. A page
+    /// the machine evicts inside the settle window is rightly never credited: callers hold a file to
+    /// its size less a small margin, and the scrub exactly to what the ledger held.
+    static func waitForCredits(_ names: [String], size: UInt64, _ testFS: TestFileSystem, state: String) throws {
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, try names.contains(where: { try credited($0, testFS, state: state) < size }) { usleep(200_000) }
+    }
+
     static func read(_ path: String) throws {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw HarnessError("cannot open \(path)") }
         defer { try? handle.close() }
@@ -90,10 +105,14 @@ struct WatchTests {
             try testFS.sync()
             try Self.read(testFS.path("new"))
             try Self.read(testFS.path("old"))                      // read from disk
-            sleep(3)   // settle window (1.5 s) + settle cadence + event delivery, with room for a loaded machine
+            // `new`'s pages came in first, so they would have settled before `old`'s.
+            try Self.waitForCredits(["old"], size: 8 << 20, testFS, state: state)
             Self.stop(watch)
+            let creditedOld = try Self.credited("old", testFS, state: state)
+            #expect(creditedOld <= 8 << 20 && creditedOld >= 7 << 20, "credited \(creditedOld) bytes of the file read from disk")
+            #expect(try Self.credited("new", testFS, state: state) == 0, "the file written was read from the cache")
             let record = try #require(try ScrubRun.run("start", testFS, stateDirectory: state, ["--period", "1h"]).record)
-            #expect(record.counters.skippedVerified == 8 << 20, "only the file read from disk is credited")
+            #expect(record.counters.skippedVerified == creditedOld, "only the file read from disk is credited")
         }
     }
 
@@ -108,7 +127,10 @@ struct WatchTests {
             let watch = try Self.startWatch(testFS, state: state)
             try Self.read(testFS.path("a"))
             try Self.read(testFS.path("b"))
-            sleep(7)   // past the settle window and one periodic flush (5 s)
+            try Self.waitForCredits(["a", "b"], size: 8 << 20, testFS, state: state)
+            let creditedA = try Self.credited("a", testFS, state: state)
+            #expect(creditedA <= 8 << 20 && creditedA >= 7 << 20, "credited \(creditedA) bytes of a")
+            #expect(try Self.credited("b", testFS, state: state) >= 7 << 20)
             let held = BPFPrograms.held(by: String(watch.processIdentifier))
             #expect(!held.isEmpty, "the watcher holds its probes")
             kill(watch.processIdentifier, SIGKILL)
@@ -126,7 +148,7 @@ struct WatchTests {
             try testFS.writeFile("b", size: 8 << 20, seed: 3)
             try testFS.sync()
             let record = try #require(try ScrubRun.run("start", testFS, stateDirectory: state, ["--period", "1h"]).record)
-            #expect(record.counters.skippedVerified == 8 << 20, "a's credit survived the kill; b's was voided by the rewrite")
+            #expect(record.counters.skippedVerified == creditedA, "a's credit survived the kill; b's was voided by the rewrite")
 
             // A restarted watcher opens the same ledger.
             let again = try Self.startWatch(testFS, state: state)

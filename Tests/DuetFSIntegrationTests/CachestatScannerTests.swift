@@ -163,9 +163,11 @@ extension PageCacheIntegrationTests {
                 let source = CachestatPollingSource(scanner: try CachestatScanner(mounts: [fs.mountPoint]),
                                                     scope: .fileSystem(device: device), interval: 0.1)
                 let sink = ScannerEventSink()
+                // The file's times must be older than the baseline sweep, or pages that appear in it
+                // count as written. No pause after `start`: it returns once the baseline is taken.
+                usleep(300_000)
                 try source.start(deliver: sink.deliver)
                 defer { source.stop() }
-                usleep(300_000)
                 try MappingFiles.readPages(fs.path("f"), [5..<9])
                 #expect(sink.wait { ScannerEventSink.pages($0, .added, root: 5, inode: inode) == ExtentSet([5..<9]) })
                 #expect(ScannerEventSink.pages(sink.all, .dirtied, root: 5, inode: inode).isEmpty)

@@ -75,19 +75,22 @@ extension PageCacheIntegrationTests {
         /// Reads `paths` whole and waits until their logical ranges (or `expected`) are credited. Other
         /// tests on this machine may drop caches (machine-wide) between the read and the settle, which
         /// cancels the credit of what they evicted: such pages are read again, up to three more times.
-        static func readUntilCredited(_ paths: [String], ledger: Ledger, expected: ExtentSet? = nil) throws {
+        /// Returns how many times the files were read.
+        @discardableResult
+        static func readUntilCredited(_ paths: [String], ledger: Ledger, expected: ExtentSet? = nil) throws -> Int {
             var target = ExtentSet()
             for path in paths { for range in try MappingFiles.logicalRanges(path) { target.insert(range) } }
             if let expected { target = expected }
-            for _ in 0..<4 {
+            for round in 1...4 {
                 for path in paths { try MappingFiles.readWhole(path) }
-                if Self.wait(seconds: 6, { target.subtracting(ExtentSet(ledger.credits().map(\.range))).isEmpty }) { return }
+                if Self.wait(seconds: 6, { target.subtracting(ExtentSet(ledger.credits().map(\.range))).isEmpty }) { return round }
                 for path in paths {
                     let fd = open(path, O_RDONLY)
                     if fd >= 0 { posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED); close(fd) }
                 }
                 usleep(300_000)
             }
+            return 4
         }
 
         /// Waits until `condition` holds or `seconds` pass.
@@ -169,9 +172,16 @@ extension PageCacheIntegrationTests {
                 #expect(disk.count == 8)
                 try Self.watching(kind, fs, ledger: ledger) { watcher in
                     usleep(300_000)
-                    try Self.readUntilCredited([fs.path("zst")], ledger: ledger, expected: ExtentSet(disk))
+                    let reads = try Self.readUntilCredited([fs.path("zst")], ledger: ledger, expected: ExtentSet(disk))
                     #expect(ExtentSet(ledger.credits().map(\.range)) == ExtentSet(disk))
-                    #expect(watcher.creditor.statistics.compressedExtentsCredited == 8)
+                    // Each read credits each extent at most once; a read again (after pages left the
+                    // cache before they settled) credits again those that were already credited.
+                    let statistics = watcher.creditor.statistics
+                    if reads == 1 {
+                        #expect(statistics.compressedExtentsCredited == 8, "\(kind): \(statistics)")
+                    } else {
+                        #expect((8...(8 * UInt64(reads))).contains(statistics.compressedExtentsCredited), "\(kind), \(reads) reads: \(statistics)")
+                    }
                 }
             }
         }

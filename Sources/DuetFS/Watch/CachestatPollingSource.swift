@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 import Synchronization
 
@@ -16,6 +17,8 @@ import Synchronization
 /// window longer than the interval.
 ///
 /// The first sweep is the baseline; with `reportInitial` it is reported as `.added` (+ `.dirtied`).
+/// `start` returns once the baseline is taken, so a page that arrives after it is reported: a page
+/// read while the baseline was still being swept would count as cached before the watch.
 public final class CachestatPollingSource: EventSource {
     public let name = "cachestat-poll"
     public let scanner: CachestatScanner
@@ -40,6 +43,7 @@ public final class CachestatPollingSource: EventSource {
 
     private let state = Mutex(State())
     private let stopRequested = Atomic<Bool>(false)
+    private let baselineTaken = DispatchSemaphore(value: 0)
 
     public init(scanner: CachestatScanner, scope: HubScope, interval: Double = 1, reportInitial: Bool = false) {
         self.scanner = scanner
@@ -56,6 +60,7 @@ public final class CachestatPollingSource: EventSource {
             state.started = true
             state.thread = try BackgroundThread.start(name: "cachestat polling") { [self] in run(deliver) }
         }
+        baselineTaken.wait()
     }
 
     public func stop() {
@@ -81,6 +86,8 @@ public final class CachestatPollingSource: EventSource {
     private func run(_ deliver: @escaping @Sendable ([CacheEvent]) -> Void) {
         var previous: [FileKey: FileResidency]?
         var previousStart: UInt64 = 0
+        // A stop before the first sweep must not leave `start` waiting.
+        defer { if previous == nil { baselineTaken.signal() } }
         while !stopRequested.load(ordering: .acquiring) {
             let begin = SystemClock.monotonicNanoseconds()
             let wallStart = Self.wallNanoseconds()
@@ -94,6 +101,7 @@ public final class CachestatPollingSource: EventSource {
                 state.withLock { $0.failure = error as? DuetError ?? DuetError(.malformed, "\(error)") }
             }
             var events: [CacheEvent] = []
+            if previous == nil { baselineTaken.signal() }
             if let previous {
                 // Coarse timestamps (jiffies) can lag a little: widen the window by 50 ms.
                 let since = previousStart > 50_000_000 ? previousStart - 50_000_000 : 0
