@@ -1,3 +1,5 @@
+import Foundation
+
 /// How a scrub runs.
 public struct ScrubOptions: Sendable {
     /// Skip nothing: verify every copy of everything.
@@ -8,6 +10,8 @@ public struct ScrubOptions: Sendable {
     public var bandwidthLimit: UInt64 = 0
     /// Back off while a device serves foreground I/O.
     public var idle = false
+    /// With `idle`: wait for idle devices only while the scrub can still finish by then.
+    public var deadline: Date?
     /// Bytes read but not yet verified, across devices.
     public var maximumInFlight = 64 << 20
     public var coalescer = ReadCoalescer()

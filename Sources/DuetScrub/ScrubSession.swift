@@ -63,6 +63,7 @@ public final class ScrubSession: @unchecked Sendable {
             record.cursors = previous.cursors
             record.counters = previous.counters
             record.findings = previous.findings
+            record.secondsDeferred = previous.secondsDeferred
             options.full = previous.full
         }
         let ledger = LedgerAccess(fileSystem: info.fsid, directory: store.directory)
@@ -86,6 +87,7 @@ public final class ScrubSession: @unchecked Sendable {
 
         try store.save(record)
         let runStart = Date()
+        let deferredBefore = record.secondsDeferred
         let done = DispatchSemaphore(value: 0)
         let worker = Thread {
             scrubber.run()
@@ -100,7 +102,7 @@ public final class ScrubSession: @unchecked Sendable {
             record.findings = state.findings
             record.verifiedAhead = aheadCounter?.count() ?? record.verifiedAhead
             record.updatedAt = Date()
-            try? store.save(checkpointed(record, runStart: runStart))
+            try? store.save(checkpointed(record, runStart: runStart, deferredBefore: deferredBefore, scrubber: scrubber))
             progress?(scrubber.current().counters, record.totalToScrub)
             ledger.flush()
         }
@@ -109,6 +111,7 @@ public final class ScrubSession: @unchecked Sendable {
         record.findings = final.findings
         record.updatedAt = Date()
         record.elapsed += Date().timeIntervalSince(runStart)
+        if options.idle { record.secondsDeferred = (deferredBefore ?? 0) + scrubber.secondsDeferred }
         if scrubber.isCancelled {
             let state = scrubber.checkpoint()
             record.cursors = Dictionary(uniqueKeysWithValues: state.cursors.map { (String($0.key), $0.value) })
@@ -174,9 +177,10 @@ public final class ScrubSession: @unchecked Sendable {
         }
     }
 
-    private func checkpointed(_ record: ScrubRecord, runStart: Date) -> ScrubRecord {
+    private func checkpointed(_ record: ScrubRecord, runStart: Date, deferredBefore: Double?, scrubber: Scrubber) -> ScrubRecord {
         var copy = record
         copy.elapsed = record.elapsed + Date().timeIntervalSince(runStart)
+        if options.idle { copy.secondsDeferred = (deferredBefore ?? 0) + scrubber.secondsDeferred }
         return copy
     }
 

@@ -33,6 +33,8 @@ public final class Scrubber: @unchecked Sendable {
         /// Bytes this scrub's reads from the device have completed, for telling its own I/O from
         /// the foreground's (the device's counters count a read when it completes).
         var ownBytes: UInt64 = 0
+        /// `--idle --deadline`: bytes of the device's extents ahead of the last read issued.
+        var workLeft: UInt64?
     }
     private let inFlight: DispatchSemaphore
     private let inFlightUnit: Int
@@ -40,6 +42,13 @@ public final class Scrubber: @unchecked Sendable {
     private let readers: ReaderThreads
     private let throttle: Throttle?
     private let idleMonitor: IdleMonitor?
+    /// `--idle --deadline`, per device: each device's reads wait on their own.
+    private let deadlines: [UInt64: IdleDeadline]
+    /// Per device: the bytes of its device extents ahead of an offset, for the work a deadline
+    /// projects.
+    private let remainingWork: [UInt64: RemainingWork]
+    /// Seconds reads waited for idle devices, summed over devices.
+    private var waited: TimeInterval = 0
 
     /// - Parameter resume: per device, the physical offset below which everything was verified.
     public init(fileSystem: FileSystem, planner: ScrubPlanner, plan: ScrubPlan, options: ScrubOptions,
@@ -61,6 +70,26 @@ public final class Scrubber: @unchecked Sendable {
         readers = ReaderThreads(count: min(reads, 16), name: "duet-scrub-read")
         throttle = options.bandwidthLimit > 0 ? Throttle(bytesPerSecond: options.bandwidthLimit) : nil
         idleMonitor = options.idle ? IdleMonitor() : nil
+        var deadlines: [UInt64: IdleDeadline] = [:]
+        var remainingWork: [UInt64: RemainingWork] = [:]
+        if options.idle, let end = options.deadline {
+            for devicePlan in plan.devices {
+                let id = devicePlan.device.id
+                let work = RemainingWork(spans: devicePlan.extents.map { $0.devExtent.physical..<($0.devExtent.physical + $0.devExtent.length) })
+                remainingWork[id] = work
+                progress[id]?.workLeft = work.bytes(from: resume[id] ?? 0)
+                deadlines[id] = IdleDeadline(end: end)
+            }
+        }
+        self.deadlines = deadlines
+        self.remainingWork = remainingWork
+    }
+
+    /// Seconds this run's reads waited for idle devices (`--idle`), summed over devices.
+    public var secondsDeferred: TimeInterval {
+        lock.lock()
+        defer { lock.unlock() }
+        return waited
     }
 
     deinit { readers.stop() }
@@ -259,7 +288,23 @@ public final class Scrubber: @unchecked Sendable {
 
     private func issue(_ request: ReadRequest, skipped: UInt64, device: DeviceInfo, reader: DeviceReader,
                        csums: CsumLookup?, treeCheck: TreeBlockCheck, group: DispatchGroup) {
-        idleMonitor?.waitWhileBusy(device: device.path, ownBytes: { self.ownBytes(device.id) }) { self.isCancelled }
+        if let idleMonitor {
+            var limit = IdleMonitor.maximumWait
+            let deadline = deadlines[device.id]
+            if let deadline, let work = remainingWork[device.id] {
+                lock.lock()
+                let left = work.bytes(from: progress[device.id]?.issuedEnd ?? 0)
+                let before = progress[device.id]?.workLeft ?? left
+                progress[device.id]?.workLeft = left
+                lock.unlock()
+                deadline.recordWork(before > left ? before - left : 0)
+                limit = deadline.slack(remaining: left)
+            }
+            let seconds = idleMonitor.waitWhileBusy(device: device.path, atMost: limit, ownBytes: { self.ownBytes(device.id) }) { self.isCancelled }
+            lock.lock()
+            waited += seconds
+            lock.unlock()
+        }
         throttle?.consume(UInt64(request.length))
         inFlight.wait()
         lock.lock()

@@ -33,6 +33,8 @@ public final class SendSession {
         /// `--idle`: wait before disk reads while a device of the file system serves others' I/O,
         /// sending meanwhile what they bring into the cache.
         public var idle = false
+        /// With `idle`: wait for idle devices only while the send can still finish by then.
+        public var deadline: Date?
 
         public init(snapshots: [String]) { self.snapshots = snapshots }
     }
@@ -60,10 +62,13 @@ public final class SendSession {
     public private(set) var report = Report()
     /// Where the stream goes (not owned).
     let output: Int32
+    /// `--idle --deadline`: one for the whole send, its clock started with it.
+    private let idleDeadline: IdleDeadline?
 
     public init(options: Options, output: Int32) {
         self.options = options
         self.output = output
+        idleDeadline = options.idle ? options.deadline.map { IdleDeadline(end: $0) } : nil
     }
 
     /// The protocol version `--proto` asks for, resolved against the kernel.
@@ -188,7 +193,7 @@ public final class SendSession {
         emitter.arrivals = arrivals
         emitter.snapshotRoot = snapshot.id
         emitter.aliases = aliases
-        if options.idle { emitter.idle = IdleWait(devices: try fileSystem.devices().map(\.path)) }
+        if options.idle { emitter.idle = IdleWait(devices: try fileSystem.devices().map(\.path), deadline: idleDeadline) }
         do {
             try writer.writeHeader()
             for command in plan.metadata { try writer.write(command) }

@@ -28,6 +28,9 @@ struct ScrubRunOptions: ParsableArguments {
     @Flag(help: "Back off while a device serves foreground I/O.")
     var idle = false
 
+    @Option(help: "With --idle: finish within this time (e.g. 6h, 90m): stop waiting for idle devices once the rest would not fit otherwise.")
+    var deadline: String?
+
     @Option(help: "Bytes of reads in flight per scrub (e.g. 16M; default 64M); less is gentler on a shared disk.")
     var inFlight: String?
 
@@ -48,6 +51,10 @@ struct ScrubRunOptions: ParsableArguments {
 
     func validate() throws {
         if let period, Units.seconds(period) == nil { throw ValidationError("--period \(period): give seconds or a number with s, m, h or d") }
+        if let deadline {
+            guard Units.seconds(deadline) != nil else { throw ValidationError("--deadline \(deadline): give seconds or a number with s, m, h or d") }
+            guard idle else { throw ValidationError("--deadline applies to --idle: without it the scrub never waits") }
+        }
         if let limit, Units.bytes(limit) == nil { throw ValidationError("--limit \(limit): give bytes per second, optionally with K, M, G or T") }
         if let inFlight, (Units.bytes(inFlight) ?? 0) < 4096 { throw ValidationError("--in-flight \(inFlight): give bytes (at least 4K), optionally with K, M or G") }
         if let readSize, !(64 << 10 ... 64 << 20).contains(Units.bytes(readSize) ?? 0) {
@@ -61,6 +68,7 @@ struct ScrubRunOptions: ParsableArguments {
         var options = ScrubOptions()
         options.full = full
         options.idle = idle
+        options.deadline = deadline.flatMap(Units.seconds).map { Date().addingTimeInterval(TimeInterval($0)) }
         options.bandwidthLimit = limit.flatMap(Units.bytes) ?? 0
         if let bytes = inFlight.flatMap(Units.bytes) { options.maximumInFlight = Int(bytes) }
         if let bytes = readSize.flatMap(Units.bytes) { options.coalescer.maximumRead = Int(bytes) }

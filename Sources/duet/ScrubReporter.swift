@@ -20,6 +20,7 @@ enum ScrubReporter {
             table.add("Verified ahead of the scrub (to skip)", ByteCount.human(ahead))
         }
         table.add("Read from devices", ByteCount.human(counters.deviceBytesRead))
+        if let deferred = record.secondsDeferred { table.add("Waited for idle devices", Self.duration(deferred)) }
         let full = counters.deviceBytesRead + counters.skippedVerified
         let saved = full > 0 ? Double(counters.skippedVerified) / Double(full) * 100 : 0
         table.add("I/O saved vs a full scrub", String(format: "%.1f%%", saved))
@@ -96,6 +97,7 @@ enum ScrubMetrics {
             ("duet_scrub_errors", "Errors found by the last scrub.", Double(c.errors)),
             ("duet_scrub_uncorrectable_errors", "Errors left after repair.", Double(record.uncorrectable ?? c.errors)),
             ("duet_scrub_duration_seconds", "Time the last scrub took.", record.elapsed),
+            ("duet_scrub_deferred_seconds", "Time the last scrub's reads waited for idle devices (--idle; summed over devices).", record.secondsDeferred ?? 0),
             ("duet_scrub_finished", "1 if the last scrub finished, 0 if interrupted.", record.status == .finished ? 1 : 0),
             ("duet_scrub_last_timestamp_seconds", "When the last scrub started.", record.startedAt.timeIntervalSince1970),
         ]

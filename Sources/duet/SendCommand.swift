@@ -53,6 +53,9 @@ struct SendCommand: ParsableCommand {
     @Flag(help: "Back off before reading from disk while a device of the file system serves other I/O; meanwhile send what that I/O brings into the cache.")
     var idle = false
 
+    @Option(help: "With --idle: finish within this time (e.g. 2h, 30m): stop waiting for idle devices once the rest would not fit otherwise.")
+    var deadline: String?
+
     @Option(help: "The ledger's directory, credited with the data read from disk (default /var/lib/duet/<fsid>).")
     var stateDir: String?
 
@@ -69,6 +72,10 @@ struct SendCommand: ParsableCommand {
         if let proto, proto > 2 { throw ValidationError("--proto \(proto): give 0, 1 or 2") }
         if compressedData, proto == 1 { throw ValidationError("--compressed-data needs --proto 2") }
         if snapshots.isEmpty { throw ValidationError("give at least one read-only snapshot") }
+        if let deadline {
+            guard Units.seconds(deadline) != nil else { throw ValidationError("--deadline \(deadline): give seconds or a number with s, m, h or d") }
+            guard idle else { throw ValidationError("--deadline applies to --idle: without it the send never waits") }
+        }
     }
 
     func run() throws {
@@ -85,6 +92,7 @@ struct SendCommand: ParsableCommand {
         options.cacheEvents = !noEvents
         options.ledgerDirectory = stateDir
         options.idle = idle
+        options.deadline = deadline.flatMap(Units.seconds).map { Date().addingTimeInterval(TimeInterval($0)) }
 
         let output: Int32
         if let file {

@@ -143,7 +143,32 @@ struct ScrubOperationTests {
             #expect(text.contains("# TYPE duet_scrub_verified_bytes gauge"))
             #expect(text.contains("duet_scrub_verified_bytes{fsid=\"\(record.fsid)\"} \(Double(record.counters.verified))"))
             #expect(text.contains("duet_scrub_finished{fsid=\"\(record.fsid)\"} 1.0"))
+            #expect(text.contains("duet_scrub_deferred_seconds{fsid=\"\(record.fsid)\"} \(record.secondsDeferred ?? -1)"), "--idle records its waits")
             #expect(try FileManager.default.contentsOfDirectory(atPath: metrics).count == 1, "no temporary file left")
+        }
+    }
+
+    @Test("--idle --deadline: on a device that is never idle, the scrub waits only while the deadline leaves room, then finishes")
+    func idleWithDeadline() throws {
+        try TestFileSystem.with(.init(deviceSize: 512 << 20, dataProfile: .single)) { testFS in
+            for index in 0..<4 { try testFS.writeFile("d\(index)", size: 16 << 20, seed: UInt64(index + 60)) }
+            try testFS.writeFile("busy", size: 64 << 20, seed: 69)
+            try testFS.sync()
+            try TestFileSystem.dropCaches()
+            let busy = try BusyReader(file: testFS.path("busy"), seconds: 60)
+            defer { busy.stop() }
+            usleep(300_000)
+            // Without the deadline the first read alone would wait `IdleMonitor.maximumWait` (60 s).
+            let outcome = try ScrubRun.run("start", testFS, stateDirectory: ScrubRun.stateDirectory(testFS), ["--idle", "--deadline", "8s"])
+            let record = try #require(outcome.record)
+            #expect(busy.isRunning, "the scrub finished while the device was still busy")
+            #expect(outcome.status == 0 && record.status == .finished)
+            let deferred = try #require(record.secondsDeferred)
+            #expect(deferred >= 1, "it waited while the deadline left room: \(deferred) s")
+            #expect(deferred <= 8.5, "no wait runs past the deadline (one device): \(deferred) s")
+            #expect(record.counters.dataVerified >= 128 << 20)
+            let status = try DuetBinary.run(["scrub", "status", "--state-dir", ScrubRun.stateDirectory(testFS), testFS.mountPoint])
+            #expect(status.output.contains("Waited for idle devices"))
         }
     }
 
@@ -155,6 +180,10 @@ struct ScrubOperationTests {
         #expect(missing.status == 1 && missing.errorOutput.contains("does not exist"))
         let badLimit = try DuetBinary.run(["scrub", "start", "--limit", "fast", "/"])
         #expect(badLimit.status == 1 && badLimit.errorOutput.contains("--limit"))
+        let deadlineAlone = try DuetBinary.run(["scrub", "start", "--deadline", "6h", "/"])
+        #expect(deadlineAlone.status == 1 && deadlineAlone.errorOutput.contains("--deadline applies to --idle"))
+        let badDeadline = try DuetBinary.run(["scrub", "start", "--idle", "--deadline", "soon", "/"])
+        #expect(badDeadline.status == 1 && badDeadline.errorOutput.contains("--deadline soon"))
         try TestFileSystem.with { testFS in
             let unprivileged = try DuetBinary.run(["scrub", "start", testFS.mountPoint], asUser: "65534")
             #expect(unprivileged.status == 1 && unprivileged.errorOutput.contains("needs root"))

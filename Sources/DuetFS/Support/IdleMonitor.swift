@@ -76,11 +76,16 @@ public final class IdleMonitor: @unchecked Sendable {
         return (busyInLastWindow[device] ?? true) || grown >= busyThreshold * window
     }
 
-    /// Waits while `device` is busy, at most `maximumWait`.
-    public func waitWhileBusy(device: String, ownBytes: () -> UInt64, cancelled: () -> Bool) {
-        let deadline = Date().addingTimeInterval(Self.maximumWait)
+    /// Waits while `device` is busy, at most `limit` (and never more than `maximumWait`); returns
+    /// the seconds it waited.
+    @discardableResult
+    public func waitWhileBusy(device: String, atMost limit: TimeInterval = maximumWait, ownBytes: () -> UInt64,
+                              cancelled: () -> Bool) -> TimeInterval {
+        let start = Date()
+        let deadline = start.addingTimeInterval(min(limit, Self.maximumWait))
         while isBusy(device: device, ownBytes: ownBytes), !cancelled(), Date() < deadline {
             Thread.sleep(forTimeInterval: 0.1)
         }
+        return Date().timeIntervalSince(start)
     }
 }

@@ -26,6 +26,9 @@ public struct ScrubRecord: Codable, Sendable {
     /// While a scrub runs or after an interruption: data ahead of the cursors that reads since the
     /// last complete scrub verified, which the scrub skips when it gets there (not in `counters`).
     public var verifiedAhead: UInt64?
+    /// With `--idle`: seconds its reads waited for idle devices across all runs, summed over
+    /// devices (they wait in parallel, so it can exceed `elapsed`).
+    public var secondsDeferred: Double?
     public var findings: [ScrubFinding]
     /// Bytes a full scrub would read: used bytes of every block group times its copies.
     public var totalToScrub: UInt64

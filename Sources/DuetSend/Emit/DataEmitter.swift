@@ -132,6 +132,8 @@ public struct DataEmitter {
         var advisedBytes: UInt64 = 0
         var readSinceLook: UInt64 = 0
         let readAhead = idle == nil ? readAheadWindow : 0
+        // Bytes of disk[index...], for what a deadline projects (moves within the queue keep it).
+        var queued = idle?.deadline == nil ? 0 : disk.reduce(UInt64(0)) { $0 + UInt64($1.range.count) }
         while index < disk.count {
             // Pieces someone else has since brought into the cache move ahead of the rest of the
             // queue, before they are evicted again: those whose pages the events report, or, without
@@ -145,7 +147,7 @@ public struct DataEmitter {
                     moveAhead(&disk, from: advised, foundCached: &foundCached, arrived: nil)
                 }
             }
-            if let idle, deferWhileBusy(idle, &disk, index: index, foundCached: &foundCached) {
+            if let idle, deferWhileBusy(idle, &disk, index: index, queued: queued, foundCached: &foundCached) {
                 continue  // what arrived meanwhile goes first
             }
             while advised < disk.count, advised == index || advisedBytes < readAhead {
@@ -165,6 +167,10 @@ public struct DataEmitter {
             // have left the cache since, and reading them is a disk read like any other.
             let wasCached = foundCached[index] && PageResidency.isResident(descriptor: piece.file.descriptor, range: piece.range)
             index += 1
+            if let deadline = idle?.deadline {
+                queued -= min(queued, UInt64(piece.range.count))
+                deadline.recordWork(UInt64(piece.range.count))
+            }
             if piece.source == .otherCache {
                 if let aliasFile = piece.alias?.file(inode: piece.file.inode),
                    PageResidency.isResident(descriptor: aliasFile.descriptor, range: piece.range) {
@@ -209,17 +215,20 @@ public struct DataEmitter {
     }
 
     /// `--idle`: waits while a device serves others' I/O before `disk[index]` is read from disk,
-    /// at most `IdleMonitor.maximumWait` (a device never idle still sees one read per wait).
+    /// at most `IdleMonitor.maximumWait` (a device never idle still sees one read per wait), and
+    /// with a deadline at most what leaves time for the `queued` bytes still to send.
     /// Meanwhile pieces whose pages arrive in the cache move to `index`; true when some did, so
     /// the loop sends them first and asks again. No readahead is outstanding here (`readAhead`
     /// is 0), so `index` is also where moved pieces belong.
-    private mutating func deferWhileBusy(_ idle: IdleWait, _ disk: inout [DataPiece], index: Int, foundCached: inout [Bool]) -> Bool {
+    private mutating func deferWhileBusy(_ idle: IdleWait, _ disk: inout [DataPiece], index: Int, queued: UInt64,
+                                         foundCached: inout [Bool]) -> Bool {
         let piece = disk[index]
         guard piece.source == .disk, isEncoded(piece) || !PageResidency.isResident(descriptor: piece.file.descriptor, range: piece.range) else {
             return false
         }
         let poll: UInt32 = 100_000
-        let polls = Int(IdleMonitor.maximumWait * 1_000_000) / Int(poll)
+        let limit = min(IdleMonitor.maximumWait, idle.deadline?.slack(remaining: queued) ?? IdleMonitor.maximumWait)
+        let polls = Int(limit * 1_000_000) / Int(poll)
         var waited = 0
         defer { statistics.secondsDeferred += Double(waited) * Double(poll) / 1_000_000 }
         while waited < polls, idle.busy() {

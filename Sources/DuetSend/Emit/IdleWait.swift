@@ -6,10 +6,14 @@ import DuetFS
 /// from the foreground's).
 public struct IdleWait: @unchecked Sendable {
     public let devices: [String]
+    /// `--deadline`: the send waits only while it can still finish by then. Shared by the
+    /// snapshots of one send; what it projects is the disk reads of the snapshot being sent.
+    public let deadline: IdleDeadline?
     private let monitor = IdleMonitor()
 
-    public init(devices: [String]) {
+    public init(devices: [String], deadline: IdleDeadline? = nil) {
         self.devices = devices
+        self.deadline = deadline
         _ = busy()  // opens the first measuring window now, so the first look before a read has a rate
     }
 

@@ -79,6 +79,10 @@ extension SendIntegrationTests {
                 #expect(try SendHarness.count(.write, in: nodata) == 0)
                 let terminalless = try DuetBinary.run(["send", "--proto", "3", fs.path("s0")])
                 #expect(terminalless.status != 0)
+                let deadlineAlone = try DuetBinary.run(["send", "--deadline", "2h", "-f", out, fs.path("s0")])
+                #expect(deadlineAlone.status == 1 && deadlineAlone.errorOutput.contains("--deadline applies to --idle"))
+                let badDeadline = try DuetBinary.run(["send", "--idle", "--deadline", "later", "-f", out, fs.path("s0")])
+                #expect(badDeadline.status == 1 && badDeadline.errorOutput.contains("--deadline later"))
             }
         }
     }

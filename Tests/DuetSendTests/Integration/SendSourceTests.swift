@@ -182,11 +182,8 @@ extension SendIntegrationTests {
                     try source.writeFile("busy", size: 64 << 20, seed: 39)
                     try source.sync()
                     try TestFileSystem.dropCaches()
-                    let busy = Process()
-                    busy.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-                    busy.arguments = ["4", "sh", "-c", "while :; do dd if='\(source.path("busy"))' of=/dev/null bs=1M iflag=direct status=none; done"]
-                    try busy.run()
-                    defer { if busy.isRunning { busy.terminate() }; busy.waitUntilExit() }
+                    let busy = try BusyReader(file: source.path("busy"), seconds: 4)
+                    defer { busy.stop() }
                     usleep(300_000)
 
                     let stream = target.directory + "/stream"
@@ -215,6 +212,43 @@ extension SendIntegrationTests {
                     #expect(total.secondsDeferred >= 1, "it waited for the other process: \(total.secondsDeferred) s")
                     #expect(total.bytesFromOtherCache == 8 << 20, "f1 from the live file's cache")
                     #expect(total.bytesFromDisk == 24 << 20)
+                    try SendHarness.receive(stream, into: target.mountPoint)
+                    try SendHarness.requireSame(try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
+                }
+            }
+        }
+
+        /// `--idle --deadline`: on a device that is never idle, the send waits only while the
+        /// deadline leaves room for the rest, then reads; it does not wait for the device to fall
+        /// idle (here 60 s away), nor a whole `IdleMonitor.maximumWait` per read.
+        @Test func withADeadlineTheSendStopsWaitingWhenTheRestWouldNotFit() throws {
+            try TestFileSystem.with(TestFileSystemOptions(deviceSize: 1 << 30)) { source in
+                try TestFileSystem.with { target in
+                    try source.createSubvolume("live")
+                    for index in 0..<4 { try source.writeFile("live/f\(index)", size: 8 << 20, seed: UInt64(index + 41)) }
+                    try source.writeFile("busy", size: 64 << 20, seed: 49)
+                    try source.sync()
+                    try source.snapshot("live", as: "snap")
+                    try TestFileSystem.dropCaches()
+                    let busy = try BusyReader(file: source.path("busy"), seconds: 60)
+                    defer { busy.stop() }
+                    usleep(300_000)
+
+                    let stream = target.directory + "/stream"
+                    let fd = open(stream, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+                    #expect(fd >= 0)
+                    var options = SendSession.Options(snapshots: [source.path("snap")])
+                    options.protocolVersion = 2
+                    options.idle = true
+                    options.deadline = Date().addingTimeInterval(5)
+                    let session = SendSession(options: options, output: fd)
+                    defer { close(fd) }
+                    try session.run()
+                    let total = session.report.total
+                    #expect(busy.isRunning, "the send finished while the device was still busy")
+                    #expect(total.secondsDeferred >= 1, "it waited while the deadline left room: \(total.secondsDeferred) s")
+                    #expect(total.secondsDeferred <= 5.5, "no wait runs past the deadline: \(total.secondsDeferred) s")
+                    #expect(total.bytesFromDisk == 32 << 20)
                     try SendHarness.receive(stream, into: target.mountPoint)
                     try SendHarness.requireSame(try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
                 }

@@ -1,0 +1,32 @@
+import Foundation
+
+/// Another process that keeps a device busy for the `--idle` tests: it reads a file over and over
+/// with O_DIRECT (device I/O that brings nothing into the page cache), for at most `seconds`.
+/// It stops when a file appears, not on a signal: a child of the test process may inherit
+/// signals blocked (SIGTERM to `timeout` went unanswered until its time ran out).
+public final class BusyReader {
+    private let process = Process()
+    private let stopFile: String
+
+    public init(file: String, seconds: Int) throws {
+        stopFile = NSTemporaryDirectory() + "/duet-busy-reader-\(getpid())-\(UUID().uuidString)"
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", """
+            end=$(( $(date +%s) + \(seconds) ))
+            while [ ! -e '\(stopFile)' ] && [ "$(date +%s)" -lt "$end" ]; do
+              dd if='\(file)' of=/dev/null bs=1M count=8 iflag=direct status=none
+            done
+            """]
+        try process.run()
+    }
+
+    deinit { stop() }
+
+    public var isRunning: Bool { process.isRunning }
+
+    public func stop() {
+        FileManager.default.createFile(atPath: stopFile, contents: nil)
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: stopFile)
+    }
+}
