@@ -1,12 +1,10 @@
-import DuetFS
 import Glibc
 
-/// Which pages of a file are in the page cache now: `mincore(2)` over a shared read-only
-/// mapping of the file (root or the file's owner; reference §1.7). Each file's page cache is
-/// its own: a snapshot's inode and the live inode it was taken from are asked separately.
-public enum PageResidency {
-    public static let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
-
+/// Which pages of a byte range of a file are in the page cache now: `mincore(2)` over a shared
+/// read-only mapping of the range (root or the file's owner; reference §1.7), for a task that
+/// asks about the range it is about to read (the send). Each file's page cache is its own: a
+/// snapshot's inode and the live inode it was taken from are asked separately.
+extension PageResidency {
     /// Runs of `range` (clipped to page boundaries outward) whose pages are all resident or all
     /// absent, in order: `(range, resident)`. A file that cannot be mapped counts as absent.
     public static func runs(descriptor: Int32, range: Range<UInt64>) -> [(Range<UInt64>, Bool)] {
