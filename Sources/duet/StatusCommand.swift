@@ -71,8 +71,8 @@ struct StatusCommand: ParsableCommand {
             lastScrub = ledger.lastCompleteScrub.map { Date(timeIntervalSince1970: TimeInterval($0)) }
         }
 
-        let watcher = WatchStatusFile(directory: directory).read()
-        let running = watcher.map { kill($0.pid, 0) == 0 } ?? false
+        let (watcher, identity) = WatchStatusFile(directory: directory).read()
+        let running = identity.map { WatchStatusFile.isWatcher(pid: $0.pid) } ?? false
         let report = Report(fsid: info.fsid.description, cached: cached, ledgerCoverage: coverage, lastCompleteScrub: lastScrub,
                             watcher: running ? watcher : nil, watcherRunning: running)
         if json {
@@ -88,6 +88,8 @@ struct StatusCommand: ParsableCommand {
         table.add("Last complete scrub", lastScrub.map(ScrubReporter.date) ?? "never")
         if let watcher, running {
             table.add("Watcher", "running (pid \(watcher.pid), \(watcher.source), \(Int(watcher.eventsPerSecond)) events/s, \(watcher.eventsLost) lost)")
+        } else if let identity, running {
+            table.add("Watcher", "running (pid \(identity.pid)\(identity.source.map { ", \($0)" } ?? ""); another version of duet: restart it for its rates)")
         } else {
             table.add("Watcher", "not running (start `duet watch \(mount)`)")
         }

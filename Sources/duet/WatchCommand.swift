@@ -153,12 +153,28 @@ struct WatchStatusFile {
         try? AtomicFile.write(data, to: path)
     }
 
-    func read() -> WatchReport? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    /// What every version of the watcher has written: enough to tell whether one runs.
+    struct Identity: Codable {
+        var pid: Int32
+        var source: String?
+    }
+
+    /// The report, and the writer's identity even when the report is from another version of
+    /// duet (a watcher started before an upgrade keeps running: it must not look stopped).
+    func read() -> (report: WatchReport?, identity: Identity?) {
+        guard let data = FileManager.default.contents(atPath: path) else { return (nil, nil) }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
-        return try? decoder.decode(WatchReport.self, from: data)
+        let report = try? decoder.decode(WatchReport.self, from: data)
+        return (report, report.map { Identity(pid: $0.pid, source: $0.source) } ?? (try? decoder.decode(Identity.self, from: data)))
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: path) }
+
+    /// Whether `pid` is a running `duet watch`: a watcher killed with -9 leaves its file behind,
+    /// and its pid may since belong to another process.
+    static func isWatcher(pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0, let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        return data.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == "watch" }
+    }
 }

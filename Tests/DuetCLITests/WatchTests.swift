@@ -8,10 +8,10 @@ import Testing
 @Suite(.enabled(if: IntegrationGate.enabled), .serialized)
 struct WatchTests {
     /// Starts `duet watch` on the file system; stop it with `stop(_:)` or kill it.
-    static func startWatch(_ testFS: TestFileSystem, state: String) throws -> Process {
+    static func startWatch(_ testFS: TestFileSystem, state: String, logInterval: Int = 1) throws -> Process {
         let watch = Process()
         watch.executableURL = URL(fileURLWithPath: DuetBinary.path)
-        watch.arguments = ["watch", "--state-dir", state, "--log-interval", "1", testFS.mountPoint]
+        watch.arguments = ["watch", "--state-dir", state, "--log-interval", String(logInterval), testFS.mountPoint]
         watch.standardOutput = FileHandle.nullDevice
         watch.standardError = FileHandle.nullDevice
         // A watcher killed with -9 leaves its status file: only this one's counts as ready.
