@@ -64,11 +64,8 @@ struct WatchCommand: ParsableCommand {
                 throw DuetError(.system(errno: EBUSY), "cannot open the ledger of \(mount) in \(directory): \(error) (is another `duet watch` running?)")
             }
             let device = try table.btrfsEntry(containing: mount).kernelDevice
-            let eventSource = try Self.makeSource(source, mount: mount, device: device)
             let creditor = try Creditor(fileSystem: fileSystem, ledger: ledger, device: device)
-            // Flushed every second: a scrub running beside the watcher reads the ledger from disk.
-            let watcher = CreditWatcher(source: eventSource, creditor: creditor, flushInterval: 1, flush: { try ledger.flush() })
-            try watcher.start()
+            let (watcher, eventSource) = try Self.startWatcher(source, mount: mount, device: device, creditor: creditor, ledger: ledger, logger: logger)
             let status = WatchStatusFile(directory: directory)
             status.write(WatchReport(mount: mount, fsid: info.fsid.description, source: eventSource.name, pid: getpid(), updatedAt: Date(),
                                      eventsPerSecond: 0, pageEventsPerSecond: 0, eventsDelivered: 0, eventsLost: 0, creditor: creditor.statistics, flushFailures: 0))
@@ -108,17 +105,41 @@ struct WatchCommand: ParsableCommand {
         logger.info("stopping: settling held pages and flushing the ledger")
     }
 
+    /// Starts a watcher with the chosen source. With `auto`, a source that fails to start (the
+    /// kernel's 64 Duet tasks in use, a probe the kernel refuses) gives way to the next: kernel,
+    /// then bpf, then cachestat.
+    static func startWatcher(_ choice: EventSourceChoice, mount: String, device: UInt32, creditor: Creditor, ledger: Ledger,
+                             logger: Logger) throws -> (CreditWatcher, any EventSource) {
+        var candidates: [EventSourceChoice]
+        switch choice {
+        case .auto:
+            candidates = [.cachestat]
+            if BPFEventSource.isSupported { candidates.insert(.bpf, at: 0) }
+            if KernelEventSource.isSupported { candidates.insert(.kernel, at: 0) }
+        default:
+            candidates = [choice]
+        }
+        for (index, candidate) in candidates.enumerated() {
+            do {
+                let eventSource = try makeSource(candidate, mount: mount, device: device)
+                // Flushed every second: a scrub running beside the watcher reads the ledger from disk.
+                let watcher = CreditWatcher(source: eventSource, creditor: creditor, flushInterval: 1, flush: { try ledger.flush() })
+                try watcher.start()
+                return (watcher, eventSource)
+            } catch where index + 1 < candidates.count {
+                logger.warning("\(mount): the \(candidate.rawValue) source did not start (\(error)); trying \(candidates[index + 1].rawValue)")
+            }
+        }
+        throw DuetError(.unsupported, "no event source for \(mount)")  // not reached: the last candidate's error is thrown
+    }
+
     static func makeSource(_ choice: EventSourceChoice, mount: String, device: UInt32) throws -> any EventSource {
         switch choice {
         case .kernel:
             return KernelEventSource(mount: mount, device: device)
         case .bpf:
             return try BPFEventSource(mounts: [mount])
-        case .cachestat:
-            return CachestatPollingSource(scanner: try CachestatScanner(mounts: [mount]), scope: .fileSystem(device: device))
-        case .auto:
-            if KernelEventSource.isSupported { return KernelEventSource(mount: mount, device: device) }
-            if BPFEventSource.isSupported { return try BPFEventSource(mounts: [mount]) }
+        case .cachestat, .auto:
             return CachestatPollingSource(scanner: try CachestatScanner(mounts: [mount]), scope: .fileSystem(device: device))
         }
     }

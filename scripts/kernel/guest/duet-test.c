@@ -643,10 +643,37 @@ static void test_overhead(void)
 	       base.busy, ev.busy, stm.busy);
 }
 
+/*
+ * --hold MNT N: registers N tasks on MNT and keeps them until killed, so that the guest can
+ * check what `duet watch --source auto` does when the kernel has no task left to give.
+ */
+static int hold_tasks(int n)
+{
+	int i, err = 0;
+
+	duet_dev = open("/dev/duet", O_RDWR | O_CLOEXEC);
+	if (duet_dev < 0)
+		die("/dev/duet");
+	for (i = 0; i < n; i++) {
+		if (reg_task("", DUET_PAGE_ADDED, DUET_MODEL_EVENT, DUET_KEY_NONE, 0, 0, "hold", &err) < 0) {
+			fprintf(stderr, "duet-test: task %d of %d: %s\n", i + 1, n, strerror(err));
+			return 1;
+		}
+	}
+	printf("duet-test: holding %d tasks\n", n);
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 4 && strcmp(argv[1], "--hold") == 0) {
+		mnt = argv[2];
+		return hold_tasks(atoi(argv[3]));
+	}
 	if (argc != 4) {
-		fprintf(stderr, "usage: %s MNT SUBVOL_ROOTID SNAP_ROOTID\n", argv[0]);
+		fprintf(stderr, "usage: %s MNT SUBVOL_ROOTID SNAP_ROOTID | --hold MNT N\n", argv[0]);
 		return 2;
 	}
 	mnt = argv[1];
