@@ -101,8 +101,9 @@ public final class ScrubSession: @unchecked Sendable {
             record.counters = state.counters
             record.findings = state.findings
             record.verifiedAhead = aheadCounter?.count() ?? record.verifiedAhead
+            if options.idle { record.secondsDeferred = (deferredBefore ?? 0) + scrubber.secondsDeferred }
             record.updatedAt = Date()
-            try? store.save(checkpointed(record, runStart: runStart, deferredBefore: deferredBefore, scrubber: scrubber))
+            try? store.save(checkpointed(record, runStart: runStart))
             progress?(scrubber.current().counters, record.totalToScrub)
             ledger.flush()
         }
@@ -177,10 +178,9 @@ public final class ScrubSession: @unchecked Sendable {
         }
     }
 
-    private func checkpointed(_ record: ScrubRecord, runStart: Date, deferredBefore: Double?, scrubber: Scrubber) -> ScrubRecord {
+    private func checkpointed(_ record: ScrubRecord, runStart: Date) -> ScrubRecord {
         var copy = record
         copy.elapsed = record.elapsed + Date().timeIntervalSince(runStart)
-        if options.idle { copy.secondsDeferred = (deferredBefore ?? 0) + scrubber.secondsDeferred }
         return copy
     }
 

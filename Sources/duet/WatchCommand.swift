@@ -110,27 +110,23 @@ struct WatchCommand: ParsableCommand {
     /// then bpf, then cachestat.
     static func startWatcher(_ choice: EventSourceChoice, mount: String, device: UInt32, creditor: Creditor, ledger: Ledger,
                              logger: Logger) throws -> (CreditWatcher, any EventSource) {
-        var candidates: [EventSourceChoice]
-        switch choice {
-        case .auto:
-            candidates = [.cachestat]
-            if BPFEventSource.isSupported { candidates.insert(.bpf, at: 0) }
-            if KernelEventSource.isSupported { candidates.insert(.kernel, at: 0) }
-        default:
-            candidates = [choice]
+        let candidates: [EventSourceChoice] = choice != .auto ? [choice]
+            : (KernelEventSource.isSupported ? [.kernel] : []) + (BPFEventSource.isSupported ? [.bpf] : []) + [.cachestat]
+        func start(_ candidate: EventSourceChoice) throws -> (CreditWatcher, any EventSource) {
+            let eventSource = try makeSource(candidate, mount: mount, device: device)
+            // Flushed every second: a scrub running beside the watcher reads the ledger from disk.
+            let watcher = CreditWatcher(source: eventSource, creditor: creditor, flushInterval: 1, flush: { try ledger.flush() })
+            try watcher.start()
+            return (watcher, eventSource)
         }
-        for (index, candidate) in candidates.enumerated() {
+        for (index, candidate) in candidates.dropLast().enumerated() {
             do {
-                let eventSource = try makeSource(candidate, mount: mount, device: device)
-                // Flushed every second: a scrub running beside the watcher reads the ledger from disk.
-                let watcher = CreditWatcher(source: eventSource, creditor: creditor, flushInterval: 1, flush: { try ledger.flush() })
-                try watcher.start()
-                return (watcher, eventSource)
-            } catch where index + 1 < candidates.count {
+                return try start(candidate)
+            } catch {
                 logger.warning("\(mount): the \(candidate.rawValue) source did not start (\(error)); trying \(candidates[index + 1].rawValue)")
             }
         }
-        throw DuetError(.unsupported, "no event source for \(mount)")  // not reached: the last candidate's error is thrown
+        return try start(candidates[candidates.count - 1])
     }
 
     static func makeSource(_ choice: EventSourceChoice, mount: String, device: UInt32) throws -> any EventSource {
