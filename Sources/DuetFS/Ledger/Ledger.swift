@@ -88,6 +88,9 @@ public final class Ledger: Sendable {
             try LedgerFiles.makeStateDirectory(directory)
             state.lockFD = try LedgerFiles.lock(directory + "/lock")
             // Leftovers of a crash while replacing a file; the file they would have replaced is intact.
+            LedgerFiles.removeLeftoverTemporaries(of: "snapshot", in: directory)
+            LedgerFiles.removeLeftoverTemporaries(of: "journal", in: directory)
+            // The fixed temporary names of earlier versions (unlink never follows a link).
             unlink(directory + "/snapshot.tmp")
             unlink(directory + "/journal.tmp")
         }
@@ -154,6 +157,7 @@ public final class Ledger: Sendable {
         for entry in snapshot.entries { state.map.appendLoaded(entry) }
         state.epoch = snapshot.journalEpoch
         state.lastCompleteScrub = snapshot.lastCompleteScrub
+        state.map.completionBoundary = snapshot.lastCompleteScrub ?? 0
         state.snapshotBytes = bytes.count
         report.snapshotEntries = snapshot.entries.count
     }
@@ -165,6 +169,7 @@ public final class Ledger: Sendable {
         let contents = LedgerJournal.read(bytes)
         guard let header = contents.header else {
             report.journalHeaderUnreadable = true
+            report.unreadableJournalRecords = max(0, bytes.count - LedgerJournal.headerSize) / LedgerJournal.recordSize
             return false
         }
         guard header.fileSystem == fileSystem, UInt64(header.sectorSize) == options.sectorSize else {
@@ -236,7 +241,9 @@ public final class Ledger: Sendable {
         switch record.kind {
         case .credit: state.map.credit(inward(bytes, shift), generation: record.generation, time: record.time)
         case .void: state.map.void(outward(bytes, shift))
-        case .scrubCompleted: state.lastCompleteScrub = record.time
+        case .scrubCompleted:
+            state.lastCompleteScrub = record.time
+            state.map.completionBoundary = record.time
         }
     }
 
@@ -269,6 +276,7 @@ public final class Ledger: Sendable {
     public func recordCompleteScrub(time: UInt64) {
         state.withLock { state in
             state.lastCompleteScrub = time
+            state.map.completionBoundary = time
             append(.init(kind: .scrubCompleted, time: time), to: &state)
         }
     }

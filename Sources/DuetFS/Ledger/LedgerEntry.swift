@@ -37,9 +37,13 @@ struct LedgerEntry: Hashable, Sendable {
         self.bitmap = bitmap
     }
 
-    /// Whether credits with times in `time ... newest` and in `other` together span at most `resolution`.
-    func timesFit(_ otherOldest: UInt64, _ otherNewest: UInt64, resolution: UInt64) -> Bool {
-        Swift.max(newest, otherNewest) - Swift.min(time, otherOldest) <= resolution
+    /// Whether credits with times in `time ... newest` and in `other` together span at most
+    /// `resolution` and lie on one side of `boundary` (the last complete scrub): an entry keeps
+    /// its oldest time, so one that straddled it would hide a newer credit from the next scrub.
+    func timesFit(_ otherOldest: UInt64, _ otherNewest: UInt64, resolution: UInt64, boundary: UInt64 = 0) -> Bool {
+        let oldest = Swift.min(time, otherOldest)
+        let newestOfAll = Swift.max(newest, otherNewest)
+        return newestOfAll - oldest <= resolution && (oldest >= boundary || newestOfAll < boundary)
     }
 
     var span: Range<UInt64> { start..<end }
@@ -91,9 +95,9 @@ struct LedgerEntry: Hashable, Sendable {
     /// Takes `right` (which lies at or after this entry's end) into this entry if they share a
     /// generation, their times are within `timeResolution`, and one entry costs no more snapshot
     /// bytes than two. Edits the bitmap in place, so a growing fragmented extent costs O(1) per credit.
-    mutating func absorb(_ right: LedgerEntry, timeResolution: UInt64) -> Bool {
+    mutating func absorb(_ right: LedgerEntry, timeResolution: UInt64, boundary: UInt64 = 0) -> Bool {
         guard right.generation == generation, right.start >= end,
-              timesFit(right.time, right.newest, resolution: timeResolution) else { return false }
+              timesFit(right.time, right.newest, resolution: timeResolution, boundary: boundary) else { return false }
         if bitmap == nil, right.bitmap == nil, right.start == end {
             end = right.end
             time = Swift.min(time, right.time)

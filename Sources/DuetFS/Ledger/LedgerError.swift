@@ -12,9 +12,13 @@ public enum LedgerError: Error, Equatable, CustomStringConvertible {
     case mismatch(path: String, reason: String)
     /// A read-only ledger was asked to write.
     case readOnly(path: String)
+    /// The state directory, or a file in it, fails the safety checks (`StateDirectory`, `NoFollow`).
+    case unsafe(path: String, reason: String)
 
     public var description: String {
         switch self {
+        case let .system(operation, path, code) where code == ELOOP:
+            "\(operation) \(path): it is a symbolic link; Duet never follows one in its state (remove it)"
         case let .system(operation, path, code):
             "\(operation) \(path): \(String(cString: strerror(code))) (errno \(code))"
         case let .locked(path):
@@ -25,6 +29,8 @@ public enum LedgerError: Error, Equatable, CustomStringConvertible {
             "ledger \(path) does not match this file system (\(reason)); check --state-dir"
         case let .readOnly(path):
             "ledger \(path) was opened read-only"
+        case let .unsafe(_, reason):
+            reason
         }
     }
 }

@@ -4,23 +4,18 @@ import Glibc
 /// with errors that carry the path. Durability rests on three of them: `fsync` of a file,
 /// `rename` over the old file, and `fsync` of the directory that holds the new name.
 enum LedgerFiles {
-    /// `mkdir -p` with mode 0700 for every directory it creates, then `chmod 0700` on the leaf if
-    /// it is more open: the ledger tells which disk ranges were read, which is nobody else's business.
+    /// Creates and checks the state directory (`StateDirectory.prepare`).
     static func makeStateDirectory(_ path: String) throws(LedgerError) {
-        var prefix = path.hasPrefix("/") ? "" : "."
-        for component in path.split(separator: "/") {
-            prefix += "/" + component
-            if mkdir(prefix, 0o700) != 0, errno != EEXIST { throw .system(operation: "mkdir", path: prefix, errno: errno) }
+        do {
+            try StateDirectory.prepare(path)
+        } catch {
+            throw .unsafe(path: path, reason: error.message)
         }
-        var info = stat()
-        guard stat(path, &info) == 0 else { throw .system(operation: "stat", path: path, errno: errno) }
-        guard info.st_mode & S_IFMT == S_IFDIR else { throw .system(operation: "mkdir", path: path, errno: ENOTDIR) }
-        if info.st_mode & 0o077 != 0, chmod(path, 0o700) != 0 { throw .system(operation: "chmod", path: path, errno: errno) }
     }
 
     /// Takes `flock(LOCK_EX | LOCK_NB)` on `path`, creating it; returns the descriptor that holds it.
     static func lock(_ path: String) throws(LedgerError) -> Int32 {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        let fd = NoFollow.open(path, O_RDWR | O_CREAT)
         guard fd >= 0 else { throw .system(operation: "open", path: path, errno: errno) }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
@@ -33,7 +28,7 @@ enum LedgerFiles {
 
     /// The whole file, or nil if it does not exist.
     static func read(_ path: String) throws(LedgerError) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = NoFollow.open(path, O_RDONLY)
         if fd < 0 {
             if errno == ENOENT { return nil }
             throw .system(operation: "open", path: path, errno: errno)
@@ -78,13 +73,18 @@ enum LedgerFiles {
     }
 
     /// Replaces `name` in `directory` with `bytes` so that a crash at any point leaves either the
-    /// old file or the new one, whole: write `name.tmp`, fsync it, rename it over `name`, fsync
-    /// the directory.
+    /// old file or the new one, whole: write a temporary file, fsync it, rename it over `name`, fsync
+    /// the directory. The temporary name is new each time and created with `O_EXCL | O_NOFOLLOW`,
+    /// so nothing planted in the directory can redirect the write.
     static func replaceAtomically(directory: String, name: String, with bytes: [UInt8]) throws(LedgerError) {
         let target = directory + "/" + name
-        let temporary = target + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .system(operation: "open", path: temporary, errno: errno) }
+        let fd: Int32
+        let temporary: String
+        do {
+            (fd, temporary) = try NoFollow.createTemporary(beside: target, mode: 0o600)
+        } catch {
+            throw .unsafe(path: target, reason: error.message)
+        }
         do {
             try writeAll(fd, bytes, path: temporary)
             try sync(fd, path: temporary)
@@ -104,7 +104,7 @@ enum LedgerFiles {
 
     /// Opens `path` for appending, positioned at its end.
     static func openForAppend(_ path: String) throws(LedgerError) -> Int32 {
-        let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        let fd = NoFollow.open(path, O_WRONLY | O_APPEND)
         guard fd >= 0 else { throw .system(operation: "open", path: path, errno: errno) }
         return fd
     }
@@ -116,5 +116,19 @@ enum LedgerFiles {
     static func size(_ path: String) -> Int {
         var info = stat()
         return stat(path, &info) == 0 ? Int(info.st_size) : 0
+    }
+}
+
+extension LedgerFiles {
+    /// Removes temporary files a crash left beside `name` in `directory`.
+    static func removeLeftoverTemporaries(of name: String, in directory: String) {
+        guard let handle = opendir(directory) else { return }
+        defer { closedir(handle) }
+        var leftovers: [String] = []
+        while let entry = readdir(handle) {
+            let entryName = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if NoFollow.isTemporary(entryName, for: name) { leftovers.append(entryName) }
+        }
+        for leftover in leftovers { unlink(directory + "/" + leftover) }
     }
 }

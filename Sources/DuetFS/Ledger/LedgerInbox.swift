@@ -50,7 +50,7 @@ enum LedgerInbox {
         var names: [String] = []
         while let entry = readdir(handle) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name.hasPrefix(filePrefix), !name.hasSuffix(".tmp") { names.append(name) }
+            if name.hasPrefix(filePrefix) { names.append(name) }
         }
         var valid: [(String, [LedgerJournal.Record])] = []
         var foreign: [String] = []

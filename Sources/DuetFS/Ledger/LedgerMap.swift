@@ -10,6 +10,9 @@ struct LedgerMap: Sendable {
     /// Credits whose times differ by at most this many seconds may share an entry (which keeps
     /// the older time).
     let timeResolution: UInt64
+    /// The last complete scrub's time: no entry merges credits from before it with credits from
+    /// at or after it (see `LedgerEntry.timesFit`).
+    var completionBoundary: UInt64 = 0
 
     init(timeResolution: UInt64) {
         self.timeResolution = timeResolution
@@ -24,7 +27,7 @@ struct LedgerMap: Sendable {
         let entry = LedgerEntry(span: sectors, generation: generation, time: time)
         creditedSectors += entry.creditedSectors
         var position: ChunkedArray<LedgerEntry>.Index
-        if index > entries.startIndex, entries[entries.index(before: index)].absorb(entry, timeResolution: timeResolution) {
+        if index > entries.startIndex, entries[entries.index(before: index)].absorb(entry, timeResolution: timeResolution, boundary: completionBoundary) {
             position = entries.index(before: index)
         } else {
             entries.insert(entry, at: index)
@@ -34,7 +37,7 @@ struct LedgerMap: Sendable {
         let next = entries.index(after: position)
         if next < entries.endIndex {
             let right = entries[next]
-            if entries[position].absorb(right, timeResolution: timeResolution) { entries.remove(at: next) }
+            if entries[position].absorb(right, timeResolution: timeResolution, boundary: completionBoundary) { entries.remove(at: next) }
         }
     }
 
@@ -68,7 +71,7 @@ struct LedgerMap: Sendable {
         guard index < entries.endIndex else { return false }
         let entry = entries[index]
         guard entry.start <= sectors.lowerBound, entry.end >= sectors.upperBound, entry.generation == generation,
-              entry.timesFit(time, time, resolution: timeResolution) else { return false }
+              entry.timesFit(time, time, resolution: timeResolution, boundary: completionBoundary) else { return false }
         entries[index].time = Swift.min(entry.time, time)
         entries[index].newest = Swift.max(entry.newest, time)
         guard entry.bitmap != nil else { return true }

@@ -42,12 +42,29 @@ public struct LedgerLoadReport: Sendable, Equatable {
     public var staleJournalDiscarded = false
     /// The journal's header was unreadable, so none of its records could be replayed.
     public var journalHeaderUnreadable = false
+    /// With `journalHeaderUnreadable`: about how many records the journal held.
+    public var unreadableJournalRecords = 0
     /// Records other processes submitted through the inbox (`LedgerRecorder`) that opening applied.
     public var inboxRecordsApplied = 0
     /// Some edit may have been lost: check credits against current extent generations with
     /// `Ledger.revalidate(using:)` before trusting them (the generation check voids exactly what a
     /// lost void record would have, since btrfs writes anew only into new extents).
     public var needsRevalidation: Bool { corruptRecords > 0 || journalHeaderUnreadable }
+
+    /// A sentence for the operator when opening dropped edits (nil when nothing was lost). Lost
+    /// credits are safe, only work skipped no longer, but an operator should know the journal was
+    /// damaged or cut short.
+    public func damageWarning(journal path: String) -> String? {
+        var parts: [String] = []
+        if journalHeaderUnreadable {
+            parts.append("its header is unreadable, so its \(unreadableJournalRecords) records were dropped (the file is kept as journal.damaged)")
+        }
+        if corruptRecords > 0 { parts.append("\(corruptRecords) damaged records were dropped") }
+        if tornTailBytes > 0 { parts.append("a record cut short by a crash (\(tornTailBytes) bytes) was dropped") }
+        guard !parts.isEmpty else { return nil }
+        return "ledger journal \(path): " + parts.joined(separator: "; ")
+            + ": those credits are lost (safe: the scrub verifies that data again)"
+    }
 
     public init() {}
 }

@@ -121,11 +121,13 @@ struct LedgerDurabilityTests {
             // Put back the old journal, as if the crash hit before the new one was renamed into place.
             scratch.write(oldJournal, to: scratch.journalPath)
             scratch.write([1, 2, 3], to: scratch.snapshotPath + ".tmp")
+            scratch.write([1, 2, 3], to: scratch.directory + "/.snapshot.tmp-k2x9")
         }
         let reopened = try scratch.open()
         #expect(reopened.loadReport.staleJournalDiscarded)
         #expect(reopened.credits() == expected)
-        #expect(!FileManager.default.fileExists(atPath: scratch.snapshotPath + ".tmp"), "leftover temporary file removed")
+        #expect(!FileManager.default.fileExists(atPath: scratch.snapshotPath + ".tmp"), "an earlier version's leftover removed")
+        #expect(!FileManager.default.fileExists(atPath: scratch.directory + "/.snapshot.tmp-k2x9"), "leftover temporary file removed")
     }
 
     @Test("compaction preserves content, empties the journal, and reloads identically", arguments: [21, 22] as [UInt64])

@@ -80,4 +80,20 @@ struct LedgerMapTests {
         #expect(map.entries.map(\.span) == [0..<40, 40..<60, 60..<100])
         #expect(map.entries.map(\.time) == [0, 86_400, 0])
     }
+
+    @Test("credits from before and after the last complete scrub never share an entry, even within the resolution")
+    func completionBoundaryKeepsCreditsApart() {
+        var map = LedgerMap(timeResolution: 3600)
+        map.credit(0..<100, generation: 1, time: 1000)
+        map.completionBoundary = 1001
+        // A send right after the scrub credits the same extent: it must keep its own (newer) time,
+        // in place (inside the entry) or beside it.
+        map.credit(40..<60, generation: 1, time: 1001)
+        map.credit(100..<120, generation: 1, time: 1002)
+        #expect(map.entries.map(\.span) == [0..<40, 40..<60, 60..<100, 100..<120])
+        #expect(map.entries.map(\.time) == [1000, 1001, 1000, 1002])
+        map.credit(60..<100, generation: 1, time: 1003)
+        #expect(map.entries.map(\.span) == [0..<40, 40..<120], "after the boundary they merge as before")
+        #expect(map.entries.map(\.time) == [1000, 1001])
+    }
 }
