@@ -14,6 +14,8 @@ public final class ScrubSession: @unchecked Sendable {
     public var period: UInt64?
     public var checkpointInterval: TimeInterval = 2
     public var progress: (@Sendable (ScrubCounters, UInt64) -> Void)?
+    /// Something the operator should know that does not stop the scrub (damaged state set aside).
+    public var warn: (@Sendable (String) -> Void)?
 
     private let lock = NSLock()
     private var scrubber: Scrubber?
@@ -39,8 +41,21 @@ public final class ScrubSession: @unchecked Sendable {
 
     /// Runs a scrub to the end or until cancelled. With `resume`, continues the saved one.
     public func run(resume: Bool) throws -> ScrubRecord {
+        let fileSystemLock = try FileSystemLock(task: "scrub", fileSystem: info.fsid, stateDirectory: store.directory)
+        defer { withExtendedLifetime(fileSystemLock) {} }
         try store.lock()
-        let previous = try store.load()
+        let previous: ScrubRecord?
+        do {
+            previous = try store.load()
+        } catch let damaged as ScrubStateStore.DamagedRecord {
+            if resume {
+                throw DuetError.malformed("\(damaged.description): nothing can be resumed from it; `duet scrub start` moves it aside and scrubs afresh")
+            }
+            // A damaged record must not stop every later scheduled scrub: keep it, start afresh.
+            let aside = try store.setAside()
+            warn?("\(damaged.description): moved it to \(aside) and starting a new scrub")
+            previous = nil
+        }
         if resume {
             guard let previous, previous.status != .finished else {
                 throw ResumeError.nothingToResume(store.recordPath)
@@ -66,7 +81,11 @@ public final class ScrubSession: @unchecked Sendable {
             record.secondsDeferred = previous.secondsDeferred
             options.full = previous.full
         }
+        if let previous {
+            record.lastSuccessAt = previous.lastSuccessAt ?? (previous.status == .finished && previous.counters.errors == 0 ? previous.finishedAt : nil)
+        }
         let ledger = LedgerAccess(fileSystem: info.fsid, directory: store.directory)
+        if let warning = ledger.openWarning { warn?(warning) }
         let scrubber = Scrubber(fileSystem: fileSystem, planner: planner, plan: plan, options: options,
                                 resume: record.cursorsByDevice, counters: record.counters, findings: record.findings)
         var aheadCounter: AheadCounter?
@@ -119,15 +138,22 @@ public final class ScrubSession: @unchecked Sendable {
             record.counters = state.counters
             record.verifiedAhead = aheadCounter?.count(now: true)
             record.status = .interrupted
+        } else if case let gaps = scrubber.coverageGaps(), !gaps.isEmpty {
+            // Never "finished" with planned data neither verified nor skipped: say what is missing.
+            record.status = .incomplete
+            record.coverageGaps = gaps
+            record.verifiedAhead = nil
+            record.cursors = [:]
         } else {
             try scrubParityWithKernel(plan.parityChunks, into: &record)
             record.status = .finished
             record.verifiedAhead = nil
             record.finishedAt = Date()
             record.cursors = [:]
-            // The finish time: by default the next scrub skips only what was verified after this
-            // one, so a scrub's own credits never excuse the next from verifying that data again.
-            ledger.recordCompleteScrub(time: UInt64(Date().timeIntervalSince1970) + 1)
+            if record.counters.errors == 0 { record.lastSuccessAt = record.finishedAt }
+            // By default the next scrub skips only what was verified after this one, so a scrub's
+            // own credits never excuse the next from verifying that data again.
+            ledger.recordCompleteScrub(time: CompletionTime.afterOwnCredits())
         }
         ledger.flush()
         try store.save(record)

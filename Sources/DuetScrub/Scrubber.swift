@@ -22,19 +22,16 @@ public final class Scrubber: @unchecked Sendable {
     private var progress: [UInt64: DeviceProgress] = [:]
     private var cancelled = false
 
-    /// One device's position. Reads are issued in physical order but verified out of order, so
-    /// the cursor is the start of the oldest read still being verified; work finished beyond it
-    /// is held back from the committed counters, so a resumed scrub neither loses nor counts twice.
+    /// One device's state in this run.
     private struct DeviceProgress {
-        var cursor: UInt64
-        var issuedEnd: UInt64
-        var outstanding: [UInt64] = []
-        var finished: [(end: UInt64, counters: ScrubCounters)] = []
+        var cursor: DeviceCursor
         /// Bytes this scrub's reads from the device have completed, for telling its own I/O from
         /// the foreground's (the device's counters count a read when it completes).
         var ownBytes: UInt64 = 0
         /// `--idle --deadline`: bytes of the device's extents ahead of the last read issued.
         var workLeft: UInt64?
+        /// What this run set out to cover and what it covered, for the end-of-run check.
+        var coverage = DeviceCoverage()
     }
     private let inFlight: DispatchSemaphore
     private let inFlightUnit: Int
@@ -61,7 +58,7 @@ public final class Scrubber: @unchecked Sendable {
         self.committed = counters
         for devicePlan in plan.devices {
             let start = resume[devicePlan.device.id] ?? 0
-            progress[devicePlan.device.id] = DeviceProgress(cursor: start, issuedEnd: start)
+            progress[devicePlan.device.id] = DeviceProgress(cursor: DeviceCursor(resumingAt: start))
         }
         inFlightUnit = options.coalescer.maximumRead
         buffers = AlignedBufferPool(bufferSize: options.coalescer.maximumRead)
@@ -111,7 +108,7 @@ public final class Scrubber: @unchecked Sendable {
     public func checkpoint() -> (counters: ScrubCounters, findings: [ScrubFinding], cursors: [UInt64: UInt64]) {
         lock.lock()
         defer { lock.unlock() }
-        return (committed, findings, progress.mapValues(\.cursor))
+        return (committed, findings, progress.mapValues(\.cursor.position))
     }
 
     /// Everything done so far, for progress displays and the final report.
@@ -119,7 +116,7 @@ public final class Scrubber: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         var total = committed
-        for device in progress.values { for piece in device.finished { total.add(piece.counters) } }
+        for device in progress.values { total.add(device.cursor.heldCounters) }
         return (total, findings)
     }
 
@@ -131,11 +128,11 @@ public final class Scrubber: @unchecked Sendable {
     public func verifiedAhead(credited: (Range<UInt64>) -> UInt64) -> UInt64 {
         guard !options.full else { return 0 }
         lock.lock()
-        let issued = progress.mapValues { $0.cursor == .max ? UInt64.max : $0.issuedEnd }
+        let issued = progress.mapValues { $0.cursor.isDone ? DeviceCursor.done : $0.cursor.issuedEnd }
         lock.unlock()
         var total: UInt64 = 0
         for devicePlan in plan.devices {
-            guard let issuedEnd = issued[devicePlan.device.id], issuedEnd != .max else { continue }
+            guard let issuedEnd = issued[devicePlan.device.id], issuedEnd != DeviceCursor.done else { continue }
             for work in devicePlan.extents {
                 let chunk = work.chunk
                 guard chunk.flags.profile == .single, chunk.flags.contains(.data), !chunk.flags.contains(.metadata),
@@ -148,6 +145,18 @@ public final class Scrubber: @unchecked Sendable {
             }
         }
         return total
+    }
+
+    /// After a run that was not cancelled: the devices whose planned bytes were not all read or
+    /// skipped. Empty is the condition for calling the scrub finished.
+    public func coverageGaps() -> [CoverageGap] {
+        lock.lock()
+        defer { lock.unlock() }
+        return plan.devices.compactMap { devicePlan in
+            let id = devicePlan.device.id
+            guard let coverage = progress[id]?.coverage, coverage.planned != coverage.covered else { return nil }
+            return CoverageGap(deviceID: id, devicePath: devicePlan.device.path, plannedBytes: coverage.planned, coveredBytes: coverage.covered)
+        }
     }
 
     /// Scrubs every device; returns when done or cancelled.
@@ -184,7 +193,9 @@ public final class Scrubber: @unchecked Sendable {
             return
         }
         let resumeFrom = checkpoint().cursors[device.id] ?? 0
-        if options.superblocks && resumeFrom == 0 { verifySuperblocks(device, reader: reader) }
+        if options.superblocks && resumeFrom == 0 {
+            verifySuperblocks(device, reader: reader)
+        }
         let verification = DispatchGroup()
         let works = devicePlan.extents.filter { $0.devExtent.physical + $0.devExtent.length > resumeFrom }
         var ahead = works.first.map { work in PreparationAhead { [self] in try prepare(work, resumeFrom: resumeFrom) } }
@@ -192,6 +203,11 @@ public final class Scrubber: @unchecked Sendable {
             guard let current = ahead else { break }
             let prepared = current.wait()
             ahead = nil
+            if case .success(let extent) = prepared {
+                lock.lock()
+                progress[device.id]?.coverage.planned += extent.plannedBytes
+                lock.unlock()
+            }
             if isCancelled { break }
             if index + 1 < works.count {
                 let next = works[index + 1]
@@ -209,12 +225,7 @@ public final class Scrubber: @unchecked Sendable {
         _ = ahead?.wait()  // a cancelled scrub leaves no preparation running behind it
         verification.wait()
         lock.lock()
-        if var state = progress[device.id] {
-            for piece in state.finished { committed.add(piece.counters) }
-            state.finished = []
-            if !cancelled { state.cursor = UInt64.max }
-            progress[device.id] = state
-        }
+        if let held = progress[device.id]?.cursor.finishDevice(cancelled: cancelled) { committed.add(held) }
         lock.unlock()
     }
 
@@ -223,7 +234,9 @@ public final class Scrubber: @unchecked Sendable {
     /// pieces).
     private func prepare(_ work: ScrubPlan.DeviceExtentWork, resumeFrom: UInt64) throws -> PreparedExtent {
         let info = planner.info
-        var pieces = try planner.pieces(in: work, generation: plan.generation).filter { $0.physical >= resumeFrom }
+        let planned = try planner.pieces(in: work, generation: plan.generation)
+        var pieces = DeviceCursor.pieces(planned, from: resumeFrom)
+        let plannedBytes = DeviceCursor.plannedBytes(planned, from: resumeFrom)
         var skipped: UInt64 = 0
         if !options.full, let credits {
             (pieces, skipped) = PieceSkipper.subtract(pieces, sectorSize: UInt64(info.sectorSize), credited: credits)
@@ -233,7 +246,7 @@ public final class Scrubber: @unchecked Sendable {
         if let start = data.map(\.logical).min(), let end = data.map({ $0.logical + $0.length }).max() {
             csums = try CsumLookup(fileSystem: fileSystem, info: info, range: start..<end)
         }
-        return PreparedExtent(pieces: pieces, skipped: skipped, csums: csums)
+        return PreparedExtent(pieces: pieces, skipped: skipped, csums: csums, plannedBytes: plannedBytes)
     }
 
     private func scrubExtent(_ work: ScrubPlan.DeviceExtentWork, prepared: PreparedExtent, device: DeviceInfo,
@@ -271,18 +284,11 @@ public final class Scrubber: @unchecked Sendable {
     /// counted when the cursor passes `end`, as reads are, so a checkpoint never counts them while
     /// its cursor still lies before them (a resume would count them a second time).
     private func finishExtent(device: UInt64, skipped: UInt64, through end: UInt64) {
+        var counters = ScrubCounters()
+        counters.skippedVerified = skipped
         lock.lock()
-        if var state = progress[device] {
-            var counters = ScrubCounters()
-            counters.skippedVerified = skipped
-            state.issuedEnd = max(state.issuedEnd, end)
-            state.finished.append((end, counters))
-            state.cursor = max(state.cursor, state.outstanding.min() ?? state.issuedEnd)
-            let cursor = state.cursor
-            for piece in state.finished where piece.end <= cursor { committed.add(piece.counters) }
-            state.finished.removeAll { $0.end <= cursor }
-            progress[device] = state
-        }
+        if let ready = progress[device]?.cursor.passed(end, counters: counters) { committed.add(ready) }
+        progress[device]?.coverage.covered += skipped
         lock.unlock()
     }
 
@@ -293,7 +299,7 @@ public final class Scrubber: @unchecked Sendable {
             let deadline = deadlines[device.id]
             if let deadline, let work = remainingWork[device.id] {
                 lock.lock()
-                let left = work.bytes(from: progress[device.id]?.issuedEnd ?? 0)
+                let left = work.bytes(from: progress[device.id]?.cursor.issuedEnd ?? 0)
                 let before = progress[device.id]?.workLeft ?? left
                 progress[device.id]?.workLeft = left
                 lock.unlock()
@@ -305,11 +311,11 @@ public final class Scrubber: @unchecked Sendable {
             waited += seconds
             lock.unlock()
         }
-        throttle?.consume(UInt64(request.length))
+        if let throttle, !throttle.consume(UInt64(request.length), stop: { isCancelled }) { return }
         inFlight.wait()
         lock.lock()
-        progress[device.id]?.outstanding.append(request.physical)
-        progress[device.id]?.issuedEnd = request.physical + UInt64(request.length)
+        progress[device.id]?.cursor.issued(request.physical, end: request.physical + UInt64(request.length))
+        progress[device.id]?.coverage.covered += skipped + request.pieces.reduce(0) { $0 + $1.length }
         lock.unlock()
         var counters = ScrubCounters()
         counters.skippedVerified = skipped
@@ -351,14 +357,9 @@ public final class Scrubber: @unchecked Sendable {
 
     private func finish(_ request: ReadRequest, device: DeviceInfo, counters: ScrubCounters) {
         lock.lock()
-        if var state = progress[device.id] {
-            if let index = state.outstanding.firstIndex(of: request.physical) { state.outstanding.remove(at: index) }
-            state.finished.append((request.physical + UInt64(request.length), counters))
-            state.cursor = max(state.cursor, state.outstanding.min() ?? state.issuedEnd)
-            let cursor = state.cursor
-            for piece in state.finished where piece.end <= cursor { committed.add(piece.counters) }
-            state.finished.removeAll { $0.end <= cursor }
-            progress[device.id] = state
+        if let ready = progress[device.id]?.cursor.finished(readAt: request.physical, end: request.physical + UInt64(request.length),
+                                                            counters: counters) {
+            committed.add(ready)
         }
         lock.unlock()
         inFlight.signal()
@@ -420,24 +421,34 @@ public final class Scrubber: @unchecked Sendable {
         return local
     }
 
+    /// Verifies the superblock copies, then commits their counts and moves the cursor past them in
+    /// one step, so no checkpoint holds the counts without the cursor (a resume would count twice).
     private func verifySuperblocks(_ device: DeviceInfo, reader: DeviceReader) {
         let check = SuperblockCheck(info: planner.info)
+        var counters = ScrubCounters()
         for offset in SuperblockCheck.copies(deviceSize: device.totalBytes) {
             do {
                 let block = try reader.read(offset: offset, length: SuperblockCheck.size)
-                commit { $0.superblocksVerified += 1; $0.deviceBytesRead += UInt64(SuperblockCheck.size) }
+                counters.superblocksVerified += 1
+                counters.deviceBytesRead += UInt64(SuperblockCheck.size)
                 if let problem = check.problem(block, offset: offset) {
-                    commit { $0.superblockErrors += 1 }
+                    counters.superblockErrors += 1
                     report(ScrubFinding(kind: .superblock, deviceID: device.id, devicePath: device.path, physical: offset, logical: 0,
                                         mirror: SuperblockCheck.offsets.firstIndex(of: offset)! + 1, length: UInt64(SuperblockCheck.size),
                                         affected: [], detail: problem))
                 }
             } catch {
-                commit { $0.readErrors += 1 }
+                counters.readErrors += 1
                 report(ScrubFinding(kind: .read, deviceID: device.id, devicePath: device.path, physical: offset, logical: 0, mirror: 0,
                                     length: UInt64(SuperblockCheck.size), affected: [], detail: "superblock copy unreadable: \(error)"))
             }
         }
+        lock.lock()
+        committed.add(counters)
+        // Offset 1 lies below every device extent (btrfs keeps the first MiB free): it records
+        // only that the superblocks are done.
+        progress[device.id]?.cursor.advance(to: 1)
+        lock.unlock()
     }
 
     private func reportReadError(_ request: ReadRequest, device: DeviceInfo, error: Error) {

@@ -11,6 +11,8 @@ enum ExitStatus: Int32 {
     case interrupted = 5
     /// `duet watch --source kernel` without `/dev/duet`: scripts can fall back to another source.
     case eventSourceUnavailable = 6
+    /// A scrub ran to its end but some planned data was neither verified nor skipped: never "finished".
+    case incomplete = 7
 }
 
 enum Terminal {
@@ -18,6 +20,11 @@ enum Terminal {
     static func fail(_ message: String, status: ExitStatus = .couldNotRun) -> Never {
         FileHandle.standardError.write(Data("duet: \(message)\n".utf8))
         exit(status.rawValue)
+    }
+
+    /// One warning line on stderr; the command goes on.
+    static func warn(_ message: String) {
+        FileHandle.standardError.write(Data("duet: warning: \(message)\n".utf8))
     }
 
     /// Refuses to continue unless running as root, naming what needs it.

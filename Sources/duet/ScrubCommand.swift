@@ -49,14 +49,22 @@ struct ScrubRunOptions: ParsableArguments {
     @Option(help: "Where scrub state and the ledger live (default /var/lib/duet/<fsid>).")
     var stateDir: String?
 
+    @Option(help: .hidden)
+    var checkpointInterval: Double?
+
     func validate() throws {
+        if let checkpointInterval, !(0.05...3600).contains(checkpointInterval) { throw ValidationError("--checkpoint-interval: give 0.05 to 3600 seconds") }
         if let period, Units.seconds(period) == nil { throw ValidationError("--period \(period): give seconds or a number with s, m, h or d") }
         if let deadline {
             guard Units.seconds(deadline) != nil else { throw ValidationError("--deadline \(deadline): give seconds or a number with s, m, h or d") }
             guard idle else { throw ValidationError("--deadline applies to --idle: without it the scrub never waits") }
         }
-        if let limit, Units.bytes(limit) == nil { throw ValidationError("--limit \(limit): give bytes per second, optionally with K, M, G or T") }
-        if let inFlight, (Units.bytes(inFlight) ?? 0) < 4096 { throw ValidationError("--in-flight \(inFlight): give bytes (at least 4K), optionally with K, M or G") }
+        if let limit, (Units.bytes(limit) ?? 0) == 0 {
+            throw ValidationError("--limit \(limit): give bytes per second above 0 that fit in 64 bits, optionally with K, M, G, T (binary units: 200M, 1.5G, 100MiB)")
+        }
+        if let inFlight, !(4096 ... 64 << 30).contains(Units.bytes(inFlight) ?? 0) {
+            throw ValidationError("--in-flight \(inFlight): give 4K to 64G bytes, optionally with K, M or G")
+        }
         if let readSize, !(64 << 10 ... 64 << 20).contains(Units.bytes(readSize) ?? 0) {
             throw ValidationError("--read-size \(readSize): give 64K to 64M")
         }
@@ -72,8 +80,13 @@ struct ScrubRunOptions: ParsableArguments {
         options.bandwidthLimit = limit.flatMap(Units.bytes) ?? 0
         if let bytes = inFlight.flatMap(Units.bytes) { options.maximumInFlight = Int(bytes) }
         if let bytes = readSize.flatMap(Units.bytes) { options.coalescer.maximumRead = Int(bytes) }
+        // Checked before the scrub, not after it: a metrics directory that cannot be written must
+        // not turn hours of scrubbing into a failure without a report.
+        if let metricsDir { try ScrubMetrics.prepare(metricsDir) }
         let session = try ScrubSession(fileSystem: fileSystem, stateDirectory: stateDir, options: options)
         session.period = period.flatMap(Units.seconds)
+        session.warn = { Terminal.warn($0) }
+        if let checkpointInterval { session.checkpointInterval = checkpointInterval }
         if isatty(STDERR_FILENO) != 0 { session.progress = ScrubReporter.progressPrinter() }
         let signals = SignalTrap([SIGINT, SIGTERM]) { session.cancel() }
         defer { signals.release() }
@@ -92,7 +105,16 @@ struct ScrubRunOptions: ParsableArguments {
             record.uncorrectable = UInt64(repaired.filter { $0.corrected != true }.count)
             try session.store.save(record)
         }
-        if let metricsDir { try ScrubMetrics.write(record, to: metricsDir) }
+        if let metricsDir {
+            do {
+                try ScrubMetrics.write(record, to: metricsDir)
+            } catch {
+                Terminal.warn("could not write the metrics into \(metricsDir): \(error); the scrub's result stands")
+            }
+        }
+        if record.status == .interrupted {
+            Terminal.warn("scrub interrupted; progress saved: `duet scrub resume \(mount)\(stateDir.map { " --state-dir \($0)" } ?? "")` continues it")
+        }
         if json {
             print(try JSONEnvelope(command: resume ? "scrub resume" : "scrub start", result: record).render())
         } else {

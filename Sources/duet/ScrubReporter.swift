@@ -27,12 +27,16 @@ enum ScrubReporter {
         if record.elapsed > 0 { table.add("Rate", ByteCount.human(UInt64(Double(counters.deviceBytesRead) / record.elapsed)) + "/s") }
         table.add("Error summary", errorSummary(record))
         var lines = [table.render()]
+        for gap in record.coverageGaps ?? [] { lines.append("  not covered: " + gap.summary) }
         for finding in record.findings { lines.append("  " + finding.summary) }
         return lines.joined(separator: "\n")
     }
 
     static func errorSummary(_ record: ScrubRecord) -> String {
         let c = record.counters
+        if record.status == .incomplete {
+            return "scrub incomplete: some planned data was neither verified nor skipped (see below); run `duet scrub start` again"
+        }
         guard c.errors > 0 else { return "no errors found" }
         var parts: [String] = []
         if c.dataErrors > 0 { parts.append("csum=\(c.dataErrors)") }
@@ -49,6 +53,7 @@ enum ScrubReporter {
     }
 
     static func exitStatus(_ record: ScrubRecord) -> ExitStatus {
+        if record.status == .incomplete { return .incomplete }
         if record.status != .finished { return .interrupted }
         guard record.counters.errors > 0 else { return .clean }
         if let uncorrectable = record.uncorrectable, uncorrectable == 0 { return .correctedErrors }
@@ -100,32 +105,72 @@ enum ScrubMetrics {
             ("duet_scrub_deferred_seconds", "Time the last scrub's reads waited for idle devices (--idle; summed over devices).", record.secondsDeferred ?? 0),
             ("duet_scrub_finished", "1 if the last scrub finished, 0 if interrupted.", record.status == .finished ? 1 : 0),
             ("duet_scrub_last_timestamp_seconds", "When the last scrub started.", record.startedAt.timeIntervalSince1970),
+            ("duet_scrub_last_success_timestamp_seconds", "When a scrub last finished with no errors (0: never).",
+             record.lastSuccessAt?.timeIntervalSince1970 ?? 0),
         ]
         var text = ""
         for (name, help, value) in rows {
             text += "# HELP \(name) \(help)\n# TYPE \(name) gauge\n\(name){\(label)} \(value)\n"
         }
-        try AtomicFile.write(Data(text.utf8), to: "\(directory)/duet_scrub_\(record.fsid).prom")
+        // 0644: the node exporter reads it as its own user.
+        try AtomicFile.write(Data(text.utf8), to: "\(directory)/duet_scrub_\(record.fsid).prom", mode: 0o644)
+    }
+
+    /// Creates `directory` if its parent exists; otherwise a usage error at once.
+    static func prepare(_ directory: String) throws {
+        var info = stat()
+        if lstat(directory, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFDIR else {
+                throw DuetError(.unsupported, "--metrics-dir \(directory): not a directory")
+            }
+        } else {
+            let parent = (directory as NSString).deletingLastPathComponent
+            guard mkdir(directory, 0o755) == 0 else {
+                throw DuetError(.unsupported, "--metrics-dir \(directory): cannot create it (\(String(cString: strerror(errno))))\(parent.isEmpty ? "" : "; does \(parent) exist?")")
+            }
+        }
+        guard access(directory, W_OK) == 0 else { throw DuetError(.unsupported, "--metrics-dir \(directory): not writable") }
     }
 }
 
-/// Number parsing for `--limit` and `--period`.
+/// Number parsing for `--limit`, `--in-flight`, `--read-size`, `--period` and `--deadline`: what
+/// users type (`200M`, `100MiB`, `1.5G`, `200M/s`, `7d`), binary units as btrfs-progs reads them;
+/// nil for anything else, including a value that does not fit in 64 bits.
 enum Units {
     static func bytes(_ text: String) -> UInt64? {
-        let units: [Character: UInt64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
-        var digits = text.uppercased()
-        if digits.hasSuffix("/S") { digits.removeLast(2) }
-        if digits.hasSuffix("B") { digits.removeLast() }
-        if let last = digits.last, let unit = units[last] {
-            return UInt64(digits.dropLast()).map { $0 * unit }
+        var body = text.trimmingCharacters(in: .whitespaces).uppercased()
+        if body.hasSuffix("/S") { body.removeLast(2) }
+        if body.hasSuffix("IB") { body.removeLast(2) } else if body.hasSuffix("B") { body.removeLast() }
+        let shifts: [Character: Int] = ["K": 10, "M": 20, "G": 30, "T": 40, "P": 50, "E": 60]
+        var shift = 0
+        if let last = body.last, let unit = shifts[last] {
+            shift = unit
+            body.removeLast()
         }
-        return UInt64(digits)
+        return scaled(body, by: Decimal(UInt64(1) << shift))
     }
 
     static func seconds(_ text: String) -> UInt64? {
         let units: [Character: UInt64] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-        if let last = text.last, let unit = units[last] { return UInt64(text.dropLast()).map { $0 * unit } }
-        return UInt64(text)
+        var body = text.trimmingCharacters(in: .whitespaces)
+        var unit: UInt64 = 1
+        if let last = body.last, let factor = units[last] {
+            unit = factor
+            body.removeLast()
+        }
+        return scaled(body, by: Decimal(unit))
+    }
+
+    /// `number × factor`, rounded down, for a plain decimal number (digits, at most one point).
+    private static func scaled(_ number: String, by factor: Decimal) -> UInt64? {
+        guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
+              number.filter({ $0 == "." }).count <= 1, number.contains(where: \.isNumber),
+              let value = Decimal(string: number, locale: Locale(identifier: "en_US_POSIX")) else { return nil }
+        var product = value * factor
+        var whole = Decimal()
+        NSDecimalRound(&whole, &product, 0, .down)
+        guard whole <= Decimal(UInt64.max) else { return nil }
+        return UInt64(whole.description)
     }
 }
 

@@ -52,17 +52,24 @@ struct WatchCommand: ParsableCommand {
         defer { signals.release() }
         let table = try MountTable.current()
         var watchers: [(mount: String, fsid: FileSystemID, ledger: Ledger, watcher: CreditWatcher, status: WatchStatusFile)] = []
+        // One watcher per file system whatever its --state-dir; held until the process ends.
+        var fileSystemLocks: [FileSystemLock] = []
+        defer { withExtendedLifetime(fileSystemLocks) {} }
         defer { for entry in watchers { entry.watcher.stop(); entry.status.remove() } }
         for mount in mounts {
             let fileSystem = try FileSystem(path: mount)
             let info = try fileSystem.info()
             let directory = stateDir ?? Ledger.defaultDirectory(for: info.fsid)
+            fileSystemLocks.append(try FileSystemLock(task: "watch", fileSystem: info.fsid, stateDirectory: directory))
             let ledger: Ledger
             do {
                 ledger = try Ledger.open(fileSystem: info.fsid, directory: directory)
+            } catch .locked {
+                throw DuetError(.system(errno: EBUSY), "cannot open the ledger of \(mount) in \(directory): another process holds it (is another `duet watch` running?)")
             } catch {
-                throw DuetError(.system(errno: EBUSY), "cannot open the ledger of \(mount) in \(directory): \(error) (is another `duet watch` running?)")
+                throw DuetError(.malformed, "cannot open the ledger of \(mount) in \(directory): \(error)")
             }
+            if let warning = ledger.loadReport.damageWarning(journal: directory + "/journal") { logger.warning("\(warning)") }
             let device = try table.btrfsEntry(containing: mount).kernelDevice
             let creditor = try Creditor(fileSystem: fileSystem, ledger: ledger, device: device)
             let (watcher, eventSource) = try Self.startWatcher(source, mount: mount, device: device, creditor: creditor, ledger: ledger, logger: logger)
@@ -179,7 +186,7 @@ struct WatchStatusFile {
     /// The report, and the writer's identity even when the report is from another version of
     /// duet (a watcher started before an upgrade keeps running: it must not look stopped).
     func read() -> (report: WatchReport?, identity: Identity?) {
-        guard let data = FileManager.default.contents(atPath: path) else { return (nil, nil) }
+        guard let data = try? AtomicFile.read(path) else { return (nil, nil) }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         let report = try? decoder.decode(WatchReport.self, from: data)

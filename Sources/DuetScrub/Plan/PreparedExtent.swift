@@ -7,6 +7,8 @@ struct PreparedExtent: Sendable {
     let pieces: [ScrubPiece]
     let skipped: UInt64
     let csums: CsumLookup?
+    /// Bytes of the extent's pieces at or after the resume cursor: what reads and skips must cover.
+    let plannedBytes: UInt64
 }
 
 /// Prepares the next device extent on its own thread while the current one is read. Preparing

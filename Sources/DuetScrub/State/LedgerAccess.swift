@@ -36,6 +36,12 @@ final class LedgerAccess: @unchecked Sendable {
 
     var lastCompleteScrub: UInt64? { current()?.lastCompleteScrub }
 
+    /// What opening the ledger dropped (a damaged or cut-short journal), for a warning.
+    var openWarning: String? {
+        guard let ledger = recorder?.ledger ?? readCopy else { return nil }
+        return ledger.loadReport.damageWarning(journal: directory + "/journal")
+    }
+
     /// Credited ranges in `range` verified since `since` at `generation`, sorted and merged.
     func credits(in range: Range<UInt64>, generation: UInt64, since: UInt64) -> [Range<UInt64>] {
         guard let ledger = current() else { return [] }

@@ -6,6 +6,8 @@ import Foundation
 public struct ScrubRecord: Codable, Sendable {
     public enum Status: String, Codable, Sendable {
         case running, finished, interrupted
+        /// Ran to the end but left planned data neither verified nor skipped (`coverageGaps`).
+        case incomplete
     }
 
     public var version = 1
@@ -32,6 +34,10 @@ public struct ScrubRecord: Codable, Sendable {
     public var findings: [ScrubFinding]
     /// Bytes a full scrub would read: used bytes of every block group times its copies.
     public var totalToScrub: UInt64
+    /// With status `incomplete`: the devices whose planned data was not all covered.
+    public var coverageGaps: [CoverageGap]?
+    /// When a scrub of this file system last finished with no errors (carried from record to record).
+    public var lastSuccessAt: Date?
     /// Set after `--repair`.
     public var corrected: UInt64?
     public var uncorrectable: UInt64?
@@ -41,11 +47,14 @@ public struct ScrubRecord: Codable, Sendable {
     }
 }
 
-/// Where scrub state lives, with the lock that allows one scrub per file system.
+/// Where scrub state lives, with the lock that allows one scrub per state directory (the
+/// per-file-system lock under `/run/duet` is the session's). Every file in it is opened without
+/// following links and replaced through new temporary names (`NoFollow`, `AtomicFile`).
 public final class ScrubStateStore: @unchecked Sendable {
     public let directory: String
     private var lockDescriptor: Int32 = -1
     var recordPath: String { directory + "/scrub.json" }
+    var lockPath: String { directory + "/scrub.lock" }
 
     public init(directory: String) {
         self.directory = directory
@@ -53,12 +62,11 @@ public final class ScrubStateStore: @unchecked Sendable {
 
     deinit { if lockDescriptor >= 0 { close(lockDescriptor) } }
 
-    /// Creates the directory (mode 0700) and takes the scrub lock, or says who holds it.
+    /// Creates and checks the directory (`StateDirectory`) and takes the scrub lock, or says who holds it.
     public func lock() throws {
         try Self.makeDirectory(directory)
-        let path = directory + "/scrub.lock"
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw DuetError.system("open", path) }
+        let descriptor = NoFollow.open(lockPath, O_RDWR | O_CREAT)
+        guard descriptor >= 0 else { throw NoFollow.openError(lockPath) }
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             close(descriptor)
             let holder = (try? load()).map { " (pid \($0.pid))" } ?? ""
@@ -69,7 +77,7 @@ public final class ScrubStateStore: @unchecked Sendable {
 
     /// Whether a scrub process holds the lock now.
     public func isLocked() -> Bool {
-        let descriptor = open(directory + "/scrub.lock", O_RDWR | O_CLOEXEC)
+        let descriptor = NoFollow.open(lockPath, O_RDWR)
         guard descriptor >= 0 else { return false }
         defer { close(descriptor) }
         if flock(descriptor, LOCK_EX | LOCK_NB) == 0 {
@@ -80,17 +88,25 @@ public final class ScrubStateStore: @unchecked Sendable {
     }
 
     public func load() throws -> ScrubRecord? {
-        guard let data = FileManager.default.contents(atPath: recordPath) else { return nil }
+        guard let data = try AtomicFile.read(recordPath) else { return nil }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         do {
             return try decoder.decode(ScrubRecord.self, from: data)
         } catch {
-            throw DuetError.malformed("\(recordPath) is damaged (\(error)): remove it to start afresh")
+            throw DamagedRecord(path: recordPath, reason: "\(error)")
         }
     }
 
-    /// Replaces the record atomically: a temporary file, fsync, rename, directory fsync.
+    /// Moves a damaged record aside (kept for inspection) so a new scrub can start; returns its new name.
+    public func setAside() throws -> String {
+        let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+        let aside = "\(recordPath).damaged-\(stamp)"
+        guard rename(recordPath, aside) == 0 else { throw DuetError.system("rename", recordPath) }
+        return aside
+    }
+
+    /// Replaces the record atomically: a new temporary file, fsync, rename, directory fsync.
     public func save(_ record: ScrubRecord) throws {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
@@ -100,16 +116,22 @@ public final class ScrubStateStore: @unchecked Sendable {
     }
 
     static func makeDirectory(_ path: String) throws {
-        var isDirectory: ObjCBool = false
-        if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-            do {
-                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            } catch {
-                throw DuetError(.permission, "cannot create the state directory \(path): \(error.localizedDescription); give a writable one with --state-dir")
-            }
+        do {
+            try StateDirectory.prepare(path)
+        } catch where error.kind == .permission {
+            throw error
+        } catch {
+            throw DuetError(error.kind, "cannot use the state directory \(path): \(error.message); give a writable one with --state-dir")
         }
         guard access(path, W_OK) == 0 else {
             throw DuetError(.permission, "the state directory \(path) is not writable; give a writable one with --state-dir")
         }
+    }
+
+    /// `scrub.json` exists but does not decode: moved aside by `scrub start`, refused by `resume`.
+    public struct DamagedRecord: Error, CustomStringConvertible {
+        public let path: String
+        public let reason: String
+        public var description: String { "\(path) is damaged (\(reason))" }
     }
 }
