@@ -6,6 +6,7 @@ enum ExitStatus: Int32 {
     case clean = 0
     case couldNotRun = 1
     case nothingToResume = 2
+    /// Errors remain: found and not repaired (no `--repair`), or uncorrectable.
     case uncorrectableErrors = 3
     case correctedErrors = 4
     case interrupted = 5

@@ -38,6 +38,24 @@ struct SendThenScrubTests {
         return try #require(report["total"] as? [String: Any])
     }
 
+    @Test("a send right after a complete scrub (the same second): the next scrub skips the send's credits")
+    func sendRightAfterScrub() throws {
+        try TestFileSystem.with(.init(deviceSize: 1 << 30, dataProfile: .single, metadataProfile: .dup)) { testFS in
+            try Self.prepare(testFS)
+            let state = ScrubRun.stateDirectory(testFS)
+            for round in 0..<3 {
+                let first = try ScrubRun.run("start", testFS, stateDirectory: state)
+                #expect(first.status == 0, "\(first.errorOutput)")
+                try TestFileSystem.dropCaches()
+                let total = try Self.send(testFS, state: state)
+                let credited = jsonUInt64(total["bytesCredited"])
+                #expect(credited == UInt64(4 * Self.fileSize))
+                let next = try #require(try ScrubRun.run("start", testFS, stateDirectory: state).record)
+                #expect(next.counters.skippedVerified == credited, "round \(round): every credit after the completed scrub counts")
+            }
+        }
+    }
+
     @Test("without a watcher the send writes its credits into the ledger; the scrub then reads only the unverifiable file and the tree blocks")
     func sendCreditsDirectly() throws {
         try TestFileSystem.with(.init(deviceSize: 1 << 30, dataProfile: .single, metadataProfile: .dup)) { testFS in
