@@ -57,7 +57,8 @@ public final class ScrubSession: @unchecked Sendable {
             previous = nil
         }
         if resume {
-            guard let previous, previous.status != .finished else {
+            // An incomplete scrub ran to its end: resuming it from nothing would count twice.
+            guard let previous, previous.status == .running || previous.status == .interrupted else {
                 throw ResumeError.nothingToResume(store.recordPath)
             }
             guard previous.fsid == info.fsid.description else {

@@ -214,6 +214,27 @@ struct ScrubStateSafetyTests {
         }
     }
 
+    @Test("an incomplete scrub ran to its end: resume has nothing to continue (exit 2), start scrubs anew")
+    func incompleteIsNotResumed() throws {
+        try TestFileSystem.with(.init()) { testFS in
+            try Self.small(testFS)
+            let state = ScrubRun.stateDirectory(testFS)
+            let store = ScrubStateStore(directory: state)
+            #expect(try ScrubRun.run("start", testFS, stateDirectory: state).status == 0)
+            var record = try #require(try store.load())
+            record.status = .incomplete
+            record.coverageGaps = [CoverageGap(deviceID: 1, devicePath: "/dev/x", plannedBytes: 100, coveredBytes: 50)]
+            try store.save(record)
+            let status = try DuetBinary.run(["scrub", "status", "--state-dir", state, testFS.mountPoint])
+            #expect(status.output.contains("not covered: device 1 (/dev/x): 50 bytes of 100 planned were neither verified nor skipped"))
+            #expect(status.output.contains("scrub incomplete"))
+            #expect(try ScrubRun.run("resume", testFS, stateDirectory: state).status == 2)
+            let again = try ScrubRun.run("start", testFS, stateDirectory: state)
+            #expect(again.status == 0 && again.record?.status == .finished)
+            #expect(again.record?.counters.verified == record.counters.verified, "counted once")
+        }
+    }
+
     @Test("a damaged ledger journal is reported with how many credits it lost")
     func damagedJournalWarns() throws {
         try TestFileSystem.with(.init(dataProfile: .single)) { testFS in

@@ -16,6 +16,13 @@ public struct CoverageGap: Codable, Sendable, Equatable {
     /// Bytes it read or skipped.
     public var coveredBytes: UInt64
 
+    public init(deviceID: UInt64, devicePath: String, plannedBytes: UInt64, coveredBytes: UInt64) {
+        self.deviceID = deviceID
+        self.devicePath = devicePath
+        self.plannedBytes = plannedBytes
+        self.coveredBytes = coveredBytes
+    }
+
     public var summary: String {
         let missing = plannedBytes > coveredBytes ? plannedBytes - coveredBytes : 0
         return "device \(deviceID) (\(devicePath)): \(missing) bytes of \(plannedBytes) planned were neither verified nor skipped"
