@@ -98,8 +98,12 @@ public final class SendSession {
     public func run() throws {
         var parent = options.parent
         var cloneRoots: [UInt64] = []
+        // The paths the user gave for clone sources and sent snapshots, for the report.
+        var givenPaths: [UInt64: String] = [:]
         for source in options.cloneSources {
-            cloneRoots.append(try subvolume(source, role: "clone source").id)
+            let id = try subvolume(source, role: "clone source").id
+            cloneRoots.append(id)
+            givenPaths[id] = givenPaths[id] ?? source
         }
         // As btrfs-progs: with -c (or -p) a later snapshot may clone from the ones sent before it,
         // and without -p a parent is chosen among the clone sources.
@@ -120,9 +124,10 @@ public final class SendSession {
                 let info = try subvolume(parentPath, role: "parent")
                 parentRoot = info.id
                 if !cloneRoots.contains(parentRoot) { cloneRoots.append(parentRoot) }
-            } else if incremental, let chosen = try goodParent(for: snapshot, snapshotPath: snapshotPath) {
-                parentRoot = chosen.0
-                parent = chosen.1
+            } else if incremental {
+                let chosen = try goodParent(for: snapshot, snapshotPath: snapshotPath, among: cloneRoots)
+                parentRoot = chosen.id
+                parent = givenPaths[chosen.id] ?? chosen.path
             }
             let framing = Framing(header: !options.omitEndBetween || index == 0,
                                   end: !options.omitEndBetween || index == options.snapshots.count - 1)
@@ -134,7 +139,9 @@ public final class SendSession {
                                                 statistics: stream.0, otherSources: stream.1, cacheEvents: stream.3, ledgerWarning: stream.2))
             report.total.add(stream.0)
             if incremental && options.parent == nil && !cloneRoots.contains(snapshot.id) { cloneRoots.append(snapshot.id) }
-            parent = nil
+            givenPaths[snapshot.id] = givenPaths[snapshot.id] ?? snapshotPath
+            // -p is every snapshot's parent; a chosen one is chosen again for the next.
+            parent = options.parent
         }
     }
 
@@ -153,17 +160,25 @@ public final class SendSession {
         }
     }
 
-    /// btrfs-progs `find_good_parent`: among the clone sources, the snapshot's own origin or a
-    /// sibling snapshot of the same origin with the closest ctransid.
-    private func goodParent(for snapshot: Subvolume, snapshotPath: String) throws -> (UInt64, String)? {
-        var best: (UInt64, String, UInt64)?
-        for source in options.cloneSources {
-            let info = try subvolume(source, role: "clone source")
-            guard info.uuid == snapshot.parentUUID || (info.parentUUID == snapshot.parentUUID && info.parentUUID.contains { $0 != 0 }) else { continue }
-            let distance = info.ctransid > snapshot.ctransid ? info.ctransid - snapshot.ctransid : snapshot.ctransid - info.ctransid
-            if best == nil || distance < best!.2 { best = (info.id, source, distance) }
+    /// btrfs-progs `find_good_parent`: the snapshot's origin (the subvolume it was snapshotted
+    /// from) if it is a clone source, else the clone source snapshotted from the same origin
+    /// whose ctransid is closest to the origin's (the first of equals); clone sources include
+    /// the snapshots sent before this one. Fails as btrfs send does when there is none.
+    private func goodParent(for snapshot: Subvolume, snapshotPath: String, among roots: [UInt64]) throws -> (id: UInt64, path: String) {
+        let refusal = SendRefusal("parent determination failed for \(snapshot.id)")
+        // The iterator lists what is below the top level; a snapshot of the top level has it as origin.
+        let all = try Subvolumes.list(mountPath: snapshotPath) + [try Subvolumes.info(path: snapshotPath, id: Subvolumes.topLevelID)]
+        guard snapshot.parentUUID.contains(where: { $0 != 0 }),
+              let origin = all.first(where: { $0.uuid == snapshot.parentUUID }) else { throw refusal }
+        if roots.contains(origin.id) { return (origin.id, origin.path) }
+        var best: (Subvolume, UInt64)?
+        for root in roots {
+            guard let source = all.first(where: { $0.id == root }), source.parentUUID == origin.uuid else { continue }
+            let distance = source.ctransid > origin.ctransid ? source.ctransid - origin.ctransid : origin.ctransid - source.ctransid
+            if best == nil || distance < best!.1 { best = (source, distance) }
         }
-        return best.map { ($0.0, $0.1) }
+        guard let best else { throw refusal }
+        return (best.0.id, best.0.path)
     }
 
     /// Whether one snapshot's part of the output starts with the stream header and ends with END.
