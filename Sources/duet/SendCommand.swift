@@ -95,7 +95,8 @@ struct SendCommand: ParsableCommand {
     func run() throws {
         if removedIncrementalOption != nil { refuse("option -i was removed, use -c instead") }
         try Terminal.requireRoot(for: "duet send")
-        signal(SIGPIPE, SIG_IGN)
+        // SIGPIPE keeps its default, as for btrfs send: a receiver that stops reading ends the send
+        // silently (status 141 in a shell), and no "ERROR:" line joins the receiver's own message.
         // btrfs send's order: the -c and -p sources, the output, the snapshots, the protocol.
         let resolvedParent: String?
         do throws(SendRefusal) {
