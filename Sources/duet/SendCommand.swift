@@ -26,13 +26,13 @@ struct SendCommand: ParsableCommand {
         """
     )
 
-    @Option(name: .customShort("p", allowingJoined: true), help: "Send an incremental stream from this parent snapshot.")
+    @Option(name: .customShort("p", allowingJoined: true), help: ArgumentHelp("Send an incremental stream from this parent snapshot.", valueName: "parent"))
     var parents: [String] = []
 
-    @Option(name: .customShort("c", allowingJoined: true), help: "Use this snapshot as a clone source (repeatable).")
+    @Option(name: .customShort("c", allowingJoined: true), help: ArgumentHelp("Use this snapshot as a clone source (repeatable).", valueName: "clone-src"))
     var cloneSources: [String] = []
 
-    @Option(name: .customShort("f", allowingJoined: true), help: "Write the stream into this file instead of standard output.")
+    @Option(name: .customShort("f", allowingJoined: true), help: ArgumentHelp("Write the stream into this file instead of standard output.", valueName: "outfile"))
     var file: String?
 
     @Option(name: .customLong("proto"), help: "Send stream protocol version: 1 (default), 2, or 0 for the highest the kernel supports.")
@@ -44,7 +44,7 @@ struct SendCommand: ParsableCommand {
     @Flag(name: .customLong("no-data"), help: "Send metadata only (the kernel's UPDATE_EXTENT stream).")
     var noData = false
 
-    @Flag(help: "-v/--verbose: more lines on standard error, as btrfs send (repeatable); -q/--quiet: none.")
+    @Flag
     var verbosity: [SendVerbosity] = []
 
     @Flag(name: .customShort("e"), help: "With several snapshots: one stream with one END after the last (for btrfs receive -e).")
@@ -206,6 +206,13 @@ enum SendVerbosity: EnumerableFlag {
         switch value {
         case .verbose: [.customShort("v"), .customLong("verbose")]
         case .quiet: [.customShort("q"), .customLong("quiet")]
+        }
+    }
+
+    static func help(for value: SendVerbosity) -> ArgumentHelp? {
+        switch value {
+        case .verbose: "More lines on standard error, as btrfs send prints them (repeatable)."
+        case .quiet: "Nothing on standard error but errors (not even \"At subvol\")."
         }
     }
 }
