@@ -94,7 +94,6 @@ struct SendCommand: ParsableCommand {
 
     func run() throws {
         if removedIncrementalOption != nil { refuse("option -i was removed, use -c instead") }
-        try Terminal.requireRoot(for: "duet send")
         // SIGPIPE keeps its default, as for btrfs send: a receiver that stops reading ends the send
         // silently (status 141 in a shell), and no "ERROR:" line joins the receiver's own message.
         // btrfs send's order: the -c and -p sources, the output, the snapshots, the protocol.
@@ -131,6 +130,13 @@ struct SendCommand: ParsableCommand {
         } catch {
             output.abandon(cut: false)
             refuse(error.message)
+        }
+        // After btrfs send's own checks, so that a user gets their refusals first, as from btrfs send.
+        do {
+            try Terminal.requireRoot(for: "duet send")
+        } catch {
+            output.abandon(cut: false)
+            throw error
         }
         if noData && log.verbosity > 1 { log.line(.standard, "Mode NO_FILE_DATA enabled") }
         log.line(.info, "Protocol version requested: \(version) (supported \(KernelSend.highestVersion()))")

@@ -77,6 +77,11 @@ public enum SendPreflight {
 
     // MARK: helpers
 
+    /// `O_NOATIME` (01000000 on Linux; Glibc's module leaves it out without _GNU_SOURCE). btrfs
+    /// send opens with it, which is why a user who does not own the path gets EPERM there: the
+    /// same refusal, with the same message, as btrfs send gives without root.
+    static let noAccessTime: Int32 = 0o1000000
+
     static func resolve(_ path: String) -> String? {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
@@ -88,7 +93,7 @@ public enum SendPreflight {
     /// The mount point of the mount holding `path` (the longest mount point it is inside, the
     /// later one of equal length, as btrfs-progs' `find_mount_root` reads `/proc/self/mounts`).
     static func mountRoot(of path: String, failure: (Int32) -> String, notBtrfs: String) throws(SendRefusal) -> String {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | noAccessTime)
         guard descriptor >= 0 else { throw SendRefusal(failure(errno)) }
         close(descriptor)
         guard let table = try? MountTable.current() else { throw SendRefusal(failure(EIO)) }
@@ -107,7 +112,7 @@ public enum SendPreflight {
 
     /// btrfs-progs' `is_subvol_ro`, with its two messages.
     static func isReadOnly(_ path: String) throws(SendRefusal) -> Bool {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | noAccessTime)
         guard descriptor >= 0 else { throw SendRefusal("cannot open \(path): \(reason(errno))") }
         defer { close(descriptor) }
         do {

@@ -76,6 +76,12 @@ extension SendIntegrationTests {
                     #expect(!duetProto.errorOutput.isEmpty && stockProto.errorOutput.hasPrefix(duetProto.errorOutput),
                             "btrfs printed\n\(stockProto.errorOutput)duet printed\n\(duetProto.errorOutput)")
                     #expect(duetProto.status == 1 && stockProto.status != 0)
+                    // Not root: btrfs send's own refusal comes first.
+                    let user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+                    let stockUser = try Command.execute(user + ["btrfs", "send", fs.path("s0")])
+                    let duetUser = try Command.execute(user + [DuetBinary.path, "send", fs.path("s0")])
+                    #expect(duetUser.errorOutput == stockUser.errorOutput && duetUser.status == stockUser.status,
+                            "as a user: btrfs printed\n\(stockUser.errorOutput)duet printed\n\(duetUser.errorOutput)")
                     // No snapshot at all: the same text but for the program's name.
                     let stock = try Self.send("btrfs", [], in: fs.mountPoint)
                     let duet = try Self.send(DuetBinary.path, [], in: fs.mountPoint)
