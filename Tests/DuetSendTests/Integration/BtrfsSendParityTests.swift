@@ -61,14 +61,17 @@ extension SendIntegrationTests {
                     try Self.makeHistory(fs)
                     try other.createSubvolume("o")
                     try other.snapshot("o", as: "o-ro")
+                    // A snapshot of another subvolume: no parent among the -c sources.
+                    try fs.createSubvolume("x")
+                    try fs.snapshot("x", as: "xs")
                     let invocations: [[String]] = [
                         ["live"], ["s0", "live"], ["-p", "live", "s1"], ["-c", "live", "s1"], ["-c", "live", "gone"],
                         ["gone"], ["-p", "gone", "s1"], ["-c", "gone", "s1"], ["s0/dir"], ["s0/a"], ["-p", "s0/dir", "s1"],
                         ["-p", other.path("o-ro"), "s1"], ["s0", other.path("o-ro")], ["-p", "s0", "-p", "s1", "s2"],
                         ["-i", "s0", "s1"], [fs.directory], ["-c", fs.directory, "s1"], ["-f", fs.directory + "/no-such-dir/x", "s0"],
-                        ["--compressed-data", "--proto", "1", "s0"], [],
+                        ["--compressed-data", "--proto", "1", "s0"], ["-c", "s0", "xs"], ["-c", "s0", "s1", "xs"],
                     ]
-                    for arguments in invocations where arguments != [] { try Self.expectSameOutput(arguments, in: fs.mountPoint) }
+                    for arguments in invocations { try Self.expectSameOutput(arguments, in: fs.mountPoint) }
                     // A version the kernel does not send: btrfs send's reader thread sometimes also
                     // reports EBADF on the pipe it races to close (exit 9); its first lines are the rule.
                     let stockProto = try Self.send("btrfs", ["--proto", "3", "s0"], in: fs.mountPoint)
