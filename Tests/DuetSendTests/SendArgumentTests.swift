@@ -15,6 +15,13 @@ import Testing
         #expect(separate.file == "out" && separate.parents == ["parent"] && separate.snapshots == ["snap"])
     }
 
+    /// getopt groups flags and lets the last one of a group take the next word as its value.
+    @Test func groupedShortOptionsAndEqualsSign() throws {
+        let grouped = try SendCommand.parse(["-vef", "out", "--proto=2", "snap"])
+        #expect(grouped.log.verbosity == 2 && grouped.omitEndBetween && grouped.file == "out" && grouped.proto == 2)
+        #expect(try SendCommand.parse(["-qe", "snap"]).log.verbosity == 0)
+    }
+
     @Test func optionsAfterAndBetweenSnapshots() throws {
         let command = try SendCommand.parse(["a", "-e", "b", "-f", "out", "--proto", "2", "c", "-v"])
         #expect(command.snapshots == ["a", "b", "c"])
