@@ -5,7 +5,8 @@ import Glibc
 /// `duet send` end to end for one or more snapshots: metadata pass (kernel send with
 /// `NO_FILE_DATA`) → plan (sections, final paths, data pieces and their sources) → emit
 /// (header, metadata, data, clones, deferred attributes, END). Like `btrfs send`, several
-/// snapshots give several complete streams back to back.
+/// snapshots give several complete streams back to back, or with `-e` one stream: the header
+/// before the first snapshot only and one END after the last (what `btrfs receive -e` reads).
 public final class SendSession {
     public struct Options: Sendable {
         /// Read-only snapshots to send, in order.
@@ -21,6 +22,10 @@ public final class SendSession {
         public var compressedData = false
         /// `--no-data`: the kernel's metadata-only stream, unchanged.
         public var noData = false
+        /// `-e`: several snapshots as one stream, with END only after the last (btrfs-progs
+        /// passes `OMIT_STREAM_HEADER` to every send but the first, `OMIT_END_CMD` to every one
+        /// but the last).
+        public var omitEndBetween = false
         /// Use the cached pages of the source subvolume's or another snapshot's file (source b).
         public var useOtherCache = true
         /// Learn from page-cache events (eBPF, when available) which pieces became cached while
@@ -60,6 +65,11 @@ public final class SendSession {
 
     public let options: Options
     public private(set) var report = Report()
+    /// The lines `btrfs send` prints on stderr ("At subvol X" before each snapshot's stream);
+    /// silent unless the caller sets a verbosity.
+    public var log = SendLog()
+    /// Whether any byte of the stream was written (a failure before that leaves the output empty).
+    public private(set) var streamStarted = false
     /// Where the stream goes (not owned).
     let output: Int32
     /// `--idle --deadline`: one for the whole send, its clock started with it.
@@ -76,7 +86,8 @@ public final class SendSession {
         let highest = KernelSend.highestVersion()
         let version = requested == 0 ? highest : requested
         guard version <= highest, version <= 2 else {
-            throw DuetError(.unsupported, "protocol version \(version) requested, but this kernel sends at most \(min(highest, 2))")
+            // What btrfs send reports here: the kernel's EPROTO for the version it was passed.
+            throw SendPreflight.unsupportedVersion()
         }
         if compressed && version < 2 {
             throw DuetError(.unsupported, "--compressed-data needs protocol version 2 (--proto 2)")
@@ -85,16 +96,24 @@ public final class SendSession {
     }
 
     public func run() throws {
-        let version = try Self.resolveVersion(options.protocolVersion, compressed: options.compressedData)
         var parent = options.parent
         var cloneRoots: [UInt64] = []
+        // The paths the user gave for clone sources and sent snapshots, for the report.
+        var givenPaths: [UInt64: String] = [:]
         for source in options.cloneSources {
-            cloneRoots.append(try subvolume(source, role: "clone source").id)
+            let id = try subvolume(source, role: "clone source").id
+            cloneRoots.append(id)
+            givenPaths[id] = givenPaths[id] ?? source
         }
         // As btrfs-progs: with -c (or -p) a later snapshot may clone from the ones sent before it,
         // and without -p a parent is chosen among the clone sources.
         let incremental = parent != nil || !options.cloneSources.isEmpty
-        for snapshotPath in options.snapshots {
+        var version: UInt32 = 0
+        for (index, snapshotPath) in options.snapshots.enumerated() {
+            // As btrfs send: the line goes out before the snapshot's stream, and an unsupported
+            // version fails after it, where the kernel would refuse.
+            log.line(.standard, "At subvol \(snapshotPath)")
+            if index == 0 { version = try Self.resolveVersion(options.protocolVersion, compressed: options.compressedData) }
             let snapshot = try subvolume(snapshotPath, role: "snapshot")
             guard snapshot.isReadOnly else {
                 throw DuetError(.unsupported, "subvolume \(snapshotPath) is not read-only: send needs a read-only snapshot "
@@ -105,17 +124,24 @@ public final class SendSession {
                 let info = try subvolume(parentPath, role: "parent")
                 parentRoot = info.id
                 if !cloneRoots.contains(parentRoot) { cloneRoots.append(parentRoot) }
-            } else if incremental, let chosen = try goodParent(for: snapshot, snapshotPath: snapshotPath) {
-                parentRoot = chosen.0
-                parent = chosen.1
+            } else if incremental {
+                let chosen = try goodParent(for: snapshot, snapshotPath: snapshotPath, among: cloneRoots)
+                parentRoot = chosen.id
+                parent = givenPaths[chosen.id] ?? chosen.path
             }
+            let framing = Framing(header: !options.omitEndBetween || index == 0,
+                                  end: !options.omitEndBetween || index == options.snapshots.count - 1)
             let stream = try send(snapshotPath: snapshotPath, snapshot: snapshot, parentRoot: parentRoot,
-                                  cloneRoots: cloneRoots, version: version)
+                                  cloneRoots: cloneRoots, version: version, framing: framing)
+            log.line(.info, "BTRFS_IOC_SEND returned 0")
+            log.line(.debug, "joining genl thread")
             report.streams.append(Report.Stream(snapshot: snapshotPath, parent: parent, protocolVersion: version,
                                                 statistics: stream.0, otherSources: stream.1, cacheEvents: stream.3, ledgerWarning: stream.2))
             report.total.add(stream.0)
             if incremental && options.parent == nil && !cloneRoots.contains(snapshot.id) { cloneRoots.append(snapshot.id) }
-            parent = nil
+            givenPaths[snapshot.id] = givenPaths[snapshot.id] ?? snapshotPath
+            // -p is every snapshot's parent; a chosen one is chosen again for the next.
+            parent = options.parent
         }
     }
 
@@ -134,31 +160,52 @@ public final class SendSession {
         }
     }
 
-    /// btrfs-progs `find_good_parent`: among the clone sources, the snapshot's own origin or a
-    /// sibling snapshot of the same origin with the closest ctransid.
-    private func goodParent(for snapshot: Subvolume, snapshotPath: String) throws -> (UInt64, String)? {
-        var best: (UInt64, String, UInt64)?
-        for source in options.cloneSources {
-            let info = try subvolume(source, role: "clone source")
-            guard info.uuid == snapshot.parentUUID || (info.parentUUID == snapshot.parentUUID && info.parentUUID.contains { $0 != 0 }) else { continue }
-            let distance = info.ctransid > snapshot.ctransid ? info.ctransid - snapshot.ctransid : snapshot.ctransid - info.ctransid
-            if best == nil || distance < best!.2 { best = (info.id, source, distance) }
+    /// btrfs-progs `find_good_parent`: the snapshot's origin (the subvolume it was snapshotted
+    /// from) if it is a clone source, else the clone source snapshotted from the same origin
+    /// whose ctransid is closest to the origin's (the first of equals); clone sources include
+    /// the snapshots sent before this one. Fails as btrfs send does when there is none.
+    private func goodParent(for snapshot: Subvolume, snapshotPath: String, among roots: [UInt64]) throws -> (id: UInt64, path: String) {
+        let refusal = SendRefusal("parent determination failed for \(snapshot.id)")
+        // The iterator lists what is below the top level; a snapshot of the top level has it as origin.
+        let all = try Subvolumes.list(mountPath: snapshotPath) + [try Subvolumes.info(path: snapshotPath, id: Subvolumes.topLevelID)]
+        guard snapshot.parentUUID.contains(where: { $0 != 0 }),
+              let origin = all.first(where: { $0.uuid == snapshot.parentUUID }) else { throw refusal }
+        if roots.contains(origin.id) { return (origin.id, origin.path) }
+        var best: (Subvolume, UInt64)?
+        for root in roots {
+            guard let source = all.first(where: { $0.id == root }), source.parentUUID == origin.uuid else { continue }
+            let distance = source.ctransid > origin.ctransid ? source.ctransid - origin.ctransid : origin.ctransid - source.ctransid
+            if best == nil || distance < best!.1 { best = (source, distance) }
         }
-        return best.map { ($0.0, $0.1) }
+        guard let best else { throw refusal }
+        return (best.0.id, best.0.path)
     }
 
-    /// One complete stream. Returns its statistics, the alias subvolumes looked at, and a ledger warning.
+    /// Whether one snapshot's part of the output starts with the stream header and ends with END.
+    struct Framing {
+        var header: Bool
+        var end: Bool
+    }
+
+    /// One snapshot's stream. Returns its statistics, the alias subvolumes looked at, and a ledger warning.
     private func send(snapshotPath: String, snapshot: Subvolume, parentRoot: UInt64, cloneRoots: [UInt64],
-                      version: UInt32) throws -> (SendStatistics, [String], String?, Bool) {
+                      version: UInt32, framing: Framing) throws -> (SendStatistics, [String], String?, Bool) {
         let started = Date()
         let descriptor = open(snapshotPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { throw DuetError.system("open", snapshotPath) }
         defer { close(descriptor) }
+        // --no-data passes the kernel's stream on as it is, so the kernel frames it; otherwise the
+        // metadata is parsed (it needs its header) and the writer frames the output.
+        var kernelFlags: KernelSend.Flags = []
+        if options.noData && !framing.header { kernelFlags.insert(.omitStreamHeader) }
+        if options.noData && !framing.end { kernelFlags.insert(.omitEndCommand) }
         let raw = try MetadataStream.capture(MetadataStream.Request(
-            snapshot: descriptor, snapshotPath: snapshotPath, parentRoot: parentRoot, cloneSources: cloneRoots, version: version))
+            snapshot: descriptor, snapshotPath: snapshotPath, parentRoot: parentRoot, cloneSources: cloneRoots, version: version,
+            flags: kernelFlags))
         var statistics = SendStatistics()
         if options.noData {
             var sink = FileDescriptorByteSink(descriptor: output)
+            streamStarted = true
             do {
                 try raw.withUnsafeBytes { try sink.write($0) }
             } catch let failure as SendIOFailure {
@@ -194,8 +241,9 @@ public final class SendSession {
         emitter.snapshotRoot = snapshot.id
         emitter.aliases = aliases
         if options.idle { emitter.idle = IdleWait(devices: try fileSystem.devices().map(\.path), deadline: idleDeadline) }
+        streamStarted = true
         do {
-            try writer.writeHeader()
+            if framing.header { try writer.writeHeader() } else { writer.continueAfterHeader() }
             for command in plan.metadata { try writer.write(command) }
             for item in plan.ordered {
                 switch item {
@@ -206,7 +254,7 @@ public final class SendSession {
             try emitter.emit(pieces, to: &writer)
             for command in plan.clones { try writer.write(command) }
             for command in plan.deferred { try writer.write(command) }
-            try writer.writeEnd()
+            if framing.end { try writer.writeEnd() }
         } catch let error as SendStreamError {
             if case .io(let code, let offset) = error {
                 throw DuetError(.system(errno: code), "writing the send stream of \(snapshotPath) failed at stream offset \(offset): \(String(cString: strerror(code)))")

@@ -10,24 +10,33 @@ struct SendCommand: ParsableCommand {
         commandName: "send",
         abstract: "Send read-only snapshots as a btrfs send stream, reading cached data first.",
         discussion: """
-        Options and output follow `btrfs send`: the stream goes to standard output or -f FILE, \
-        one complete stream per snapshot, concatenated. Apply it with stock `btrfs receive`. \
-        A summary goes to standard error (not with -q); --json prints it there as JSON. \
-        On failure the stream is cut before END (so receive fails), -f FILE is removed, and the exit code is 1.
+        A drop-in for `btrfs send`: the same options and spellings (-fFILE, -pPARENT, --verbose, \
+        options after the snapshots), the same stream, and the same lines on standard error: \
+        "At subvol X" before each snapshot's stream (not with -q), more with -v, and btrfs send's \
+        "ERROR: ..." messages with exit code 1. Apply the stream with stock `btrfs receive`. \
+        Without -e each snapshot is a complete stream of its own, concatenated; with -e they form \
+        one stream ending in one END (for `btrfs receive -e`). \
+        Duet's summary (bytes from the page cache and from disk) only with --stats, or as JSON on \
+        standard error with --json (which prints nothing else there). \
+        -f FILE, if FILE is a regular file or does not exist, is written under a temporary name \
+        beside it (.FILE.duet-XXXXXX) and renamed over FILE once the stream is complete and on \
+        disk: a failed, interrupted or killed send leaves FILE as it was and removes the temporary \
+        file (after SIGKILL it stays, never under FILE's name). Standard output, a device or a FIFO \
+        is written in place and, on failure, cut before END so that a receiver fails; it is never removed.
         """
     )
 
-    @Option(name: .customShort("p"), help: "Send an incremental stream from this parent snapshot.")
-    var parent: String?
+    @Option(name: .customShort("p", allowingJoined: true), help: ArgumentHelp("Send an incremental stream from this parent snapshot.", valueName: "parent"))
+    var parents: [String] = []
 
-    @Option(name: .customShort("c"), help: "Use this snapshot as a clone source (repeatable).")
+    @Option(name: .customShort("c", allowingJoined: true), help: ArgumentHelp("Use this snapshot as a clone source (repeatable).", valueName: "clone-src"))
     var cloneSources: [String] = []
 
-    @Option(name: .customShort("f"), help: "Write the stream into this file instead of standard output.")
+    @Option(name: .customShort("f", allowingJoined: true), help: ArgumentHelp("Write the stream into this file instead of standard output.", valueName: "outfile"))
     var file: String?
 
     @Option(name: .customLong("proto"), help: "Send stream protocol version: 1 (default), 2, or 0 for the highest the kernel supports.")
-    var proto: UInt32?
+    var proto: UInt64?
 
     @Flag(name: .customLong("compressed-data"), help: "Send compressed extents without decompressing them (implies --proto 2).")
     var compressedData = false
@@ -35,14 +44,17 @@ struct SendCommand: ParsableCommand {
     @Flag(name: .customLong("no-data"), help: "Send metadata only (the kernel's UPDATE_EXTENT stream).")
     var noData = false
 
-    @Flag(name: [.customShort("q"), .customLong("quiet")], help: "No summary on standard error.")
-    var quiet = false
+    @Flag
+    var verbosity: [SendVerbosity] = []
 
-    @Flag(name: .customShort("v"), help: "Accepted for btrfs send compatibility.")
-    var verbose: Int
-
-    @Flag(name: .customShort("e"), help: "Accepted for btrfs send compatibility; every stream ends with END.")
+    @Flag(name: .customShort("e"), help: "With several snapshots: one stream with one END after the last (for btrfs receive -e).")
     var omitEndBetween = false
+
+    @Option(name: .customShort("i", allowingJoined: true), help: .hidden)
+    var removedIncrementalOption: String?
+
+    @Flag(help: "After the send, print Duet's summary (bytes from the page cache and from disk) on standard error.")
+    var stats = false
 
     @Flag(name: .customLong("no-other-cache"), help: "Never read the cached pages of the source subvolume or of other snapshots.")
     var noOtherCache = false
@@ -62,90 +74,118 @@ struct SendCommand: ParsableCommand {
     @Flag(name: .customLong("no-ledger"), help: "Do not credit the data read from disk to the ledger.")
     var noLedger = false
 
-    @Flag(help: "Print the summary as JSON (a versioned envelope) on standard error.")
+    @Flag(help: "Print the summary as JSON (a versioned envelope) on standard error, and nothing else there.")
     var json = false
 
     @Argument(help: "Read-only snapshots to send.")
-    var snapshots: [String]
+    var snapshots: [String] = []
 
     func validate() throws {
-        if let proto, proto > 2 { throw ValidationError("--proto \(proto): give 0, 1 or 2") }
-        if compressedData, proto == 1 { throw ValidationError("--compressed-data needs --proto 2") }
-        if snapshots.isEmpty { throw ValidationError("give at least one read-only snapshot") }
         if let deadline {
             guard Units.seconds(deadline) != nil else { throw ValidationError("--deadline \(deadline): give seconds or a number with s, m, h or d") }
             guard idle else { throw ValidationError("--deadline applies to --idle: without it the send never waits") }
         }
     }
 
+    /// btrfs send's verbosity from -v/-q in command-line order; --json keeps standard error for JSON.
+    var log: SendLog {
+        json ? SendLog(verbosity: 0) : SendLog(adjustments: verbosity.map { $0 == .verbose ? .verbose : .quiet })
+    }
+
     func run() throws {
-        try Terminal.requireRoot(for: "duet send")
-        signal(SIGPIPE, SIG_IGN)
+        if removedIncrementalOption != nil { refuse("option -i was removed, use -c instead") }
+        // SIGPIPE keeps its default, as for btrfs send: a receiver that stops reading ends the send
+        // silently (status 141 in a shell), and no "ERROR:" line joins the receiver's own message.
+        // btrfs send's order: the -c and -p sources, the output, the snapshots, the protocol.
+        let resolvedParent: String?
+        do throws(SendRefusal) {
+            for source in cloneSources { try SendPreflight.checkCloneSource(source) }
+            resolvedParent = try SendPreflight.checkParent(parents)
+        } catch {
+            refuse(error.message)
+        }
+        if snapshots.isEmpty {
+            FileHandle.standardError.write(Data("duet send: not enough arguments: 0 but at least 1 expected\n".utf8))
+            Foundation.exit(ExitStatus.couldNotRun.rawValue)
+        }
+        let output: SendOutput
+        do throws(SendOutput.OpenFailure) {
+            output = try file.map { path throws(SendOutput.OpenFailure) in try SendOutput.file(path) } ?? .standardOutput()
+        } catch {
+            refuse(error.description)
+        }
+        // Interrupted: like a failure, never an output that looks complete.
+        let signals = SignalTrap([SIGINT, SIGTERM, SIGHUP]) {
+            output.abandon(beforeExit: true)
+            SendLog.error("send interrupted by a signal")
+            _exit(ExitStatus.couldNotRun.rawValue)
+        }
+        defer { signals.release() }
+        let log = self.log
+        let version: UInt32
+        do throws(SendRefusal) {
+            if output.isTerminal { throw SendRefusal("not dumping send stream into a terminal, redirect it into a file") }
+            try SendPreflight.checkSnapshots(snapshots, resolvedParent: resolvedParent)
+            version = try SendPreflight.checkProtocol(requested: proto, compressed: compressedData)
+        } catch {
+            output.abandon(cut: false)
+            refuse(error.message)
+        }
+        // After btrfs send's own checks, so that a user gets their refusals first, as from btrfs send.
+        do {
+            try Terminal.requireRoot(for: "duet send")
+        } catch {
+            output.abandon(cut: false)
+            throw error
+        }
+        if noData && log.verbosity > 1 { log.line(.standard, "Mode NO_FILE_DATA enabled") }
+        log.line(.info, "Protocol version requested: \(version) (supported \(KernelSend.highestVersion()))")
+
+        let session = SendSession(options: sessionOptions(version: version), output: output.descriptor)
+        session.log = log
+        do {
+            try session.run()
+            try output.commit()
+        } catch {
+            output.abandon(cut: session.streamStarted)
+            refuse((error as? DuetError)?.message ?? String(describing: error))
+        }
+        signals.release()
+        if json {
+            FileHandle.standardError.write(Data((try JSONEnvelope(command: "send", result: session.report).render() + "\n").utf8))
+        } else if stats {
+            FileHandle.standardError.write(Data(Self.summary(session.report).utf8))
+        }
+    }
+
+    private func sessionOptions(version: UInt32) -> SendSession.Options {
         var options = SendSession.Options(snapshots: snapshots)
-        options.parent = parent
+        options.parent = parents.first
         options.cloneSources = cloneSources
-        options.protocolVersion = proto ?? (compressedData ? 2 : 1)
+        options.protocolVersion = version
         options.compressedData = compressedData
         options.noData = noData
+        options.omitEndBetween = omitEndBetween
         options.useOtherCache = !noOtherCache
         options.creditLedger = !noLedger
         options.cacheEvents = !noEvents
         options.ledgerDirectory = stateDir
         options.idle = idle
         options.deadline = deadline.flatMap(Units.seconds).map { Date().addingTimeInterval(TimeInterval($0)) }
+        return options
+    }
 
-        let output: Int32
-        if let file {
-            output = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-            guard output >= 0 else { throw DuetError.system("open", file) }
-        } else {
-            if isatty(STDOUT_FILENO) != 0 {
-                Terminal.fail("not writing a send stream to a terminal: redirect standard output or give -f FILE")
-            }
-            output = STDOUT_FILENO
-        }
-        // Interrupted: the same as a failure, never an output that looks complete.
-        let signals = SignalTrap([SIGINT, SIGTERM, SIGHUP]) { [file] in
-            if let file {
-                unlink(file)
-            } else {
-                _ = SendSession.cutMarker.withUnsafeBytes { write(output, $0.baseAddress, $0.count) }
-            }
-            FileHandle.standardError.write(Data("duet: send interrupted; \(file.map { "removed the incomplete \($0)" } ?? "the stream was cut before its end")\n".utf8))
-            _exit(ExitStatus.couldNotRun.rawValue)
-        }
-        defer { signals.release() }
-        let session = SendSession(options: options, output: output)
-        do {
-            try session.run()
-            if file != nil {
-                guard fsync(output) == 0 || errno == EINVAL, close(output) == 0 else {
-                    throw DuetError.system("close", file!)
-                }
-            }
-        } catch {
-            if let file {
-                close(output)
-                unlink(file)
-            } else {
-                // Half a command header: no receiver can mistake the cut stream for a whole one.
-                _ = SendSession.cutMarker.withUnsafeBytes { write(output, $0.baseAddress, $0.count) }
-            }
-            let message = (error as? DuetError)?.message ?? String(describing: error)
-            Terminal.fail("send failed: \(message)" + (file.map { "; removed the incomplete \($0)" } ?? "; the stream was cut before its end"))
-        }
-        if json {
-            FileHandle.standardError.write(Data((try JSONEnvelope(command: "send", result: session.report).render() + "\n").utf8))
-        } else if !quiet {
-            FileHandle.standardError.write(Data(Self.summary(session.report).utf8))
-        }
+    /// btrfs send's "ERROR: …" line and exit code 1.
+    private func refuse(_ message: String) -> Never {
+        SendLog.error(message)
+        Foundation.exit(ExitStatus.couldNotRun.rawValue)
     }
 
     static func summary(_ report: SendSession.Report) -> String {
         var text = ""
         for stream in report.streams {
             let s = stream.statistics
-            text += "At subvol \(stream.snapshot)" + (stream.parent.map { " (parent \($0))" } ?? "") + "\n"
+            text += "Sent \(stream.snapshot)" + (stream.parent.map { " (parent \($0))" } ?? "") + ":\n"
             var table = KeyValueTable()
             table.add("data from own cache", ByteCount.human(s.bytesFromOwnCache))
             table.add("data from other cache", ByteCount.human(s.bytesFromOtherCache)
@@ -160,5 +200,25 @@ struct SendCommand: ParsableCommand {
             if let warning = stream.ledgerWarning { text += "warning: \(warning)\n" }
         }
         return text
+    }
+}
+
+/// One -v/--verbose or -q/--quiet, kept in command-line order: btrfs send's level depends on it
+/// (`-q -v` prints "At subvol", `-v -q` prints nothing).
+enum SendVerbosity: EnumerableFlag {
+    case verbose, quiet
+
+    static func name(for value: SendVerbosity) -> NameSpecification {
+        switch value {
+        case .verbose: [.customShort("v"), .customLong("verbose")]
+        case .quiet: [.customShort("q"), .customLong("quiet")]
+        }
+    }
+
+    static func help(for value: SendVerbosity) -> ArgumentHelp? {
+        switch value {
+        case .verbose: "More lines on standard error, as btrfs send prints them (repeatable)."
+        case .quiet: "Nothing on standard error but errors (not even \"At subvol\")."
+        }
     }
 }

@@ -102,4 +102,16 @@ public enum Subvolumes {
         try check(btrfs_util_get_subvolume_read_only(path, &readOnly), "btrfs_util_get_subvolume_read_only", path)
         return readOnly
     }
+
+    /// Whether the subvolume whose root directory `descriptor` is open is read-only
+    /// (`BTRFS_IOC_SUBVOL_GETFLAGS`). The error keeps the errno whatever it is (EINVAL: not a
+    /// subvolume's root), for callers that must report it as btrfs-progs does.
+    public static func isReadOnly(descriptor: Int32) throws -> Bool {
+        var readOnly = false
+        guard btrfs_util_get_subvolume_read_only_fd(descriptor, &readOnly) == BTRFS_UTIL_OK else {
+            let code = errno
+            throw DuetError(.system(errno: code), "BTRFS_IOC_SUBVOL_GETFLAGS failed: \(String(cString: strerror(code)))")
+        }
+        return readOnly
+    }
 }

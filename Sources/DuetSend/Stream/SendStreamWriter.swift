@@ -21,6 +21,12 @@ public struct SendStreamWriter<Sink: SendByteSink> {
         headerWritten = true
     }
 
+    /// Continues a stream whose header an earlier writer wrote on the same output (`send -e`:
+    /// one stream for several snapshots).
+    public mutating func continueAfterHeader() {
+        headerWritten = true
+    }
+
     public mutating func write(_ command: SendCommand) throws(SendStreamError) {
         guard headerWritten else { throw .headerNotWritten }
         try emit(SendCommandCodec.encode(command, version: version, offset: offset))

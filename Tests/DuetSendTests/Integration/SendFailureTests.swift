@@ -27,7 +27,7 @@ extension SendIntegrationTests {
                 let out = fs.directory + "/out"
                 let result = try DuetBinary.run(["send", "-p", fs.path("gone"), "-f", out, fs.path("snap")])
                 #expect(result.status == 1)
-                #expect(result.errorOutput.contains("parent") && result.errorOutput.contains(fs.path("gone")), "\(result.errorOutput)")
+                #expect(result.errorOutput == "ERROR: realpath \(fs.path("gone")) failed: No such file or directory\n", "\(result.errorOutput)")
                 #expect(!FileManager.default.fileExists(atPath: out))
             }
         }
@@ -64,7 +64,7 @@ extension SendIntegrationTests {
             }
         }
 
-        @Test func aFullOutputDiskFailsAndRemovesTheFile() throws {
+        @Test func aFullOutputDiskFailsAndRemovesItsTemporaryFile() throws {
             try TestFileSystem.with { fs in
                 try fs.createSubvolume("live")
                 try fs.writeFile("live/a", size: 2 << 20)
@@ -77,30 +77,7 @@ extension SendIntegrationTests {
                 let result = try DuetBinary.run(["send", "-f", out, fs.path("snap")])
                 #expect(result.status == 1)
                 #expect(result.errorOutput.contains("No space left"), "\(result.errorOutput)")
-                #expect(!FileManager.default.fileExists(atPath: out))
-            }
-        }
-
-        @Test func anInterruptedSendRemovesTheFile() throws {
-            try TestFileSystem.with(TestFileSystemOptions(deviceSize: 1 << 30)) { fs in
-                try fs.createSubvolume("live")
-                for index in 0..<6 { try fs.writeFile("live/f\(index)", size: 48 << 20, seed: UInt64(index)) }
-                try fs.snapshot("live", as: "snap")
-                try TestFileSystem.dropCaches()
-                let out = fs.directory + "/out"
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: DuetBinary.path)
-                process.arguments = ["send", "-q", "-f", out, fs.path("snap")]
-                process.standardError = FileHandle.nullDevice
-                try process.run()
-                // Wait until the stream has started, then interrupt it.
-                for _ in 0..<200 where (try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int ?? 0) ?? 0 < 1 << 20 {
-                    usleep(5_000)
-                }
-                kill(process.processIdentifier, SIGTERM)
-                process.waitUntilExit()
-                #expect(process.terminationStatus != 0)
-                #expect(!FileManager.default.fileExists(atPath: out))
+                #expect(try FileManager.default.contentsOfDirectory(atPath: small) == [], "the temporary file stayed")
             }
         }
     }
