@@ -19,15 +19,16 @@ struct ScrubResumeTests {
         #expect(largest >= 64 << 20, "the file system must hold extents far larger than a read (largest \(largest))")
     }
 
-    /// Starts a throttled scrub and kills it with `signal` after `delay`; returns its exit status.
-    private static func interrupt(_ arguments: [String], after delay: useconds_t, with signal: Int32) throws -> Int32 {
+    /// Starts a throttled scrub and kills it with `signal` once `due` says so (polled every 10 ms,
+    /// at most 30 s); returns its exit status.
+    private static func interrupt(_ arguments: [String], with signal: Int32, when due: (Int32) -> Bool) throws -> Int32 {
         let scrub = Process()
         scrub.executableURL = URL(fileURLWithPath: DuetBinary.path)
         scrub.arguments = arguments
         scrub.standardOutput = FileHandle.nullDevice
         scrub.standardError = FileHandle.nullDevice
         try scrub.run()
-        usleep(delay)
+        for _ in 0..<3000 where scrub.isRunning && !due(scrub.processIdentifier) { usleep(10_000) }
         kill(scrub.processIdentifier, signal)
         scrub.waitUntilExit()
         return scrub.terminationStatus
@@ -42,29 +43,41 @@ struct ScrubResumeTests {
             var generator = SeededGenerator(seed: 20261203)
             var midRun = 0
             var finishedFirst = 0
-            for round in 0..<50 {
+            var resumed = 0
+            // 50 interrupted and resumed scrubs; a run that finished before its kill is drawn again.
+            for round in 0..<60 where resumed < 50 {
                 let state = testFS.directory + "/state"
                 // Every fourth round skips what the ledger credits (the killed run's own verified
                 // reads): then verified + skipped must add up to the same data.
                 let full = round % 4 != 3
                 let signal = round % 3 == 0 ? SIGTERM : SIGKILL
-                let delay = useconds_t.random(in: 50_000...1_500_000, using: &generator)
-                let arguments = ["scrub", "start", "--limit", "150M", "--read-size", String(64 << (round % 5)) + "K",
-                                 "--checkpoint-interval", "0.1", "--state-dir", state] + (full ? ["--full"] : []) + [testFS.mountPoint]
-                let status = try Self.interrupt(arguments, after: delay, with: signal)
+                // Most kills land once the saved progress passes a random share of the work; every
+                // tenth as soon as the scrub has saved its first record, before any progress.
+                let share = Double.random(in: 0.02...0.6, using: &generator)
                 let store = ScrubStateStore(directory: state)
+                let due: (Int32) -> Bool = { pid in
+                    guard let saved = try? store.load(), saved.pid == pid, saved.status == .running else { return false }
+                    return round % 10 == 5
+                        || Double(saved.counters.verified + saved.counters.skippedVerified) >= share * Double(reference.counters.verified)
+                }
+                let arguments = ["scrub", "start", "--limit", "300M", "--read-size", String(64 << (round % 5)) + "K",
+                                 "--checkpoint-interval", "0.1", "--state-dir", state] + (full ? ["--full"] : []) + [testFS.mountPoint]
+                let status = try Self.interrupt(arguments, with: signal, when: due)
                 let interrupted = try #require(try store.load(), "round \(round)")
                 if interrupted.status == .finished {  // too late: nothing to resume
                     finishedFirst += 1
+                    print("scrub resume: round \(round) (share \(share), full \(full), signal \(signal)) finished before the kill")
                     continue
                 }
                 if signal == SIGTERM { #expect(status == 5, "round \(round): SIGTERM exits 5") }
+                resumed += 1
                 if interrupted.counters.dataVerified + interrupted.counters.skippedVerified > 0 { midRun += 1 }
 
                 if round % 5 == 4 {
                     // Kill the resume too, at once: a second resume must still end whole.
+                    let soon = Date().addingTimeInterval(0.3)
                     _ = try Self.interrupt(["scrub", "resume", "--limit", "200M", "--checkpoint-interval", "0.1", "--state-dir", state, testFS.mountPoint],
-                                           after: 300_000, with: SIGKILL)
+                                           with: SIGKILL, when: { _ in Date() >= soon })
                 }
                 let record: ScrubRecord
                 if let done = try store.load(), done.status == .finished {
@@ -77,18 +90,19 @@ struct ScrubResumeTests {
                 #expect(record.status == .finished, "round \(round): \(record.coverageGaps?.map(\.summary) ?? [])")
                 let c = record.counters
                 if full {
-                    #expect(c.dataVerified == reference.counters.dataVerified, "round \(round) (delay \(delay) µs, signal \(signal))")
+                    #expect(c.dataVerified == reference.counters.dataVerified, "round \(round) (at \(share), signal \(signal))")
                     #expect(c.skippedVerified == 0)
                 } else {
-                    #expect(c.dataVerified + c.skippedVerified == reference.counters.dataVerified, "round \(round) (delay \(delay) µs)")
+                    #expect(c.dataVerified + c.skippedVerified == reference.counters.dataVerified, "round \(round) (at \(share))")
                 }
                 #expect(c.treeVerified == reference.counters.treeVerified, "round \(round)")
                 #expect(c.dataWithoutChecksum == reference.counters.dataWithoutChecksum, "round \(round)")
                 #expect(c.superblocksVerified == reference.counters.superblocksVerified, "round \(round)")
                 #expect(c.errors == 0)
             }
-            print("scrub resume: of 50 runs, \(midRun) interrupted after a checkpoint with progress, \(50 - midRun - finishedFirst) before one, \(finishedFirst) finished first")
-            #expect(midRun >= 40, "most interruptions must land while the scrub is under way: \(midRun)")
+            print("scrub resume: \(resumed) interrupted and resumed (\(midRun) after a checkpoint with progress), \(finishedFirst) finished before the kill and were drawn again")
+            #expect(resumed == 50)
+            #expect(midRun >= 40, "the interruptions must land while the scrub is under way")
         }
     }
 
