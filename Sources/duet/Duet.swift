@@ -7,12 +7,14 @@ struct Duet: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "duet",
         abstract: "Opportunistic btrfs maintenance: scrub and send that reuse what the page cache already holds.",
+        version: DuetVersion.current,
         subcommands: [InfoCommand.self, ScrubCommand.self, SendCommand.self, WatchCommand.self, StatusCommand.self, DebugCommand.self]
     )
 
     /// Parses and runs, mapping every failure to the exit codes of DESIGN §5: a failure to
     /// run at all (bad input included) is 1, with one clear line on stderr.
     static func main() {
+        DuetLogging.bootstrap()
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -26,7 +28,7 @@ struct Duet: ParsableCommand {
                 print(fullMessage(for: error))
                 Foundation.exit(0)
             }
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            FileHandle.standardError.write(Data(JournalStream.errorLine(fullMessage(for: error)).utf8))
             Foundation.exit(ExitStatus.couldNotRun.rawValue)
         }
     }
