@@ -14,13 +14,13 @@ struct WatchCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "Mount points of the btrfs file systems to watch.")
+    @Argument(help: "Mount points of the btrfs file systems to watch.", completion: .directory)
     var mounts: [String]
 
     @Option(help: "Event source: kernel (the Duet kernel framework, /dev/duet), bpf (eBPF probes), cachestat (polling sweeps: coarse), or auto (kernel when /dev/duet exists, else bpf when the kernel allows it, else cachestat).")
     var source: EventSourceChoice = .auto
 
-    @Option(help: "Where the ledger lives (default /var/lib/duet/<fsid>); only with a single mount.")
+    @Option(help: "Where the ledger lives (default /var/lib/duet/<fsid>); only with a single mount.", completion: .directory)
     var stateDir: String?
 
     @Option(help: "Seconds between log lines with event rates and credit; a window in which nothing happened logs nothing. Lost events are logged at once.")
