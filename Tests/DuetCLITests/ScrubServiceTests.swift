@@ -54,13 +54,64 @@ struct ScrubServiceTests {
             #expect(resumed.status == .finished)
             #expect(resumed.startedAt == interrupted.startedAt, "resumed, not started anew")
 
-            // Nothing left to resume: a new scrub.
+            // Nothing left to resume: a new scrub, which records the generation it starts at.
+            try testFS.writeFile("later", size: 64 << 10, seed: 99)
+            try testFS.sync()
             let third = try Self.service(["--state-dir", state, testFS.mountPoint])
             third.waitUntilExit()
             #expect(third.terminationStatus == 0)
             let fresh = try #require(try store.load())
             #expect(fresh.status == .finished)
-            #expect(fresh.startedAt > resumed.startedAt)
+            #expect(fresh.generation > resumed.generation, "started anew, not resumed")
+        }
+    }
+
+    /// The capabilities a unit keeps (its CapabilityBoundingSet= line), as setpriv spells them.
+    static func boundingSet(_ unit: String) throws -> String {
+        let text = try String(contentsOfFile: URL(fileURLWithPath: helper).deletingLastPathComponent().path + "/" + unit, encoding: .utf8)
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("CapabilityBoundingSet=") })
+        let names = line.dropFirst("CapabilityBoundingSet=".count).split(separator: " ").map { $0.lowercased().replacingOccurrences(of: "cap_", with: "+") }
+        return (["-all"] + names).joined(separator: ",")
+    }
+
+    @Test("With only the capabilities the units keep, a scrub with --repair finds and repairs, and the eBPF watcher starts")
+    func unitCapabilitiesSuffice() throws {
+        // systemd cannot run the units here; setpriv gives duet the same bounding set and
+        // no_new_privs, which is what those settings do to a service running as root.
+        let scrubCaps = try Self.boundingSet("duet-scrub@.service")
+        let watchCaps = try Self.boundingSet("duet-watch@.service")
+        try TestFileSystem.with(.init(deviceSize: 512 << 20, dataProfile: .dup, metadataProfile: .dup)) { testFS in
+            try testFS.writeFile("a", size: 4 << 20, seed: 7)
+            try testFS.sync()
+            let state = ScrubRun.stateDirectory(testFS)
+            // One bad copy of a data sector, for the kernel scrub to rewrite from the good one.
+            let fileSystem = try testFS.open()
+            let extent = try #require(try Fiemap.extents(ofFileAt: testFS.path("a")).first)
+            let copy = try ChunkMap.load(from: fileSystem).map(extent.logical + 40960).copies[0]
+            try BlockDevice.corrupt(testFS.devices[0], sectorAt: copy.physical)
+            try TestFileSystem.dropCaches()
+
+            let watch = Process()
+            watch.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            watch.arguments = ["--bounding-set", watchCaps, "--no-new-privs", "--", DuetBinary.path,
+                               "watch", "--source", "bpf", "--state-dir", state, "--log-interval", "1", "--json", testFS.mountPoint]
+            let output = Pipe()
+            watch.standardOutput = output
+            watch.standardError = FileHandle.nullDevice
+            try watch.run()
+            // The first status line comes once the probes are attached and the watcher runs.
+            let firstLine = output.fileHandleForReading.availableData
+            watch.terminate()
+            watch.waitUntilExit()
+            #expect(String(decoding: firstLine, as: UTF8.self).contains(#""source":"ebpf""#), "\(String(decoding: firstLine, as: UTF8.self))")
+            #expect(watch.terminationStatus == 0, "watch under \(watchCaps)")
+
+            let scrub = try Command.execute(["setpriv", "--bounding-set", scrubCaps, "--no-new-privs", "--", DuetBinary.path,
+                                             "scrub", "start", "--repair", "--state-dir", state, testFS.mountPoint])
+            #expect(scrub.status == 4, "scrub under \(scrubCaps): errors found and all corrected: \(scrub.errorOutput)")
+            let again = try Command.execute(["setpriv", "--bounding-set", scrubCaps, "--no-new-privs", "--", DuetBinary.path,
+                                             "scrub", "start", "--full", "--state-dir", state, testFS.mountPoint])
+            #expect(again.status == 0, "after the repair: \(again.errorOutput)")
         }
     }
 }
