@@ -1,6 +1,7 @@
 import ArgumentParser
 import DuetFS
 import Foundation
+import Logging
 import Synchronization
 
 /// Developer tools, hidden from help: dumps raw tree items so fixtures can be captured from
@@ -10,8 +11,27 @@ struct DebugCommand: ParsableCommand {
         commandName: "debug",
         abstract: "Developer tools (raw tree items, event-source comparison).",
         shouldDisplay: false,
-        subcommands: [TreeItemsCommand.self, CompareSourcesCommand.self]
+        subcommands: [TreeItemsCommand.self, CompareSourcesCommand.self, LogLineCommand.self]
     )
+}
+
+/// Logs one line through the logger every command uses, so tests can check what journald would
+/// receive without a file system or root.
+struct LogLineCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "log-line", abstract: "Log a message at a level, as the daemons do.")
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var level: String = "info"
+
+    @Argument(help: "The message.")
+    var message: String
+
+    func run() throws {
+        guard let level = Logger.Level(rawValue: level) else { throw ValidationError("--level \(level): not a log level") }
+        var logger = Logger(label: "duet.debug")
+        logger.logLevel = .trace
+        logger.log(level: level, "\(message)")
+    }
 }
 
 struct TreeItemsCommand: ParsableCommand {

@@ -7,7 +7,7 @@ struct InfoCommand: ParsableCommand {
         abstract: "Show a btrfs file system's identity, checksum, devices, profiles and subvolumes."
     )
 
-    @Argument(help: "The mount point (or any directory) of a mounted btrfs file system.")
+    @Argument(help: "The mount point (or any directory) of a mounted btrfs file system.", completion: .directory)
     var mount: String
 
     @Flag(help: "Print JSON (a versioned envelope) instead of text.")

@@ -19,7 +19,7 @@ enum ExitStatus: Int32 {
 enum Terminal {
     /// One line on stderr naming what failed, then exit 1.
     static func fail(_ message: String, status: ExitStatus = .couldNotRun) -> Never {
-        FileHandle.standardError.write(Data("duet: \(message)\n".utf8))
+        FileHandle.standardError.write(Data(JournalStream.errorLine("duet: \(message)").utf8))
         exit(status.rawValue)
     }
 
@@ -36,9 +36,11 @@ enum Terminal {
     }
 }
 
-/// `--json` output: a versioned envelope around the command's result.
+/// `--json` output: a versioned envelope around the command's result. `version` is the
+/// envelope's schema; `duetVersion` the program that wrote it.
 struct JSONEnvelope<Result: Encodable>: Encodable {
     let version = 1
+    let duetVersion = DuetVersion.current
     let command: String
     let result: Result
 

@@ -8,13 +8,13 @@ struct StatusCommand: ParsableCommand {
         abstract: "Show what is cached now per subvolume, how much the ledger credits by age, and whether a watcher runs."
     )
 
-    @Argument(help: "The mount point of a mounted btrfs file system.")
+    @Argument(help: "The mount point of a mounted btrfs file system.", completion: .directory)
     var mount: String
 
     @Flag(help: "Print JSON (a versioned envelope) instead of text.")
     var json = false
 
-    @Option(help: "Where the ledger lives (default /var/lib/duet/<fsid>).")
+    @Option(help: "Where the ledger lives (default /var/lib/duet/<fsid>).", completion: .directory)
     var stateDir: String?
 
     struct Report: Codable {

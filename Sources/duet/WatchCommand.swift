@@ -14,20 +14,24 @@ struct WatchCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "Mount points of the btrfs file systems to watch.")
+    @Argument(help: "Mount points of the btrfs file systems to watch.", completion: .directory)
     var mounts: [String]
 
     @Option(help: "Event source: kernel (the Duet kernel framework, /dev/duet), bpf (eBPF probes), cachestat (polling sweeps: coarse), or auto (kernel when /dev/duet exists, else bpf when the kernel allows it, else cachestat).")
     var source: EventSourceChoice = .auto
 
-    @Option(help: "Where the ledger lives (default /var/lib/duet/<fsid>); only with a single mount.")
+    @Option(help: "Where the ledger lives (default /var/lib/duet/<fsid>); only with a single mount.", completion: .directory)
     var stateDir: String?
 
-    @Option(help: "Seconds between log lines with event rates and losses.")
-    var logInterval: Double = 10
+    @Option(help: "Seconds between log lines with event rates and credit; a window in which nothing happened logs nothing. Lost events are logged at once.")
+    var logInterval: Double = 3600
 
-    @Flag(help: "Log status lines as JSON (versioned envelopes), one per interval, on stdout.")
+    @Flag(help: "Print status lines as JSON (versioned envelopes) on stdout, one each time watch.json is written (every 10 s, or every --log-interval if shorter).")
     var json = false
+
+    /// How often watch.json (what `duet status` shows) is rewritten: the log interval is for
+    /// people reading the journal and is long by default; the status file should stay fresh.
+    static let statusInterval: Double = 10
 
     enum EventSourceChoice: String, ExpressibleByArgument, CaseIterable {
         case auto, kernel, bpf, cachestat
@@ -81,8 +85,9 @@ struct WatchCommand: ParsableCommand {
         }
 
         var previous: [String: (source: EventSourceStatistics, pageEvents: UInt64)] = [:]
+        var windows: [String: WatchLogWindow] = [:]
         var last = Date()
-        while stop.wait(timeout: .now() + logInterval) == .timedOut {
+        while stop.wait(timeout: .now() + min(Self.statusInterval, logInterval)) == .timedOut {
             let now = Date()
             let elapsed = now.timeIntervalSince(last)
             last = now
@@ -102,7 +107,9 @@ struct WatchCommand: ParsableCommand {
                 if json {
                     if let line = try? JSONEnvelope(command: "watch", result: report).render(compact: true) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
                 } else {
-                    logger.info("\(entry.mount): \(Int(report.eventsPerSecond)) events/s (\(Int(report.pageEventsPerSecond)) per page), \(statistics.lost) lost, \(report.creditor.bytesCredited) bytes credited")
+                    var window = windows[entry.mount] ?? WatchLogWindow(start: now.addingTimeInterval(-elapsed))
+                    if let line = window.line(for: report, at: now, interval: logInterval) { logger.info("\(entry.mount): \(line)") }
+                    windows[entry.mount] = window
                 }
                 if statistics.lost > before.source.lost {
                     logger.warning("\(entry.mount): \(statistics.lost - before.source.lost) events lost in the last \(Int(elapsed)) s: credit for those pages is not recorded (safe), but raise the ring buffer if it persists")
@@ -145,6 +152,35 @@ struct WatchCommand: ParsableCommand {
         case .cachestat, .auto:
             return CachestatPollingSource(scanner: try CachestatScanner(mounts: [mount]), scope: .fileSystem(device: device))
         }
+    }
+}
+
+/// The periodic log line of one file system: rates over the whole `--log-interval` window, and
+/// nothing for a window in which no event arrived and nothing was credited or lost, so an idle
+/// file system stays quiet in the journal.
+struct WatchLogWindow {
+    var start: Date
+    var delivered: UInt64 = 0
+    var pageEvents: UInt64 = 0
+    var credited: UInt64 = 0
+    var lost: UInt64 = 0
+
+    /// The line to log now, if the window is over and something happened in it; starts the next.
+    mutating func line(for report: WatchReport, at now: Date, interval: Double) -> String? {
+        let seconds = now.timeIntervalSince(start)
+        // Ticks are not exact: a window that is all but over counts as over.
+        guard seconds >= interval * 0.99 else { return nil }
+        let events = report.eventsDelivered - delivered, pages = report.creditor.pageEvents - pageEvents
+        let bytes = report.creditor.bytesCredited - credited, lostNow = report.eventsLost - lost
+        defer {
+            self = WatchLogWindow(start: now, delivered: report.eventsDelivered, pageEvents: report.creditor.pageEvents,
+                                  credited: report.creditor.bytesCredited, lost: report.eventsLost)
+        }
+        guard events > 0 || bytes > 0 || lostNow > 0 else { return nil }
+        // Records as the source delivered them (the eBPF source merges runs of pages into one),
+        // then the same events counted per page.
+        return "\(Int(Double(events) / seconds)) events/s (\(Int(Double(pages) / seconds)) page events/s) in the last \(Int(seconds.rounded())) s, "
+            + "\(lostNow) lost, \(ByteCount.human(bytes)) credited (\(ByteCount.human(report.creditor.bytesCredited)) since start)"
     }
 }
 
