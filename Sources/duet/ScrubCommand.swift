@@ -13,7 +13,7 @@ struct ScrubCommand: ParsableCommand {
 
 /// Options shared by `start` and `resume`.
 struct ScrubRunOptions: ParsableArguments {
-    @Argument(help: "The mount point of a mounted btrfs file system.")
+    @Argument(help: "The mount point of a mounted btrfs file system.", completion: .directory)
     var mount: String
 
     @Flag(help: "Verify everything; skip nothing the ledger credits.")
@@ -43,10 +43,10 @@ struct ScrubRunOptions: ParsableArguments {
     @Flag(help: "Print JSON (a versioned envelope) instead of text.")
     var json = false
 
-    @Option(help: "Write Prometheus textfile metrics into this directory.")
+    @Option(help: "Write Prometheus textfile metrics into this directory.", completion: .directory)
     var metricsDir: String?
 
-    @Option(help: "Where scrub state and the ledger live (default /var/lib/duet/<fsid>).")
+    @Option(help: "Where scrub state and the ledger live (default /var/lib/duet/<fsid>).", completion: .directory)
     var stateDir: String?
 
     @Option(help: .hidden)
@@ -141,11 +141,11 @@ struct ScrubResume: ParsableCommand {
 struct ScrubStatus: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "Show the latest or running scrub.")
 
-    @Argument(help: "The mount point of a mounted btrfs file system.")
+    @Argument(help: "The mount point of a mounted btrfs file system.", completion: .directory)
     var mount: String
     @Flag(help: "Print JSON (a versioned envelope) instead of text.")
     var json = false
-    @Option(help: "Where scrub state lives (default /var/lib/duet/<fsid>).")
+    @Option(help: "Where scrub state lives (default /var/lib/duet/<fsid>).", completion: .directory)
     var stateDir: String?
 
     func run() throws {
@@ -169,9 +169,9 @@ struct ScrubStatus: ParsableCommand {
 struct ScrubCancel: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Stop a running scrub (its progress is saved for resume).")
 
-    @Argument(help: "The mount point of a mounted btrfs file system.")
+    @Argument(help: "The mount point of a mounted btrfs file system.", completion: .directory)
     var mount: String
-    @Option(help: "Where scrub state lives (default /var/lib/duet/<fsid>).")
+    @Option(help: "Where scrub state lives (default /var/lib/duet/<fsid>).", completion: .directory)
     var stateDir: String?
 
     func run() throws {

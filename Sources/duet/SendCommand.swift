@@ -26,13 +26,13 @@ struct SendCommand: ParsableCommand {
         """
     )
 
-    @Option(name: .customShort("p", allowingJoined: true), help: ArgumentHelp("Send an incremental stream from this parent snapshot.", valueName: "parent"))
+    @Option(name: .customShort("p", allowingJoined: true), help: ArgumentHelp("Send an incremental stream from this parent snapshot.", valueName: "parent"), completion: .directory)
     var parents: [String] = []
 
-    @Option(name: .customShort("c", allowingJoined: true), help: ArgumentHelp("Use this snapshot as a clone source (repeatable).", valueName: "clone-src"))
+    @Option(name: .customShort("c", allowingJoined: true), help: ArgumentHelp("Use this snapshot as a clone source (repeatable).", valueName: "clone-src"), completion: .directory)
     var cloneSources: [String] = []
 
-    @Option(name: .customShort("f", allowingJoined: true), help: ArgumentHelp("Write the stream into this file instead of standard output.", valueName: "outfile"))
+    @Option(name: .customShort("f", allowingJoined: true), help: ArgumentHelp("Write the stream into this file instead of standard output.", valueName: "outfile"), completion: .file())
     var file: String?
 
     @Option(name: .customLong("proto"), help: "Send stream protocol version: 1 (default), 2, or 0 for the highest the kernel supports.")
@@ -68,7 +68,7 @@ struct SendCommand: ParsableCommand {
     @Option(help: "With --idle: finish within this time (e.g. 2h, 30m): stop waiting for idle devices once the rest would not fit otherwise.")
     var deadline: String?
 
-    @Option(help: "The ledger's directory, credited with the data read from disk (default /var/lib/duet/<fsid>).")
+    @Option(help: "The ledger's directory, credited with the data read from disk (default /var/lib/duet/<fsid>).", completion: .directory)
     var stateDir: String?
 
     @Flag(name: .customLong("no-ledger"), help: "Do not credit the data read from disk to the ledger.")
@@ -77,7 +77,7 @@ struct SendCommand: ParsableCommand {
     @Flag(help: "Print the summary as JSON (a versioned envelope) on standard error, and nothing else there.")
     var json = false
 
-    @Argument(help: "Read-only snapshots to send.")
+    @Argument(help: "Read-only snapshots to send.", completion: .directory)
     var snapshots: [String] = []
 
     func validate() throws {
