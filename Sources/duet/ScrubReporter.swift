@@ -11,6 +11,9 @@ enum ScrubReporter {
         table.add("Scrub started", Self.date(record.startedAt))
         table.add("Status", record.status.rawValue)
         table.add("Duration", Self.duration(record.elapsed))
+        if record.status == .running || record.status == .interrupted, let progress = progress(record) {
+            table.add("Progress", progress)
+        }
         table.add("Total to scrub", ByteCount.human(record.totalToScrub))
         table.add("Verified", "\(ByteCount.human(counters.verified)) (data \(ByteCount.human(counters.dataVerified)), tree blocks \(ByteCount.human(counters.treeVerified)))")
         if counters.parityKernelScrubbed > 0 { table.add("RAID5/6 verified by the kernel scrub", ByteCount.human(counters.parityKernelScrubbed)) }
@@ -30,6 +33,18 @@ enum ScrubReporter {
         for gap in record.coverageGaps ?? [] { lines.append("  not covered: " + gap.summary) }
         for finding in record.findings { lines.append("  " + finding.summary) }
         return lines.joined(separator: "\n")
+    }
+
+    /// "42.0% done, about 0:12:30 left" from the last checkpoint (the time left only while running).
+    static func progress(_ record: ScrubRecord) -> String? {
+        guard record.totalToScrub > 0 else { return nil }
+        let done = record.counters.verified + record.counters.skippedVerified
+        let share = min(1, Double(done) / Double(record.totalToScrub))
+        var text = String(format: "%.1f%% done", share * 100)
+        if record.status == .running, done > 0, share < 1, record.elapsed > 1 {
+            text += ", about " + duration(record.elapsed / share * (1 - share)) + " left"
+        }
+        return text
     }
 
     static func errorSummary(_ record: ScrubRecord) -> String {

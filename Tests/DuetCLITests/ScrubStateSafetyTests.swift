@@ -102,6 +102,14 @@ struct ScrubStateSafetyTests {
             let store = ScrubStateStore(directory: testFS.directory + "/a")
             for _ in 0..<100 where !store.isLocked() { usleep(50_000) }
             #expect(store.isLocked())
+            // While it runs, status shows how far it is and about how long is left.
+            var progress = ""
+            for _ in 0..<100 where !progress.contains(" left") {
+                usleep(100_000)
+                let status = try DuetBinary.run(["scrub", "status", "--state-dir", testFS.directory + "/a", testFS.mountPoint])
+                progress = status.output.split(separator: "\n").first { $0.hasPrefix("Progress:") }.map(String.init) ?? ""
+            }
+            #expect(progress.contains("% done, about ") && progress.hasSuffix(" left"), "\(progress)")
             let second = try ScrubRun.run("start", testFS, stateDirectory: testFS.directory + "/b")
             #expect(second.status == 1)
             #expect(second.errorOutput.contains("already running") && second.errorOutput.contains("pid \(scrub.processIdentifier)"), "\(second.errorOutput)")
