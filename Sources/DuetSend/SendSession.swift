@@ -200,10 +200,10 @@ public final class SendSession {
             for item in plan.ordered {
                 switch item {
                 case .command(let command): try writer.write(command)
-                case .data(let range): try emitter.emit(try planner.plan([range]), to: &writer)
+                case .data(let range): try emitter.emit(try planner.plan([range]), files: planner.files, to: &writer)
                 }
             }
-            try emitter.emit(pieces, to: &writer)
+            try emitter.emit(pieces, files: planner.files, to: &writer)
             for command in plan.clones { try writer.write(command) }
             for command in plan.deferred { try writer.write(command) }
             try writer.writeEnd()
