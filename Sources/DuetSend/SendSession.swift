@@ -168,13 +168,13 @@ public final class SendSession {
             statistics.seconds = Date().timeIntervalSince(started)
             return (statistics, [], nil, false)
         }
+        // Planned as the commands are read: the stream is never held as parsed commands.
         var reader = SendStreamReader(source: ByteBufferSource(raw))
-        let commands = try reader.readAll()
-        guard let streamVersion = reader.version else { throw DuetError.malformed("the kernel's send stream of \(snapshotPath) has no header") }
-        let plan = try StreamPlan.build(commands) { inode in
+        let plan = try StreamPlan.build(next: { try reader.next() }) { inode in
             guard let inode, let path = try? FileSystem.paths(ofInode: inode, inSubvolumeAt: snapshotPath).first else { return nil }
             return SendPath(path)
         }
+        guard let streamVersion = reader.version else { throw DuetError.malformed("the kernel's send stream of \(snapshotPath) has no header") }
 
         let fileSystem = try FileSystem(path: snapshotPath)
         let info = try fileSystem.info()
