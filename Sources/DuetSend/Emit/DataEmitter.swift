@@ -328,7 +328,7 @@ public struct DataEmitter {
                 var still: [DataPiece] = []
                 for candidate in rest {
                     guard case .plain(let logical) = candidate.backing,
-                          aliasFile.extents.plainLogical(of: candidate.range) == logical else {
+                          aliasFile.extents?.plainLogical(of: candidate.range) == logical else {
                         still.append(candidate)
                         continue
                     }

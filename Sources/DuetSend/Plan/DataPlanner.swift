@@ -121,8 +121,8 @@ public struct DataPlanner {
     private func compressedAlias(inode: UInt64, extents: FileExtents, range: Range<UInt64>) -> AliasSubvolume? {
         guard let source = extents.compressedSource(of: range) else { return nil }
         for alias in aliases {
-            guard let aliasFile = alias.file(inode: inode), aliasFile.extents.compressedSource(of: range) == source,
-                  PageResidency.isResident(descriptor: aliasFile.descriptor, range: range) else { continue }
+            guard let aliasFile = alias.file(inode: inode), PageResidency.isResident(descriptor: aliasFile.descriptor, range: range),
+                  aliasFile.extents?.compressedSource(of: range) == source else { continue }
             return alias
         }
         return nil
@@ -138,12 +138,15 @@ public struct DataPlanner {
             guard let aliasFile = alias.file(inode: inode) else { continue }
             var stillUncovered: [Range<UInt64>] = []
             for part in uncovered {
+                // The page cache first: most alias files have nothing cached, and then their
+                // extent items need no search.
+                let runs = PageResidency.runs(descriptor: aliasFile.descriptor, range: part)
                 let partLogical = logical + (part.lowerBound - run.lowerBound)
-                guard aliasFile.extents.plainLogical(of: part) == partLogical else {
+                guard runs.contains(where: { $0.1 }), aliasFile.extents?.plainLogical(of: part) == partLogical else {
                     stillUncovered.append(part)
                     continue
                 }
-                for (piece, resident) in PageResidency.runs(descriptor: aliasFile.descriptor, range: part) {
+                for (piece, resident) in runs {
                     if resident {
                         pieces.append(DataPiece(file: file, inode: inode, range: piece,
                                                 backing: .plain(logical: logical + (piece.lowerBound - run.lowerBound)),

@@ -21,11 +21,14 @@ public final class AliasSubvolume: @unchecked Sendable {
     /// evicted one may still be in use by the caller that looked it up).
     public final class AliasFile: @unchecked Sendable {
         public let descriptor: Int32
-        public let extents: FileExtents
+        private let load: () -> FileExtents?
+        /// Its extent items, searched the first time they are asked for: callers look at the
+        /// page cache first, and most alias files have nothing cached (nil: the search failed).
+        public private(set) lazy var extents: FileExtents? = load()
 
-        init(descriptor: Int32, extents: FileExtents) {
+        init(descriptor: Int32, load: @escaping () -> FileExtents?) {
             self.descriptor = descriptor
-            self.extents = extents
+            self.load = load
         }
 
         deinit { close(descriptor) }
@@ -101,9 +104,10 @@ public final class AliasSubvolume: @unchecked Sendable {
             let descriptor = open(path + "/" + relative, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
             var status = stat()
             if descriptor >= 0, fstat(descriptor, &status) == 0, status.st_ino == inode,
-               status.st_mode & S_IFMT == S_IFREG,
-               let extents = try? FileExtents(fileSystem: fileSystem, root: root, inode: inode) {
-                opened = AliasFile(descriptor: descriptor, extents: extents)
+               status.st_mode & S_IFMT == S_IFREG {
+                opened = AliasFile(descriptor: descriptor) { [fileSystem, root] in
+                    try? FileExtents(fileSystem: fileSystem, root: root, inode: inode)
+                }
             } else if descriptor >= 0 {
                 close(descriptor)
             }
