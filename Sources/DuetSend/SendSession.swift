@@ -154,10 +154,11 @@ public final class SendSession {
         let descriptor = open(snapshotPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { throw DuetError.system("open", snapshotPath) }
         defer { close(descriptor) }
-        let raw = try MetadataStream.capture(MetadataStream.Request(
-            snapshot: descriptor, snapshotPath: snapshotPath, parentRoot: parentRoot, cloneSources: cloneRoots, version: version))
+        let request = MetadataStream.Request(snapshot: descriptor, snapshotPath: snapshotPath, parentRoot: parentRoot,
+                                             cloneSources: cloneRoots, version: version)
         var statistics = SendStatistics()
         if options.noData {
+            let raw = try MetadataStream.capture(request)
             var sink = FileDescriptorByteSink(descriptor: output)
             do {
                 try raw.withUnsafeBytes { try sink.write($0) }
@@ -168,13 +169,15 @@ public final class SendSession {
             statistics.seconds = Date().timeIntervalSince(started)
             return (statistics, [], nil, false)
         }
-        // Planned as the commands are read: the stream is never held as parsed commands.
-        var reader = SendStreamReader(source: ByteBufferSource(raw))
-        let plan = try StreamPlan.build(next: { try reader.next() }) { inode in
-            guard let inode, let path = try? FileSystem.paths(ofInode: inode, inSubvolumeAt: snapshotPath).first else { return nil }
-            return SendPath(path)
+        // Planned as the kernel sends: the stream is never held whole, nor as parsed commands.
+        let (plan, streamVersion) = try MetadataStream.read(request) { reader in
+            let plan = try StreamPlan.build(next: { try reader.next() }) { inode in
+                guard let inode, let path = try? FileSystem.paths(ofInode: inode, inSubvolumeAt: snapshotPath).first else { return nil }
+                return SendPath(path)
+            }
+            guard let version = reader.version else { throw DuetError.malformed("the kernel's send stream of \(snapshotPath) has no header") }
+            return (plan, version)
         }
-        guard let streamVersion = reader.version else { throw DuetError.malformed("the kernel's send stream of \(snapshotPath) has no header") }
 
         let fileSystem = try FileSystem(path: snapshotPath)
         let info = try fileSystem.info()
