@@ -170,7 +170,7 @@ public final class SendSession {
             return (statistics, [], nil, false)
         }
         // Planned as the kernel sends: the stream is never held whole, nor as parsed commands.
-        let (plan, streamVersion) = try MetadataStream.read(request) { reader in
+        var (plan, streamVersion) = try MetadataStream.read(request) { reader in
             let plan = try StreamPlan.build(next: { try reader.next() }) { inode in
                 guard let inode, let path = try? FileSystem.paths(ofInode: inode, inSubvolumeAt: snapshotPath).first else { return nil }
                 return SendPath(path)
@@ -188,7 +188,7 @@ public final class SendSession {
         defer { arrivals?.stop() }
         var planner = DataPlanner(fileSystem: fileSystem, snapshot: descriptor, snapshotPath: snapshotPath, root: snapshot.id, aliases: aliases)
         planner.encoded = options.compressedData
-        let pieces = try planner.plan(plan.data)
+        let pieces = try planner.plan(plan.takeData())
 
         var writer = SendStreamWriter(sink: FileDescriptorByteSink(descriptor: output), version: streamVersion)
         var emitter = DataEmitter(checksums: ChecksumIndex(fileSystem: fileSystem, info: info), snapshotPath: snapshotPath)
@@ -206,7 +206,7 @@ public final class SendSession {
                 case .data(let range): try emitter.emit(try planner.plan([range]), files: planner.files, to: &writer)
                 }
             }
-            try emitter.emit(pieces, files: planner.files, to: &writer)
+            try emitter.emit(consume pieces, files: planner.files, to: &writer)
             for command in plan.clones { try writer.write(command) }
             for command in plan.deferred { try writer.write(command) }
             try writer.writeEnd()

@@ -23,7 +23,8 @@ public struct EmitQueue: Sendable {
     private var foundCached: [Bool] = []
     public private(set) var diskStarted = false
 
-    public init(_ pieces: [DataPiece]) {
+    public init(_ pieces: consuming [DataPiece]) {
+        let pieces = pieces
         cached = pieces.filter { $0.source == .zeros || $0.source == .ownCache }
             .sorted { ($0.inode, $0.range.lowerBound) < ($1.inode, $1.range.lowerBound) }
         otherCache = pieces.filter { $0.source == .otherCache }

@@ -18,6 +18,13 @@ public struct StreamPlan: Sendable {
     /// SUBVOL/SNAPSHOT first, then every other metadata command in kernel order, unchanged.
     public private(set) var metadata = CommandList()
     public private(set) var data: [DataRange] = []
+
+    /// The data ranges, leaving none: once planned into pieces they are not needed again, and a
+    /// million-file stream has a million of them.
+    public mutating func takeData() -> [DataRange] {
+        defer { data = [] }
+        return data
+    }
     /// Data and FALLOCATE commands of files the kernel punched holes in (v2), in kernel order,
     /// paths final: emitted before `data`, one after the other.
     public private(set) var ordered: [OrderedItem] = []
