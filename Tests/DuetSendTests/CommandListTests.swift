@@ -24,4 +24,20 @@ import Testing
         #expect(Array(list) == [Self.commands[1], Self.commands[3], Self.commands[4]])
         #expect(CommandList(Self.commands).removing([]) == CommandList(Self.commands))
     }
+
+    /// More than the spool's 1 MiB write buffer and read window: records straddle both.
+    @Test func aListLargerThanTheSpoolBuffersReadsBackWhole() {
+        let commands = (0..<30_000).map { index in
+            SendCommand(.rename, [.path(.path, SendPath("o\(index)-7-0")),
+                                  .path(.pathTo, SendPath(String(repeating: "d/", count: index % 40) + "f\(index)"))])
+        }
+        let list = CommandList(commands)
+        #expect(list.count == commands.count)
+        #expect(Array(list) == commands)
+        #expect(list[29_999] == commands[29_999] && list[12_345] == commands[12_345])
+        var appended = list
+        appended.append(SendCommand(.end))
+        #expect(Array(list) == commands, "a copy appended to leaves the original as it was")
+        #expect(appended.count == commands.count + 1 && appended[commands.count] == SendCommand(.end))
+    }
 }
