@@ -199,11 +199,11 @@ public final class SendSession {
         var kernelFlags: KernelSend.Flags = []
         if options.noData && !framing.header { kernelFlags.insert(.omitStreamHeader) }
         if options.noData && !framing.end { kernelFlags.insert(.omitEndCommand) }
-        let raw = try MetadataStream.capture(MetadataStream.Request(
-            snapshot: descriptor, snapshotPath: snapshotPath, parentRoot: parentRoot, cloneSources: cloneRoots, version: version,
-            flags: kernelFlags))
+        let request = MetadataStream.Request(snapshot: descriptor, snapshotPath: snapshotPath, parentRoot: parentRoot,
+                                             cloneSources: cloneRoots, version: version, flags: kernelFlags)
         var statistics = SendStatistics()
         if options.noData {
+            let raw = try MetadataStream.capture(request)
             var sink = FileDescriptorByteSink(descriptor: output)
             streamStarted = true
             do {
@@ -215,12 +215,14 @@ public final class SendSession {
             statistics.seconds = Date().timeIntervalSince(started)
             return (statistics, [], nil, false)
         }
-        var reader = SendStreamReader(source: ByteBufferSource(raw))
-        let commands = try reader.readAll()
-        guard let streamVersion = reader.version else { throw DuetError.malformed("the kernel's send stream of \(snapshotPath) has no header") }
-        let plan = try StreamPlan.build(commands) { inode in
-            guard let inode, let path = try? FileSystem.paths(ofInode: inode, inSubvolumeAt: snapshotPath).first else { return nil }
-            return SendPath(path)
+        // Planned as the kernel sends: the stream is never held whole, nor as parsed commands.
+        var (plan, streamVersion) = try MetadataStream.read(request) { reader in
+            let plan = try StreamPlan.build(next: { try reader.next() }) { inode in
+                guard let inode, let path = try? FileSystem.paths(ofInode: inode, inSubvolumeAt: snapshotPath).first else { return nil }
+                return SendPath(path)
+            }
+            guard let version = reader.version else { throw DuetError.malformed("the kernel's send stream of \(snapshotPath) has no header") }
+            return (plan, version)
         }
 
         let fileSystem = try FileSystem(path: snapshotPath)
@@ -232,7 +234,7 @@ public final class SendSession {
         defer { arrivals?.stop() }
         var planner = DataPlanner(fileSystem: fileSystem, snapshot: descriptor, snapshotPath: snapshotPath, root: snapshot.id, aliases: aliases)
         planner.encoded = options.compressedData
-        let pieces = try planner.plan(plan.data)
+        let pieces = try planner.plan(plan.takeData())
 
         var writer = SendStreamWriter(sink: FileDescriptorByteSink(descriptor: output), version: streamVersion)
         var emitter = DataEmitter(checksums: ChecksumIndex(fileSystem: fileSystem, info: info), snapshotPath: snapshotPath)
@@ -248,10 +250,10 @@ public final class SendSession {
             for item in plan.ordered {
                 switch item {
                 case .command(let command): try writer.write(command)
-                case .data(let range): try emitter.emit(try planner.plan([range]), to: &writer)
+                case .data(let range): try emitter.emit(try planner.plan([range]), files: planner.files, to: &writer)
                 }
             }
-            try emitter.emit(pieces, to: &writer)
+            try emitter.emit(consume pieces, files: planner.files, to: &writer)
             for command in plan.clones { try writer.write(command) }
             for command in plan.deferred { try writer.write(command) }
             if framing.end { try writer.writeEnd() }

@@ -42,6 +42,11 @@ Parts (each can be chosen with --parts):
           when it gets there, as the paper's Duet scrub marked blocks done on page-cache
           events); the tables also give its share behind the cursor alone. Overlaps are swept
           at the first utilisation, utilisations at 50% overlap.
+  scale   `btrfs send` vs `duet send` of a snapshot of --scale-files small files (default
+          1,000,000) and one of --scale-gib GiB of sparse-ish files, cold, both under
+          `ulimit -n 1024`: time ratio, peak RSS of each, device bytes; duet's stream received
+          with `btrfs receive` and compared with the snapshot (scripts/bench/scale.py). Not
+          in the default parts nor in --quick: it takes about 10 minutes.
   ioprio  whether idle I/O priority takes effect under the throttle: the kernel scrub beside the
           foreground in one shared group (whatever --contention says), best-effort vs idle
           class, on the loop device's none and bfq schedulers.
@@ -1234,8 +1239,9 @@ def watch_table(watch):
 
 
 def table(report):
-    lines = [f"Measured on {report['machine']}, {report['date']}, file system {report['size_gib']} GiB "
-             f"({report['files']} files of {report['file_size'] >> 20} MiB).", ""]
+    lines = [f"Measured on {report['machine']}, {report['date']}"
+             + (f", file system {report['size_gib']} GiB ({report['files']} files of {report['file_size'] >> 20} MiB)."
+                if set(report) & {"scrub", "send", "pair", "overlap", "ioprio", "watch"} else "."), ""]
     if "scrub" in report:
         lines += ["| foreground read f | kernel scrub MiB | duet scrub MiB | bytes ratio | goal (1-f)+3% | kernel s | duet s | time ratio |",
                   "|---|---|---|---|---|---|---|---|"]
@@ -1267,6 +1273,9 @@ def table(report):
         lines += overlap_table(report) + goals(report)
     if "watch" in report:
         lines += watch_table(report["watch"])
+    if "scale" in report:
+        import scale
+        lines += scale.scale_table(report["scale"])
     return "\n".join(lines)
 
 
@@ -1300,6 +1309,10 @@ plot '{data}' using 1:2 with linespoints lw 2 title 'duet {part}', '{data}' usin
     return made + plot_overlap(report, out)
 
 
+class _NoMainFileSystem(Exception):
+    """Only the scale part was asked for: it makes its own file systems."""
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duet", required=True, help="the duet binary")
@@ -1309,6 +1322,9 @@ def main():
     parser.add_argument("--parts", default="scrub,send,pair,overlap,watch", help="comma-separated parts to run")
     parser.add_argument("--rounds", type=int, default=1, help="repetitions per point")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--scale-files", type=int, default=1_000_000, help="small files in the scale part's snapshot")
+    parser.add_argument("--scale-gib", type=float, default=8,
+                        help="GiB (logical, half of it data) of sparse-ish files in the scale part's second snapshot")
     parser.add_argument("--bandwidth", type=float, default=50, help="device read bandwidth for the overlap part, MiB/s")
     parser.add_argument("--overlaps", default="0.25,0.5,0.75,1",
                         help="hot-set fractions, each at the first utilisation (overlap part)")
@@ -1360,8 +1376,13 @@ def main():
     has_duet_send = any(line.strip().startswith("send ") for line in help_text.splitlines())
     report = {"version": 1, "machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "size_gib": args.size, "files": files, "file_size": file_size, "duet_send": has_duet_send}
-    fs = LoopBtrfs(args.size, os.environ.get("TMPDIR", "/var/tmp"))
+    if "scale" in parts:
+        import scale  # scripts/bench/scale.py
+        report["scale"] = scale.bench_scale(args.duet, args.scale_files, args.scale_gib, os.environ.get("TMPDIR", "/var/tmp"))
+    fs = LoopBtrfs(args.size, os.environ.get("TMPDIR", "/var/tmp")) if parts - {"scale"} else None
     try:
+        if fs is None:
+            raise _NoMainFileSystem
         state = os.path.join(fs.dir, "state")
         paths = fill(fs, "live", files, file_size)
         snapshot = fs.path("live.snap")
@@ -1443,8 +1464,11 @@ def main():
             fio_bandwidth = int(args.watch_fio_bandwidth * (1 << 20))
             report["watch"] = bench_watch(fs, args.duet, paths, state, min(args.watch_seconds, 2) if args.quick else args.watch_seconds,
                                           1 if args.quick else max(args.rounds, 3), fio_bandwidth)
+    except _NoMainFileSystem:
+        pass
     finally:
-        fs.close()
+        if fs:
+            fs.close()
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(report, f, indent=2)
     markdown = table(report)

@@ -90,91 +90,89 @@ public struct DataEmitter {
         self.snapshotPath = snapshotPath
     }
 
-    public mutating func emit<Sink: SendByteSink>(_ pieces: [DataPiece], to writer: inout SendStreamWriter<Sink>) throws {
+    /// Sends `pieces` in `EmitQueue` order, reading the snapshot's files through `files`
+    /// (opened when their data is read, a few at a time).
+    public mutating func emit<Sink: SendByteSink>(_ pieces: consuming [DataPiece], files: SnapshotDescriptors,
+                                                  to writer: inout SendStreamWriter<Sink>) throws {
         var buffer = [UInt8](repeating: 0, count: readSize)
-        var disk = pieces.filter { $0.source == .disk }
-        let first = pieces.filter { $0.source == .zeros || $0.source == .ownCache }
-            .sorted { ($0.file.inode, $0.range.lowerBound) < ($1.file.inode, $1.range.lowerBound) }
-        for piece in first {
+        // Consumed: the queue's arrays replace the caller's, not add to them.
+        var queue = EmitQueue(consume pieces)
+        for piece in queue.cached {
             if piece.source == .zeros {
-                try writeZeros(piece, to: &writer)
+                try writeZeros(piece, files: files, to: &writer)
                 continue
             }
-            let (cached, evicted) = Self.splitByResidency(piece, descriptor: piece.file.descriptor)
-            disk += evicted
+            let descriptor = try files.descriptor(of: piece.file)
+            let (cached, evicted) = Self.splitByResidency(piece, descriptor: descriptor)
+            evicted.forEach { queue.demote($0) }
             for part in cached {
-                try copy(part, from: part.file.descriptor, buffer: &buffer, to: &writer)
+                try copy(part, from: try files.descriptor(of: part.file), files: files, buffer: &buffer, to: &writer)
                 statistics.bytesFromOwnCache += UInt64(part.range.count)
             }
         }
-        for piece in pieces where piece.source == .otherCache {
-            guard let aliasFile = piece.alias?.file(inode: piece.file.inode) else {
-                disk.append(piece.onDisk())
+        for piece in queue.otherCache {
+            guard let aliasFile = piece.alias?.file(inode: piece.inode) else {
+                queue.demote(piece.onDisk())
                 continue
             }
             let (cached, evicted) = Self.splitByResidency(piece, descriptor: aliasFile.descriptor)
-            disk += evicted
+            evicted.forEach { queue.demote($0) }
             for part in cached {
-                if try copyVerified(part, to: &writer) {
+                if try copyVerified(part, files: files, to: &writer) {
                     statistics.bytesFromOtherCache += UInt64(part.range.count)
                 } else {
                     statistics.otherCacheRejectedBytes += UInt64(part.range.count)
-                    disk.append(part.onDisk())
+                    queue.demote(part.onDisk())
                 }
             }
         }
-        disk.sort { $0.backing.sortKey < $1.backing.sortKey }
-        // disk[index..<advised] have been looked at: found cached (someone read them since the
-        // plan), or handed to readahead (POSIX_FADV_WILLNEED) so that reading overlaps emitting.
-        var foundCached = [Bool](repeating: false, count: disk.count)
-        var index = 0
-        var advised = 0
+        queue.startDisk()
         var advisedBytes: UInt64 = 0
         var readSinceLook: UInt64 = 0
         let readAhead = idle == nil ? readAheadWindow : 0
-        // Bytes of disk[index...], for what a deadline projects (moves within the queue keep it).
-        var queued = idle?.deadline == nil ? 0 : disk.reduce(UInt64(0)) { $0 + UInt64($1.range.count) }
-        while index < disk.count {
+        // Bytes still queued, for what a deadline projects (moves within the queue keep it).
+        var queued = idle?.deadline == nil ? 0 : queue.remainingBytes
+        while queue.hasNext {
             // Pieces someone else has since brought into the cache move ahead of the rest of the
             // queue, before they are evicted again: those whose pages the events report, or, without
             // events, every remaining piece `mincore` finds cached, looked at less often.
-            if advised < disk.count {
+            if queue.nextToLookAt != nil {
                 if let arrivals, readSinceLook >= arrivalInterval {
                     readSinceLook = 0
-                    takeArrivals(arrivals, &disk, index: index, advised: advised, foundCached: &foundCached)
+                    try takeArrivals(arrivals, &queue, from: queue.advised, files: files)
                 } else if arrivals == nil, readSinceLook >= rescanInterval {
                     readSinceLook = 0
-                    moveAhead(&disk, from: advised, foundCached: &foundCached, arrived: nil)
+                    try moveAhead(&queue, from: queue.advised, files: files, arrived: nil)
                 }
             }
-            if let idle, deferWhileBusy(idle, &disk, index: index, queued: queued, foundCached: &foundCached) {
+            if let idle, try deferWhileBusy(idle, &queue, queued: queued, files: files) {
                 continue  // what arrived meanwhile goes first
             }
-            while advised < disk.count, advised == index || advisedBytes < readAhead {
-                let next = disk[advised]
+            while let next = queue.nextToLookAt, queue.advised == queue.index || advisedBytes < readAhead {
+                var cached = false
                 if next.source == .disk, !isEncoded(next) {
-                    if PageResidency.isResident(descriptor: next.file.descriptor, range: next.range) {
-                        foundCached[advised] = true
+                    let descriptor = try files.descriptor(of: next.file)
+                    if PageResidency.isResident(descriptor: descriptor, range: next.range) {
+                        cached = true
                     } else {
-                        _ = posix_fadvise(next.file.descriptor, off_t(next.range.lowerBound), off_t(next.range.count), POSIX_FADV_WILLNEED)
+                        _ = posix_fadvise(descriptor, off_t(next.range.lowerBound), off_t(next.range.count), POSIX_FADV_WILLNEED)
                         advisedBytes += UInt64(next.range.count)
                     }
                 }
-                advised += 1
+                queue.lookedAt(cached: cached)
             }
-            var piece = disk[index]
+            var (piece, foundCached) = queue.next()
             // Found cached when it was looked at, and still: pages found cached a moment ago may
             // have left the cache since, and reading them is a disk read like any other.
-            let wasCached = foundCached[index] && PageResidency.isResident(descriptor: piece.file.descriptor, range: piece.range)
-            index += 1
+            let wasCached = try foundCached && PageResidency.isResident(descriptor: files.descriptor(of: piece.file), range: piece.range)
             if let deadline = idle?.deadline {
                 queued -= min(queued, UInt64(piece.range.count))
                 deadline.recordWork(UInt64(piece.range.count))
             }
             if piece.source == .otherCache {
-                if let aliasFile = piece.alias?.file(inode: piece.file.inode),
+                if let aliasFile = piece.alias?.file(inode: piece.inode),
                    PageResidency.isResident(descriptor: aliasFile.descriptor, range: piece.range) {
-                    if try copyVerified(piece, to: &writer) {
+                    if try copyVerified(piece, files: files, to: &writer) {
                         statistics.bytesFromOtherCache += UInt64(piece.range.count)
                         continue
                     }
@@ -182,11 +180,11 @@ public struct DataEmitter {
                 }
                 piece = piece.onDisk()
             }
-            if isEncoded(piece), try writeEncoded(piece, to: &writer) {
+            if isEncoded(piece), try writeEncoded(piece, files: files, to: &writer) {
                 readSinceLook += UInt64(piece.range.count)
                 continue
             }
-            try copy(piece, from: piece.file.descriptor, buffer: &buffer, to: &writer)
+            try copy(piece, from: try files.descriptor(of: piece.file), files: files, buffer: &buffer, to: &writer)
             if wasCached {
                 statistics.bytesFromOwnCache += UInt64(piece.range.count)
                 continue
@@ -197,20 +195,19 @@ public struct DataEmitter {
             }
             readSinceLook += UInt64(piece.range.count)
             advisedBytes -= min(advisedBytes, UInt64(piece.range.count))
-            _ = posix_fadvise(piece.file.descriptor, off_t(piece.range.lowerBound), off_t(piece.range.count), POSIX_FADV_DONTNEED)
+            _ = posix_fadvise(try files.descriptor(of: piece.file), off_t(piece.range.lowerBound), off_t(piece.range.count), POSIX_FADV_DONTNEED)
         }
     }
 
-    /// Moves the pieces whose pages arrived since the last look to `advised` (all remaining pieces
-    /// are looked at if the events overflowed), leaving out the send's own reads of
-    /// `disk[index - 1..<advised]`.
-    private mutating func takeArrivals(_ arrivals: CacheArrivals, _ disk: inout [DataPiece], index: Int, advised: Int,
-                                       foundCached: inout [Bool]) {
-        let arrived = Self.withoutOwnReads(arrivals.fetch(), reading: disk[max(index - 1, 0)..<advised], root: snapshotRoot)
+    /// Moves the pieces whose pages arrived since the last look to `from` (all remaining pieces
+    /// are looked at if the events overflowed), leaving out the send's own reads in flight.
+    private mutating func takeArrivals(_ arrivals: CacheArrivals, _ queue: inout EmitQueue, from: Int,
+                                       files: SnapshotDescriptors) throws {
+        let arrived = Self.withoutOwnReads(arrivals.fetch(), reading: queue.inFlight, root: snapshotRoot)
         if arrivals.overflowed() {
-            moveAhead(&disk, from: advised, foundCached: &foundCached, arrived: nil)
+            try moveAhead(&queue, from: from, files: files, arrived: nil)
         } else if !arrived.isEmpty {
-            moveAhead(&disk, from: advised, foundCached: &foundCached, arrived: arrived)
+            try moveAhead(&queue, from: from, files: files, arrived: arrived)
         }
     }
 
@@ -220,10 +217,11 @@ public struct DataEmitter {
     /// Meanwhile pieces whose pages arrive in the cache move to `index`; true when some did, so
     /// the loop sends them first and asks again. No readahead is outstanding here (`readAhead`
     /// is 0), so `index` is also where moved pieces belong.
-    private mutating func deferWhileBusy(_ idle: IdleWait, _ disk: inout [DataPiece], index: Int, queued: UInt64,
-                                         foundCached: inout [Bool]) -> Bool {
-        let piece = disk[index]
-        guard piece.source == .disk, isEncoded(piece) || !PageResidency.isResident(descriptor: piece.file.descriptor, range: piece.range) else {
+    private mutating func deferWhileBusy(_ idle: IdleWait, _ queue: inout EmitQueue, queued: UInt64,
+                                         files: SnapshotDescriptors) throws -> Bool {
+        let piece = queue.disk[queue.index]
+        guard piece.source == .disk,
+              try isEncoded(piece) || !PageResidency.isResident(descriptor: files.descriptor(of: piece.file), range: piece.range) else {
             return false
         }
         let poll: UInt32 = 100_000
@@ -236,9 +234,9 @@ public struct DataEmitter {
             waited += 1
             let moved = statistics.movedAhead
             if let arrivals {
-                takeArrivals(arrivals, &disk, index: index, advised: index, foundCached: &foundCached)
+                try takeArrivals(arrivals, &queue, from: queue.index, files: files)
             } else if waited % 10 == 0 {
-                moveAhead(&disk, from: index, foundCached: &foundCached, arrived: nil)
+                try moveAhead(&queue, from: queue.index, files: files, arrived: nil)
             }
             if statistics.movedAhead != moved { return true }
         }
@@ -270,7 +268,7 @@ public struct DataEmitter {
         guard !arrived.isEmpty else { return arrived }
         var own: [UInt64: ExtentSet] = [:]
         for piece in reading {
-            own[piece.file.inode, default: ExtentSet()].insert(piece.range.lowerBound / 4096..<(piece.range.upperBound + 4095) / 4096)
+            own[piece.inode, default: ExtentSet()].insert(piece.range.lowerBound / 4096..<(piece.range.upperBound + 4095) / 4096)
         }
         var left: [InodeKey: [Range<UInt64>]] = [:]
         for (key, pages) in arrived {
@@ -284,70 +282,72 @@ public struct DataEmitter {
         return left
     }
 
-    /// Moves the pieces of `disk[from...]` that are now cached to `from`, keeping the rest in
-    /// disk order. With `arrived` (pages added per file, from events) only pieces those pages
-    /// touch are looked at, and a piece partly cached is split; the snapshot's own pages are
+    /// Moves the pieces of the queue from `from` on that are now cached to `from`, keeping the
+    /// rest in disk order. With `arrived` (pages added per file, from events) only pieces those
+    /// pages touch are looked at, and a piece partly cached is split; the snapshot's own pages are
     /// taken as they are, an alias subvolume's become `otherCache` pieces (verified when copied).
     /// Without `arrived`, every remaining piece is checked whole against the snapshot's cache.
-    private mutating func moveAhead(_ disk: inout [DataPiece], from: Int, foundCached: inout [Bool],
-                                    arrived: [InodeKey: [Range<UInt64>]]?) {
+    private mutating func moveAhead(_ queue: inout EmitQueue, from: Int, files: SnapshotDescriptors,
+                                    arrived: [InodeKey: [Range<UInt64>]]?) throws {
+        var failure: Error?
+        let moved = queue.moveAhead(from: from) { piece in
+            guard failure == nil, piece.source == .disk, !isEncoded(piece) else { return ([], [piece]) }
+            do {
+                return try split(piece, files: files, arrived: arrived)
+            } catch {
+                failure = error
+                return ([], [piece])
+            }
+        }
+        if let failure { throw failure }
+        statistics.movedAhead += UInt64(moved)
+    }
+
+    /// The parts of a disk piece that are cached now (see `moveAhead`) and the rest.
+    private func split(_ piece: DataPiece, files: SnapshotDescriptors,
+                       arrived: [InodeKey: [Range<UInt64>]]?) throws -> (ahead: [DataPiece], behind: [DataPiece]) {
+        guard let arrived else {
+            let resident = PageResidency.isResident(descriptor: try files.descriptor(of: piece.file), range: piece.range)
+            return resident ? ([piece], []) : ([], [piece])
+        }
+        let pages = piece.range.lowerBound / 4096..<(piece.range.upperBound + 4095) / 4096
+        func touched(_ root: UInt64) -> Bool {
+            arrived[InodeKey(root: root, inode: piece.inode)]?.contains { $0.overlaps(pages) } ?? false
+        }
         var ahead: [DataPiece] = []
-        var behind: [DataPiece] = []
-        for piece in disk[from...] {
-            guard piece.source == .disk, !isEncoded(piece) else {
-                behind.append(piece)
-                continue
+        var rest = [piece]
+        if touched(snapshotRoot) {
+            rest = []
+            for (part, resident) in PageResidency.runs(descriptor: try files.descriptor(of: piece.file), range: piece.range) {
+                let cut = piece.cut(to: part)
+                if resident { ahead.append(cut) } else { rest.append(cut) }
             }
-            guard let arrived else {
-                if PageResidency.isResident(descriptor: piece.file.descriptor, range: piece.range) {
-                    ahead.append(piece)
-                } else {
-                    behind.append(piece)
-                }
-                continue
-            }
-            let pages = piece.range.lowerBound / 4096..<(piece.range.upperBound + 4095) / 4096
-            func touched(_ root: UInt64) -> Bool {
-                arrived[InodeKey(root: root, inode: piece.file.inode)]?.contains { $0.overlaps(pages) } ?? false
-            }
-            var rest = [piece]
-            if touched(snapshotRoot) {
-                rest = []
-                for (part, resident) in PageResidency.runs(descriptor: piece.file.descriptor, range: piece.range) {
-                    let cut = piece.cut(to: part)
-                    if resident { ahead.append(cut) } else { rest.append(cut) }
-                }
-            }
-            if case .plain = piece.backing {
-                for alias in aliases where !rest.isEmpty && touched(alias.root) {
-                    guard let aliasFile = alias.file(inode: piece.file.inode) else { continue }
-                    var still: [DataPiece] = []
-                    for candidate in rest {
-                        guard case .plain(let logical) = candidate.backing,
-                              aliasFile.extents.plainLogical(of: candidate.range) == logical else {
-                            still.append(candidate)
-                            continue
-                        }
-                        for (part, resident) in PageResidency.runs(descriptor: aliasFile.descriptor, range: candidate.range) {
-                            var cut = candidate.cut(to: part)
-                            if resident {
-                                cut.source = .otherCache
-                                cut.alias = alias
-                                ahead.append(cut)
-                            } else {
-                                still.append(cut)
-                            }
+        }
+        if case .plain = piece.backing {
+            for alias in aliases where !rest.isEmpty && touched(alias.root) {
+                guard let aliasFile = alias.file(inode: piece.inode) else { continue }
+                var still: [DataPiece] = []
+                for candidate in rest {
+                    guard case .plain(let logical) = candidate.backing,
+                          aliasFile.extents?.plainLogical(of: candidate.range) == logical else {
+                        still.append(candidate)
+                        continue
+                    }
+                    for (part, resident) in PageResidency.runs(descriptor: aliasFile.descriptor, range: candidate.range) {
+                        var cut = candidate.cut(to: part)
+                        if resident {
+                            cut.source = .otherCache
+                            cut.alias = alias
+                            ahead.append(cut)
+                        } else {
+                            still.append(cut)
                         }
                     }
-                    rest = still
                 }
+                rest = still
             }
-            behind += rest
         }
-        guard !ahead.isEmpty else { return }
-        statistics.movedAhead += UInt64(ahead.count)
-        disk.replaceSubrange(from..., with: ahead + behind)
-        foundCached.replaceSubrange(from..., with: repeatElement(false, count: disk.count - from))
+        return (ahead, rest)
     }
 
     /// Whether `piece` goes out as `ENCODED_WRITE` (read encoded, never through the cache).
@@ -358,17 +358,19 @@ public struct DataEmitter {
 
     /// `ENCODED_WRITE` of the extent's stored bytes (`send_encoded_extent` in send.c), read with
     /// `BTRFS_IOC_ENCODED_READ`; false if the extent turned out not to be encoded as planned.
-    private mutating func writeEncoded<Sink: SendByteSink>(_ piece: DataPiece, to writer: inout SendStreamWriter<Sink>) throws -> Bool {
-        let subject = snapshotPath + "/" + piece.file.path.description
+    private mutating func writeEncoded<Sink: SendByteSink>(_ piece: DataPiece, files: SnapshotDescriptors,
+                                                           to writer: inout SendStreamWriter<Sink>) throws -> Bool {
+        let path = files.table.path(piece.file)
+        let subject = snapshotPath + "/" + path.description
         let extent: EncodedExtent
         do {
-            extent = try EncodedRead.read(descriptor: piece.file.descriptor, offset: piece.range.lowerBound, subject: subject)
+            extent = try EncodedRead.read(descriptor: files.descriptor(of: piece.file), offset: piece.range.lowerBound, subject: subject)
         } catch let error as DuetError where error.errno == EIO {
             throw DataReadError(path: subject, offset: piece.range.lowerBound, errno: EIO)
         }
         guard extent.compression != 0, extent.encryption == 0, extent.fileLength == UInt64(piece.range.count) else { return false }
         try writer.write(SendCommand(.encodedWrite, [
-            .path(.path, piece.file.path),
+            .path(.path, path),
             .u64(.fileOffset, piece.range.lowerBound),
             .u64(.unencodedFileLength, extent.fileLength),
             .u64(.unencodedLength, extent.unencodedLength),
@@ -382,13 +384,15 @@ public struct DataEmitter {
         return true
     }
 
-    private mutating func writeZeros<Sink: SendByteSink>(_ piece: DataPiece, to writer: inout SendStreamWriter<Sink>) throws {
+    private mutating func writeZeros<Sink: SendByteSink>(_ piece: DataPiece, files: SnapshotDescriptors,
+                                                         to writer: inout SendStreamWriter<Sink>) throws {
+        let path = files.table.path(piece.file)
         let zeros = [UInt8](repeating: 0, count: min(readSize, piece.range.count))
         var position = piece.range.lowerBound
         while position < piece.range.upperBound {
             let count = Int(min(UInt64(zeros.count), piece.range.upperBound - position))
             try zeros.withUnsafeBytes { raw in
-                statistics.commands += try writer.writeData(path: piece.file.path, fileOffset: position,
+                statistics.commands += try writer.writeData(path: path, fileOffset: position,
                                                              data: UnsafeRawBufferPointer(rebasing: raw[0..<count]))
             }
             position += UInt64(count)
@@ -396,17 +400,18 @@ public struct DataEmitter {
         statistics.zeroBytes += UInt64(piece.range.count)
     }
 
-    private mutating func copy<Sink: SendByteSink>(_ piece: DataPiece, from descriptor: Int32, buffer: inout [UInt8],
-                                                   to writer: inout SendStreamWriter<Sink>) throws {
+    private mutating func copy<Sink: SendByteSink>(_ piece: DataPiece, from descriptor: Int32, files: SnapshotDescriptors,
+                                                   buffer: inout [UInt8], to writer: inout SendStreamWriter<Sink>) throws {
+        let path = files.table.path(piece.file)
         var position = piece.range.lowerBound
         while position < piece.range.upperBound {
             let want = Int(min(UInt64(buffer.count), piece.range.upperBound - position))
-            let got = try readFully(descriptor, into: &buffer, count: want, at: position, path: piece.file.path)
+            let got = try readFully(descriptor, into: &buffer, count: want, at: position, path: path)
             guard got == want else {
-                throw DataReadError(path: snapshotPath + "/" + piece.file.path.description, offset: position + UInt64(got), errno: ENODATA)
+                throw DataReadError(path: snapshotPath + "/" + path.description, offset: position + UInt64(got), errno: ENODATA)
             }
             try buffer.withUnsafeBytes { raw in
-                statistics.commands += try writer.writeData(path: piece.file.path, fileOffset: position,
+                statistics.commands += try writer.writeData(path: path, fileOffset: position,
                                                              data: UnsafeRawBufferPointer(rebasing: raw[0..<want]))
             }
             position += UInt64(want)
@@ -416,9 +421,14 @@ public struct DataEmitter {
     /// Reads a compressed-extent piece from the alias subvolume's file and writes it only if the
     /// alias maps the same compressed extent at the same offset, with no page dirty or under
     /// writeback, both before and after the read (then the cached bytes are the extent's).
-    private mutating func copyCompressedAlias<Sink: SendByteSink>(_ piece: DataPiece, to writer: inout SendStreamWriter<Sink>) throws -> Bool {
-        guard let alias = piece.alias, let aliasFile = alias.file(inode: piece.file.inode),
-              let expected = piece.file.extents.compressedSource(of: piece.range) else { return false }
+    private mutating func copyCompressedAlias<Sink: SendByteSink>(_ piece: DataPiece, files: SnapshotDescriptors,
+                                                                  to writer: inout SendStreamWriter<Sink>) throws -> Bool {
+        // The snapshot's extent items are not kept per file; a snapshot is read-only, so a fresh
+        // search gives what the planner saw.
+        guard let alias = piece.alias, let aliasFile = alias.file(inode: piece.inode),
+              let expected = (try? FileExtents(fileSystem: checksums.fileSystem, root: snapshotRoot, inode: piece.inode))?
+                .compressedSource(of: piece.range) else { return false }
+        let path = files.table.path(piece.file)
         func clean() -> Bool {
             guard let counters = try? DuetFS.PageResidency.cachestat(aliasFile.descriptor, offset: piece.range.lowerBound,
                                                                      length: UInt64(piece.range.count), subject: alias.path) else { return false }
@@ -428,16 +438,16 @@ public struct DataEmitter {
         // after it, one fresh search: a remap in between leaves a new extent, which it would see.
         guard clean() else { return false }
         var bytes = [UInt8](repeating: 0, count: piece.range.count)
-        guard let got = try? readFully(aliasFile.descriptor, into: &bytes, count: bytes.count, at: piece.range.lowerBound, path: piece.file.path),
+        guard let got = try? readFully(aliasFile.descriptor, into: &bytes, count: bytes.count, at: piece.range.lowerBound, path: path),
               got == bytes.count, clean(),
-              let fresh = try? FileExtents(fileSystem: alias.fileSystem, root: alias.root, inode: piece.file.inode),
+              let fresh = try? FileExtents(fileSystem: alias.fileSystem, root: alias.root, inode: piece.inode),
               fresh.compressedSource(of: piece.range) == expected else { return false }
         var position = piece.range.lowerBound
         while position < piece.range.upperBound {
             let start = Int(position - piece.range.lowerBound)
             let want = min(readSize, bytes.count - start)
             try bytes.withUnsafeBytes { raw in
-                statistics.commands += try writer.writeData(path: piece.file.path, fileOffset: position,
+                statistics.commands += try writer.writeData(path: path, fileOffset: position,
                                                              data: UnsafeRawBufferPointer(rebasing: raw[start..<(start + want)]))
             }
             position += UInt64(want)
@@ -447,16 +457,18 @@ public struct DataEmitter {
 
     /// Reads the piece from the alias subvolume's file, sector-rounded, and writes it only if
     /// every sector hashes to the csum tree's checksum for the snapshot's extent.
-    private mutating func copyVerified<Sink: SendByteSink>(_ piece: DataPiece, to writer: inout SendStreamWriter<Sink>) throws -> Bool {
-        if case .compressed = piece.backing { return try copyCompressedAlias(piece, to: &writer) }
-        guard case .plain(let logical) = piece.backing, let aliasFile = piece.alias?.file(inode: piece.file.inode) else { return false }
+    private mutating func copyVerified<Sink: SendByteSink>(_ piece: DataPiece, files: SnapshotDescriptors,
+                                                           to writer: inout SendStreamWriter<Sink>) throws -> Bool {
+        if case .compressed = piece.backing { return try copyCompressedAlias(piece, files: files, to: &writer) }
+        guard case .plain(let logical) = piece.backing, let aliasFile = piece.alias?.file(inode: piece.inode) else { return false }
+        let path = files.table.path(piece.file)
         let sector = Int(checksums.sectorSize)
         var position = piece.range.lowerBound
         while position < piece.range.upperBound {
             let want = Int(min(UInt64(readSize), piece.range.upperBound - position))
             let rounded = (want + sector - 1) / sector * sector
             var bytes = [UInt8](repeating: 0, count: rounded)
-            guard let got = try? readFully(aliasFile.descriptor, into: &bytes, count: rounded, at: position, path: piece.file.path),
+            guard let got = try? readFully(aliasFile.descriptor, into: &bytes, count: rounded, at: position, path: path),
                   got >= want else { return false }
             // Past the alias file's end the on-disk sector is zero-filled, as `bytes` already is.
             let verified = try bytes.withUnsafeBytes { try checksums.verify($0, logical: logical + (position - piece.range.lowerBound)) }
@@ -466,7 +478,7 @@ public struct DataEmitter {
                 return false
             }
             try bytes.withUnsafeBytes { raw in
-                statistics.commands += try writer.writeData(path: piece.file.path, fileOffset: position,
+                statistics.commands += try writer.writeData(path: path, fileOffset: position,
                                                              data: UnsafeRawBufferPointer(rebasing: raw[0..<want]))
             }
             position += UInt64(want)

@@ -63,6 +63,74 @@ public enum MetadataStream {
     }
 }
 
+extension MetadataStream {
+    /// Runs the send ioctl on its own thread and hands the read end of its pipe to `consume` as
+    /// a stream reader, so the commands are taken apart while the kernel still sends, and the
+    /// stream is never held whole (about 110 bytes per file of a snapshot). Whatever `consume`
+    /// leaves unread is drained, so the kernel never blocks on a full pipe. The kernel's error
+    /// comes first: a stream cut short by it would otherwise show as a malformed stream.
+    public static func read<T>(_ request: Request, consume: (inout SendStreamReader<FileDescriptorByteSource>) throws -> T) throws -> T {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw DuetError.system("pipe2", request.snapshotPath) }
+        let (readEnd, writeEnd) = (fds[0], fds[1])
+        _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(writeEnd, F_SETFD, FD_CLOEXEC)
+        let sender = KernelSendThread(request: request, output: writeEnd)
+        let thread = Thread { sender.run() }
+        thread.stackSize = 1 << 20
+        thread.start()
+        var reader = SendStreamReader(source: FileDescriptorByteSource(descriptor: readEnd))
+        let result: Result<T, Error>
+        do {
+            result = .success(try consume(&reader))
+        } catch {
+            result = .failure(error)
+        }
+        var rest = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = rest.withUnsafeMutableBytes { Glibc.read(readEnd, $0.baseAddress, $0.count) }
+            if count > 0 || (count < 0 && errno == EINTR) { continue }
+            break
+        }
+        sender.finished.wait()
+        close(readEnd)
+        if let sendError = sender.failure {
+            if let duet = sendError as? DuetError, duet.kind == .permission {
+                throw DuetError(.permission, "\(duet.message). The kernel refuses to send a subvolume that is not read-only "
+                                + "(make a read-only snapshot with `btrfs subvolume snapshot -r`), and needs CAP_SYS_ADMIN")
+            }
+            throw sendError
+        }
+        return try result.get()
+    }
+}
+
+/// `BTRFS_IOC_SEND` into a pipe on its own thread; closes the write end when the kernel is done.
+final class KernelSendThread: @unchecked Sendable {
+    // @unchecked: `failure` is written by the thread before `finished` is signalled, read after.
+    let request: MetadataStream.Request
+    let output: Int32
+    private(set) var failure: Error?
+    let finished = DispatchSemaphore(value: 0)
+
+    init(request: MetadataStream.Request, output: Int32) {
+        self.request = request
+        self.output = output
+    }
+
+    func run() {
+        defer { finished.signal() }
+        do {
+            try KernelSend.send(subvolume: request.snapshot, output: output, parentRoot: request.parentRoot,
+                                cloneSources: request.cloneSources, flags: request.flags.union(.noFileData),
+                                version: request.version, subject: request.snapshotPath)
+        } catch {
+            failure = error
+        }
+        close(output) // the reader sees end of file once the kernel is done
+    }
+}
+
 /// Reads a pipe to its end on its own thread.
 final class PipeDrain: @unchecked Sendable {
     let descriptor: Int32

@@ -1,37 +1,6 @@
 import DuetFS
 import Glibc
 
-/// A file of the snapshot that data is read from, opened by its final path.
-public final class SnapshotFile: @unchecked Sendable {
-    public let path: SendPath
-    public let descriptor: Int32
-    public let inode: UInt64
-    public let extents: FileExtents
-
-    init(snapshot: Int32, snapshotPath: String, path: SendPath, fileSystem: FileSystem, root: UInt64) throws {
-        self.path = path
-        let descriptor = (path.bytes + [0]).withUnsafeBufferPointer { name in
-            name.withMemoryRebound(to: CChar.self) { openat(snapshot, $0.baseAddress!, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
-        }
-        guard descriptor >= 0 else { throw DuetError.system("open", snapshotPath + "/" + path.description) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else {
-            close(descriptor)
-            throw DuetError.system("fstat", snapshotPath + "/" + path.description)
-        }
-        self.descriptor = descriptor
-        inode = UInt64(status.st_ino)
-        do {
-            extents = try FileExtents(fileSystem: fileSystem, root: root, inode: inode)
-        } catch {
-            close(descriptor)
-            throw error
-        }
-    }
-
-    deinit { close(descriptor) }
-}
-
 /// One piece of file data to emit: a range of one file with one backing and one source.
 public struct DataPiece: @unchecked Sendable {
     public enum Source: String, Sendable, Codable {
@@ -45,15 +14,18 @@ public struct DataPiece: @unchecked Sendable {
         case disk
     }
 
-    public var file: SnapshotFile
+    /// The file, by its index in the send's `SnapshotFileTable`, and its inode number.
+    public var file: UInt32
+    public var inode: UInt64
     public var range: Range<UInt64>
     public var backing: ExtentBacking
     public var source: Source
     /// For `otherCache`: the subvolume whose file has the pages cached.
     public var alias: AliasSubvolume?
 
-    public init(file: SnapshotFile, range: Range<UInt64>, backing: ExtentBacking, source: Source, alias: AliasSubvolume? = nil) {
+    public init(file: UInt32, inode: UInt64, range: Range<UInt64>, backing: ExtentBacking, source: Source, alias: AliasSubvolume? = nil) {
         self.file = file
+        self.inode = inode
         self.range = range
         self.backing = backing
         self.source = source
@@ -62,7 +34,7 @@ public struct DataPiece: @unchecked Sendable {
 
     /// The same range, to be read from the snapshot on disk.
     func onDisk() -> DataPiece {
-        DataPiece(file: file, range: range, backing: backing, source: .disk)
+        DataPiece(file: file, inode: inode, range: range, backing: backing, source: .disk)
     }
 
     /// The same piece narrowed to `part` (inside `range`), its disk address moved along.
@@ -78,58 +50,62 @@ public struct DataPiece: @unchecked Sendable {
 
 /// Plan stage of the data: every `UPDATE_EXTENT` range cut into pieces by extent and by page
 /// residency, each assigned the best source (DESIGN §3: own cache, other cache, disk).
+/// Each file is opened while its ranges are planned and closed again (`SnapshotDescriptors`);
+/// only its extent items of the file at hand are kept.
 public struct DataPlanner {
     let fileSystem: FileSystem
-    let snapshot: Int32
-    let snapshotPath: String
     let root: UInt64
     /// Subvolumes that may share the snapshot's extents, best first (`AliasSubvolume.find`).
     let aliases: [AliasSubvolume]
     /// `--compressed-data`: compressed extents are read encoded (never from the page cache).
     public var encoded = false
-    private var files: [SendPath: SnapshotFile] = [:]
+    /// The files planned so far and their descriptors; the emitter reads through the same.
+    public let files: SnapshotDescriptors
+    /// The file the last range belonged to: a file's `UPDATE_EXTENT`s come one after the other.
+    private var current: (file: UInt32, extents: FileExtents)?
 
     public init(fileSystem: FileSystem, snapshot: Int32, snapshotPath: String, root: UInt64, aliases: [AliasSubvolume]) {
         self.fileSystem = fileSystem
-        self.snapshot = snapshot
-        self.snapshotPath = snapshotPath
         self.root = root
         self.aliases = aliases
+        files = SnapshotDescriptors(snapshot: snapshot, snapshotPath: snapshotPath)
     }
 
-    mutating func file(_ path: SendPath) throws -> SnapshotFile {
-        if let file = files[path] { return file }
-        let file = try SnapshotFile(snapshot: snapshot, snapshotPath: snapshotPath, path: path, fileSystem: fileSystem, root: root)
-        files[path] = file
-        return file
+    private mutating func file(_ path: SendPath) throws -> (file: UInt32, extents: FileExtents) {
+        if let current, files.table.hasPath(current.file, path) { return current }
+        let file = try files.add(path: path)
+        let extents = try FileExtents(fileSystem: fileSystem, root: root, inode: files.table.inode(file))
+        current = (file, extents)
+        return (file, extents)
     }
 
     /// Pieces of every range, in no particular order; the emitter orders them by source.
     public mutating func plan(_ ranges: [StreamPlan.DataRange]) throws -> [DataPiece] {
         var pieces: [DataPiece] = []
         for range in ranges {
-            let file = try file(range.path)
+            let (file, extents) = try file(range.path)
+            let inode = files.table.inode(file)
             let byteRange = range.offset..<(range.offset + range.length)
-            for (part, backing) in file.extents.pieces(of: byteRange) {
+            for (part, backing) in extents.pieces(of: byteRange) {
                 switch backing {
                 case .hole:
-                    pieces.append(DataPiece(file: file, range: part, backing: backing, source: .zeros))
+                    pieces.append(DataPiece(file: file, inode: inode, range: part, backing: backing, source: .zeros))
                 case .inline:
-                    pieces.append(DataPiece(file: file, range: part, backing: backing, source: .ownCache))
+                    pieces.append(DataPiece(file: file, inode: inode, range: part, backing: backing, source: .ownCache))
                 case .compressed:
-                    let resident = !encoded && PageResidency.isResident(descriptor: file.descriptor, range: part)
-                    if !resident, !encoded, let alias = compressedAlias(file: file, range: part) {
-                        pieces.append(DataPiece(file: file, range: part, backing: backing, source: .otherCache, alias: alias))
+                    let resident = try !encoded && PageResidency.isResident(descriptor: files.descriptor(of: file), range: part)
+                    if !resident, !encoded, let alias = compressedAlias(inode: inode, extents: extents, range: part) {
+                        pieces.append(DataPiece(file: file, inode: inode, range: part, backing: backing, source: .otherCache, alias: alias))
                     } else {
-                        pieces.append(DataPiece(file: file, range: part, backing: backing, source: resident ? .ownCache : .disk))
+                        pieces.append(DataPiece(file: file, inode: inode, range: part, backing: backing, source: resident ? .ownCache : .disk))
                     }
                 case .plain(let logical):
-                    for (run, resident) in PageResidency.runs(descriptor: file.descriptor, range: part) {
+                    for (run, resident) in PageResidency.runs(descriptor: try files.descriptor(of: file), range: part) {
                         let runBacking = ExtentBacking.plain(logical: logical + (run.lowerBound - part.lowerBound))
                         if resident {
-                            pieces.append(DataPiece(file: file, range: run, backing: runBacking, source: .ownCache))
+                            pieces.append(DataPiece(file: file, inode: inode, range: run, backing: runBacking, source: .ownCache))
                         } else {
-                            pieces += aliasSplit(file: file, run: run, logical: logical + (run.lowerBound - part.lowerBound))
+                            pieces += aliasSplit(file: file, inode: inode, run: run, logical: logical + (run.lowerBound - part.lowerBound))
                         }
                     }
                 }
@@ -142,11 +118,11 @@ public struct DataPlanner {
     /// offset and has all of it cached. Compressed extents are checksummed as stored, so the
     /// decoded pages cannot be checked against the csum tree: the emitter accepts them only if
     /// the mapping is still the same and no page is dirty, before and after it reads them.
-    private func compressedAlias(file: SnapshotFile, range: Range<UInt64>) -> AliasSubvolume? {
-        guard let source = file.extents.compressedSource(of: range) else { return nil }
+    private func compressedAlias(inode: UInt64, extents: FileExtents, range: Range<UInt64>) -> AliasSubvolume? {
+        guard let source = extents.compressedSource(of: range) else { return nil }
         for alias in aliases {
-            guard let aliasFile = alias.file(inode: file.inode), aliasFile.extents.compressedSource(of: range) == source,
-                  PageResidency.isResident(descriptor: aliasFile.descriptor, range: range) else { continue }
+            guard let aliasFile = alias.file(inode: inode), PageResidency.isResident(descriptor: aliasFile.descriptor, range: range),
+                  aliasFile.extents?.compressedSource(of: range) == source else { continue }
             return alias
         }
         return nil
@@ -155,21 +131,25 @@ public struct DataPlanner {
     /// A run the snapshot does not have cached: the parts that some alias subvolume's file maps
     /// to the same disk bytes and has cached become `otherCache` candidates (the first alias that
     /// has them wins), the rest `disk`.
-    private func aliasSplit(file: SnapshotFile, run: Range<UInt64>, logical: UInt64) -> [DataPiece] {
+    private func aliasSplit(file: UInt32, inode: UInt64, run: Range<UInt64>, logical: UInt64) -> [DataPiece] {
         var pieces: [DataPiece] = []
         var uncovered = [run]
         for alias in aliases where !uncovered.isEmpty {
-            guard let aliasFile = alias.file(inode: file.inode) else { continue }
+            guard let aliasFile = alias.file(inode: inode) else { continue }
             var stillUncovered: [Range<UInt64>] = []
             for part in uncovered {
+                // The page cache first: most alias files have nothing cached, and then their
+                // extent items need no search.
+                let runs = PageResidency.runs(descriptor: aliasFile.descriptor, range: part)
                 let partLogical = logical + (part.lowerBound - run.lowerBound)
-                guard aliasFile.extents.plainLogical(of: part) == partLogical else {
+                guard runs.contains(where: { $0.1 }), aliasFile.extents?.plainLogical(of: part) == partLogical else {
                     stillUncovered.append(part)
                     continue
                 }
-                for (piece, resident) in PageResidency.runs(descriptor: aliasFile.descriptor, range: part) {
+                for (piece, resident) in runs {
                     if resident {
-                        pieces.append(DataPiece(file: file, range: piece, backing: .plain(logical: logical + (piece.lowerBound - run.lowerBound)),
+                        pieces.append(DataPiece(file: file, inode: inode, range: piece,
+                                                backing: .plain(logical: logical + (piece.lowerBound - run.lowerBound)),
                                                 source: .otherCache, alias: alias))
                     } else {
                         stillUncovered.append(piece)
@@ -179,7 +159,8 @@ public struct DataPlanner {
             uncovered = stillUncovered
         }
         for part in uncovered {
-            pieces.append(DataPiece(file: file, range: part, backing: .plain(logical: logical + (part.lowerBound - run.lowerBound)), source: .disk))
+            pieces.append(DataPiece(file: file, inode: inode, range: part,
+                                    backing: .plain(logical: logical + (part.lowerBound - run.lowerBound)), source: .disk))
         }
         return pieces
     }

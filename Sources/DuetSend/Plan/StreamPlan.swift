@@ -16,8 +16,15 @@ public struct StreamPlan: Sendable {
     }
 
     /// SUBVOL/SNAPSHOT first, then every other metadata command in kernel order, unchanged.
-    public private(set) var metadata: [SendCommand] = []
+    public private(set) var metadata = CommandList()
     public private(set) var data: [DataRange] = []
+
+    /// The data ranges, leaving none: once planned into pieces they are not needed again, and a
+    /// million-file stream has a million of them.
+    public mutating func takeData() -> [DataRange] {
+        defer { data = [] }
+        return data
+    }
     /// Data and FALLOCATE commands of files the kernel punched holes in (v2), in kernel order,
     /// paths final: emitted before `data`, one after the other.
     public private(set) var ordered: [OrderedItem] = []
@@ -29,7 +36,7 @@ public struct StreamPlan: Sendable {
     /// CLONE commands in kernel order, target (and in-snapshot source) paths made final.
     public private(set) var clones: [SendCommand] = []
     /// chown, chmod, utimes and `set_xattr security.capability` in kernel order, paths final.
-    public private(set) var deferred: [SendCommand] = []
+    public private(set) var deferred = CommandList()
     /// The UUID of the subvolume the stream creates.
     public private(set) var subvolumeUUID: SendUUID?
     public private(set) var isIncremental = false
@@ -53,14 +60,26 @@ public struct StreamPlan: Sendable {
     ///   session looks the inode up in the snapshot. Nil means: it is gone.
     public static func build(_ commands: [SendCommand],
                              unresolved: (UInt64?) throws -> SendPath? = { _ in nil }) throws -> StreamPlan {
+        var iterator = commands.makeIterator()
+        return try build(next: { iterator.next() }, unresolved: unresolved)
+    }
+
+    /// The same, reading the commands one at a time from `next` (nil: the stream ended), so
+    /// the whole stream is never held as commands: a million-file stream is mostly commands.
+    public static func build(next: () throws -> SendCommand?,
+                             unresolved: (UInt64?) throws -> SendPath? = { _ in nil }) throws -> StreamPlan {
         var plan = StreamPlan()
         var tracker = PathTracker()
+        // Per data range: its object, offset, length, command index (structs of integers).
         var pendingData: [(ObjectID, UInt64, UInt64, Int)] = []
         var pendingClones: [(SendCommand, ObjectID, ObjectID?, Int)] = []
-        var pendingDeferred: [(SendCommand, ObjectID, Int)] = []
+        var pendingDeferred = CommandList()
+        var pendingDeferredIDs: [(ObjectID, Int)] = []
         var pendingFallocates: [(SendCommand, ObjectID, Int)] = []
         var pendingTruncates: [(Int, ObjectID, Int)] = []
-        for (index, command) in commands.enumerated() {
+        var index = -1
+        while let command = try next() {
+            index += 1
             switch command.type {
             case .end:
                 break
@@ -89,7 +108,8 @@ public struct StreamPlan: Sendable {
             default:
                 if isDeferred(command) {
                     guard let id = try tracker.handle(command) else { continue }
-                    pendingDeferred.append((command, id, index))
+                    pendingDeferred.append(command)
+                    pendingDeferredIDs.append((id, index))
                 } else {
                     try tracker.handle(command)
                     plan.metadata.append(command)
@@ -99,28 +119,29 @@ public struct StreamPlan: Sendable {
         plan.subvolumeUUID = tracker.subvolumeUUID
         plan.isIncremental = tracker.isIncremental
 
-        func final(_ id: ObjectID, _ index: Int, required: Bool) throws -> SendPath? {
+        // The commands are gone by now; an error names the command by its kind and index.
+        func final(_ id: ObjectID, _ index: Int, required: Bool, _ what: @autoclosure () -> String) throws -> SendPath? {
             switch tracker.fate(of: id) {
             case .exists(let path): return path
             case .deleted:
-                if required { throw StreamPlanError.noFinalPath(command: commands[index].description, index: index) }
+                if required { throw StreamPlanError.noFinalPath(command: what(), index: index) }
                 return nil
             case .unresolved(let inode):
                 if let path = try unresolved(inode) { return path }
-                if required { throw StreamPlanError.noFinalPath(command: commands[index].description, index: index) }
+                if required { throw StreamPlanError.noFinalPath(command: what(), index: index) }
                 return nil
             }
         }
         var ordered: [(Int, OrderedItem)] = []
         for (command, id, index) in pendingFallocates {
-            guard let path = try final(id, index, required: false) else { continue }
+            guard let path = try final(id, index, required: false, command.description) else { continue }
             var rewritten = command
             rewritten.set(.path(.path, path))
             ordered.append((index, .command(rewritten)))
         }
         let keepOrder = Set(ordered.compactMap { if case .command(let command) = $0.1 { try? command.path() } else { nil } })
         for (id, offset, length, index) in pendingData where length > 0 {
-            guard let path = try final(id, index, required: true) else { continue }
+            guard let path = try final(id, index, required: true, "update_extent file_offset=\(offset) size=\(length)") else { continue }
             let range = DataRange(path: path, offset: offset, length: length)
             if keepOrder.contains(path) {
                 ordered.append((index, .data(range)))
@@ -131,29 +152,29 @@ public struct StreamPlan: Sendable {
         // Their TRUNCATEs too: a punch up to the end of file and a truncate do not commute either.
         var moved = Set<Int>()
         for (position, id, index) in pendingTruncates {
-            guard let path = try final(id, index, required: false), keepOrder.contains(path) else { continue }
+            guard let path = try final(id, index, required: false, "truncate"), keepOrder.contains(path) else { continue }
             var rewritten = plan.metadata[position]
             rewritten.set(.path(.path, path))
             ordered.append((index, .command(rewritten)))
             moved.insert(position)
         }
         if !moved.isEmpty {
-            plan.metadata = plan.metadata.enumerated().filter { !moved.contains($0.offset) }.map(\.element)
+            plan.metadata = plan.metadata.removing(moved)
         }
         plan.ordered = ordered.sorted { $0.0 < $1.0 }.map(\.1)
         for (command, id, source, index) in pendingClones {
             var rewritten = command
-            guard let path = try final(id, index, required: true) else { continue }
+            guard let path = try final(id, index, required: true, command.description) else { continue }
             rewritten.set(.path(.path, path))
-            if let source, let sourcePath = try final(source, index, required: true) {
+            if let source, let sourcePath = try final(source, index, required: true, command.description) {
                 rewritten.set(.path(.clonePath, sourcePath))
             }
             plan.clones.append(rewritten)
         }
-        for (command, id, index) in pendingDeferred {
+        for (position, (id, index)) in pendingDeferredIDs.enumerated() {
             // An attribute of something the stream removes again needs no replay.
-            guard let path = try final(id, index, required: false) else { continue }
-            var rewritten = command
+            guard let path = try final(id, index, required: false, "") else { continue }
+            var rewritten = pendingDeferred[position]
             rewritten.set(.path(.path, path))
             plan.deferred.append(rewritten)
         }

@@ -10,21 +10,34 @@ public final class AliasSubvolume: @unchecked Sendable {
     public let path: String
     public let root: UInt64
     let fileSystem: FileSystem
-    private var files: [UInt64: AliasFile?] = [:]
+    /// The files looked up most recently (nil: no such file), least recently used dropped first:
+    /// a send of a million files must not keep a descriptor per file.
+    private var files: [(inode: UInt64, file: AliasFile?, used: UInt64)] = []
+    private var clock: UInt64 = 0
+    /// At most this many alias files are kept open.
+    public static let maximumOpenFiles = 8
 
-    public struct AliasFile {
+    /// An open file of the alias subvolume, closed when the last user lets go of it (an
+    /// evicted one may still be in use by the caller that looked it up).
+    public final class AliasFile: @unchecked Sendable {
         public let descriptor: Int32
-        public let extents: FileExtents
+        private let load: () -> FileExtents?
+        /// Its extent items, searched the first time they are asked for: callers look at the
+        /// page cache first, and most alias files have nothing cached (nil: the search failed).
+        public private(set) lazy var extents: FileExtents? = load()
+
+        init(descriptor: Int32, load: @escaping () -> FileExtents?) {
+            self.descriptor = descriptor
+            self.load = load
+        }
+
+        deinit { close(descriptor) }
     }
 
     init(path: String, root: UInt64, fileSystem: FileSystem) {
         self.path = path
         self.root = root
         self.fileSystem = fileSystem
-    }
-
-    deinit {
-        for case let file?? in files.values { close(file.descriptor) }
     }
 
     /// At most this many sibling snapshots are looked at: each costs a path lookup and an extent
@@ -81,20 +94,28 @@ public final class AliasSubvolume: @unchecked Sendable {
 
     /// The file with inode number `inode`, opened, with its extent items; nil if none.
     public func file(inode: UInt64) -> AliasFile? {
-        if let known = files[inode] { return known }
+        clock += 1
+        if let slot = files.firstIndex(where: { $0.inode == inode }) {
+            files[slot].used = clock
+            return files[slot].file
+        }
         var opened: AliasFile?
         if let relative = try? FileSystem.paths(ofInode: inode, inSubvolumeAt: path).first {
             let descriptor = open(path + "/" + relative, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
             var status = stat()
             if descriptor >= 0, fstat(descriptor, &status) == 0, status.st_ino == inode,
-               status.st_mode & S_IFMT == S_IFREG,
-               let extents = try? FileExtents(fileSystem: fileSystem, root: root, inode: inode) {
-                opened = AliasFile(descriptor: descriptor, extents: extents)
+               status.st_mode & S_IFMT == S_IFREG {
+                opened = AliasFile(descriptor: descriptor) { [fileSystem, root] in
+                    try? FileExtents(fileSystem: fileSystem, root: root, inode: inode)
+                }
             } else if descriptor >= 0 {
                 close(descriptor)
             }
         }
-        files[inode] = opened
+        if files.count >= Self.maximumOpenFiles, let oldest = files.indices.min(by: { files[$0].used < files[$1].used }) {
+            files.remove(at: oldest)
+        }
+        files.append((inode, opened, clock))
         return opened
     }
 }

@@ -149,7 +149,7 @@ extension SendIntegrationTests {
                 var writer = SendStreamWriter(sink: ByteBufferSink(), version: .v2)
                 try writer.writeHeader()
                 let before = try BlockDevice.bytesRead(source.devices[0])
-                try emitter.emit(pieces, to: &writer)
+                try emitter.emit(pieces, files: planner.files, to: &writer)
                 let deviceBytes = try BlockDevice.bytesRead(source.devices[0]) - before
                 let statistics = emitter.statistics
                 #expect(statistics.bytesFromOtherCache == 4 << 20)

@@ -1,0 +1,94 @@
+/// The order in which the data section's pieces go out, without any I/O: what reads least
+/// from disk (DESIGN §3).
+///
+/// 1. `cached`: zeros and the snapshot's own cached pages, by inode and offset.
+/// 2. `otherCache`: pieces another inode has cached, in plan order.
+/// 3. `disk`: the rest, with whatever the first two phases hand down (`demote`), sorted by
+///    disk address once `startDisk()` is called. In this phase the queue keeps two cursors:
+///    `index`, the next piece to send, and `advised`, how far pieces have been looked at
+///    (found cached, or handed to readahead). Pieces that become cached move to `advised`
+///    (`moveAhead`), ahead of the rest, which keeps its disk order.
+///
+/// The emitter decides what is cached and does the reads; this type only keeps the order, so
+/// the policy is testable without a file system.
+public struct EmitQueue: Sendable {
+    public private(set) var cached: [DataPiece]
+    public private(set) var otherCache: [DataPiece]
+    public private(set) var disk: [DataPiece]
+    /// The next disk-phase piece to send.
+    public private(set) var index = 0
+    /// `disk[index..<advised]` have been looked at.
+    public private(set) var advised = 0
+    /// Per disk piece: found cached when it was looked at.
+    private var foundCached: [Bool] = []
+    public private(set) var diskStarted = false
+
+    public init(_ pieces: consuming [DataPiece]) {
+        let pieces = pieces
+        cached = pieces.filter { $0.source == .zeros || $0.source == .ownCache }
+            .sorted { ($0.inode, $0.range.lowerBound) < ($1.inode, $1.range.lowerBound) }
+        otherCache = pieces.filter { $0.source == .otherCache }
+        disk = pieces.filter { $0.source == .disk }
+    }
+
+    /// A piece of the first two phases that has to come from disk after all (evicted, or its
+    /// other-cache bytes rejected) joins the disk phase.
+    public mutating func demote(_ piece: DataPiece) {
+        precondition(!diskStarted, "pieces join the disk phase before it starts")
+        disk.append(piece)
+    }
+
+    /// Sorts the disk phase by disk address; the first two phases are done.
+    public mutating func startDisk() {
+        disk.sort { $0.backing.sortKey < $1.backing.sortKey }
+        foundCached = [Bool](repeating: false, count: disk.count)
+        cached = []
+        otherCache = []
+        diskStarted = true
+    }
+
+    public var hasNext: Bool { index < disk.count }
+
+    /// The next piece to look at ahead of the reads, if any.
+    public var nextToLookAt: DataPiece? { advised < disk.count ? disk[advised] : nil }
+
+    /// The piece `nextToLookAt` returned has been looked at; `cached` if it was found cached.
+    public mutating func lookedAt(cached: Bool) {
+        foundCached[advised] = cached
+        advised += 1
+    }
+
+    /// The pieces being read or handed to readahead: the last one sent and the ones looked at.
+    public var inFlight: ArraySlice<DataPiece> { disk[max(index - 1, 0)..<advised] }
+
+    /// Bytes of the pieces not yet sent.
+    public var remainingBytes: UInt64 { disk[index...].reduce(0) { $0 + UInt64($1.range.count) } }
+
+    /// Takes the next piece, and whether it was found cached when it was looked at.
+    public mutating func next() -> (piece: DataPiece, foundCached: Bool) {
+        defer { index += 1 }
+        if advised <= index { advised = index + 1 }
+        return (disk[index], foundCached[index])
+    }
+
+    /// Re-sorts `disk[from...]` (from ≥ `index`): `split` tells for each piece which parts are
+    /// cached now (moved ahead, in the order given) and which are not (kept in disk order).
+    /// Nothing moves if nothing is cached. What was found cached before is forgotten for the
+    /// re-sorted part (it is looked at again). Returns how many pieces moved ahead.
+    @discardableResult
+    public mutating func moveAhead(from: Int, _ split: (DataPiece) -> (ahead: [DataPiece], behind: [DataPiece])) -> Int {
+        precondition(diskStarted && from >= index && from <= disk.count)
+        var ahead: [DataPiece] = []
+        var behind: [DataPiece] = []
+        for piece in disk[from...] {
+            let parts = split(piece)
+            ahead += parts.ahead
+            behind += parts.behind
+        }
+        guard !ahead.isEmpty else { return 0 }
+        disk.replaceSubrange(from..., with: ahead + behind)
+        foundCached.replaceSubrange(from..., with: repeatElement(false, count: disk.count - from))
+        advised = min(advised, from)
+        return ahead.count
+    }
+}

@@ -1,0 +1,195 @@
+import Glibc
+
+/// Send commands kept for later, packed back to back in an unlinked temporary file and decoded
+/// when read; in memory only the offset of each.
+///
+/// Why: a plan holds most of the kernel's commands until the data is out (metadata first,
+/// attributes last). As `SendCommand` values each costs an array per attribute, about 1.5 KiB
+/// per file of a snapshot; packed in memory still some 270 bytes (issue 14: a million files,
+/// within 64 MiB + 200 bytes per data extent). Spilled, they cost the page cache, which the
+/// kernel can write back, not the process. The file is unlinked from the start (`O_TMPFILE`),
+/// so nothing is left behind, whatever ends the process.
+///
+/// Record: le32 length, then le16 type, le16 attribute count, per attribute le16 type, le32
+/// length, the value. Records are only ever appended, so a copy of a list stays valid whatever
+/// the original appends after it.
+public struct CommandList: Collection, Sendable, Equatable {
+    private var spool: CommandSpool?
+    private var starts: [UInt64] = []
+
+    public init() {}
+
+    public init(_ commands: some Sequence<SendCommand>) {
+        for command in commands { append(command) }
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { starts.count }
+    public func index(after position: Int) -> Int { position + 1 }
+
+    public mutating func append(_ command: SendCommand) {
+        if spool == nil { spool = CommandSpool() }
+        var record: [UInt8] = [0, 0, 0, 0]
+        Self.put(command.type.rawValue, &record)
+        Self.put(UInt16(command.attributes.count), &record)
+        for attribute in command.attributes {
+            Self.put(attribute.type.rawValue, &record)
+            Self.put(UInt32(attribute.value.count), &record)
+            record += attribute.value
+        }
+        withUnsafeBytes(of: UInt32(record.count - 4).littleEndian) { record.replaceSubrange(0..<4, with: $0) }
+        starts.append(spool!.append(record))
+    }
+
+    public subscript(position: Int) -> SendCommand {
+        Self.decode(spool!.record(at: starts[position]))
+    }
+
+    public func makeIterator() -> Iterator { Iterator(spool: spool, starts: starts) }
+
+    /// Reads the records in order through a window of the file, not two reads per command.
+    public struct Iterator: IteratorProtocol {
+        let spool: CommandSpool?
+        let starts: [UInt64]
+        var position = 0
+        var window: [UInt8] = []
+        var windowStart: UInt64 = 0
+
+        public mutating func next() -> SendCommand? {
+            guard position < starts.count, let spool else { return nil }
+            let start = starts[position]
+            position += 1
+            if let record = Self.slice(window, from: start - Swift.min(start, windowStart), valid: start >= windowStart) {
+                return CommandList.decode(record)
+            }
+            window = spool.read(at: start, count: 1 << 20)
+            windowStart = start
+            return CommandList.decode(Self.slice(window, from: 0, valid: true) ?? spool.record(at: start)[...])
+        }
+
+        /// The record at `from` in `window` if all of it is there.
+        static func slice(_ window: [UInt8], from: UInt64, valid: Bool) -> ArraySlice<UInt8>? {
+            guard valid, from + 4 <= UInt64(window.count) else { return nil }
+            let at = Int(from)
+            let length = Int(CommandList.get(UInt32.self, window[at..<(at + 4)]))
+            guard at + 4 + length <= window.count else { return nil }
+            return window[(at + 4)..<(at + 4 + length)]
+        }
+    }
+
+    public static func == (lhs: CommandList, rhs: CommandList) -> Bool {
+        lhs.count == rhs.count && lhs.elementsEqual(rhs)
+    }
+
+    /// The same list without the commands at `positions`.
+    public func removing(_ positions: Set<Int>) -> CommandList {
+        var kept = CommandList()
+        for (position, command) in enumerated() where !positions.contains(position) { kept.append(command) }
+        return kept
+    }
+
+    static func decode(_ record: ArraySlice<UInt8>) -> SendCommand {
+        var at = record.startIndex
+        func next<T: FixedWidthInteger>(_: T.Type) -> T {
+            defer { at += T.bitWidth / 8 }
+            return get(T.self, record[at..<(at + T.bitWidth / 8)])
+        }
+        let type = SendCommandType(rawValue: next(UInt16.self))!
+        let count = Int(next(UInt16.self))
+        var attributes: [SendAttribute] = []
+        attributes.reserveCapacity(count)
+        for _ in 0..<count {
+            let attributeType = SendAttributeType(rawValue: next(UInt16.self))!
+            let length = Int(next(UInt32.self))
+            attributes.append(SendAttribute(attributeType, Array(record[at..<(at + length)])))
+            at += length
+        }
+        return SendCommand(type, attributes)
+    }
+
+    private static func put<T: FixedWidthInteger>(_ value: T, _ bytes: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
+    }
+
+    static func get<T: FixedWidthInteger>(_: T.Type, _ bytes: ArraySlice<UInt8>) -> T {
+        var value: T = 0
+        for (index, byte) in bytes.enumerated() { value |= T(byte) << (8 * index) }
+        return value
+    }
+}
+
+/// The append-only file behind `CommandList`s, written through a buffer. Without a usable
+/// temporary directory, or once a write to it failed (a full disk), further records stay in
+/// memory instead: the send goes on, as it did before it spilled.
+final class CommandSpool: @unchecked Sendable {
+    // @unchecked: a plan is built and emitted by one thread.
+    private let descriptor: Int32
+    private var spilling: Bool
+    /// Records from offset `written` on.
+    private var buffer: [UInt8] = []
+    private var written: UInt64 = 0
+
+    init() {
+        let directory = getenv("TMPDIR").map { String(cString: $0) } ?? "/var/tmp"
+        // O_TMPFILE (Glibc does not export it): __O_TMPFILE | O_DIRECTORY.
+        let temporaryFile: Int32 = 0o20000000 | O_DIRECTORY
+        descriptor = open(directory, temporaryFile | O_RDWR | O_CLOEXEC, 0o600)
+        spilling = descriptor >= 0
+    }
+
+    deinit { if descriptor >= 0 { close(descriptor) } }
+
+    /// Appends `record` and returns its offset.
+    func append(_ record: [UInt8]) -> UInt64 {
+        let offset = written + UInt64(buffer.count)
+        buffer += record
+        if spilling, buffer.count >= 1 << 20 { flush() }
+        return offset
+    }
+
+    /// The record at `offset`, without its length.
+    func record(at offset: UInt64) -> ArraySlice<UInt8> {
+        let length = Int(CommandList.get(UInt32.self, read(at: offset, count: 4)[...]))
+        return read(at: offset + 4, count: length)[...]
+    }
+
+    /// Up to `count` bytes from `offset` (fewer at the end).
+    func read(at offset: UInt64, count: Int) -> [UInt8] {
+        if spilling { flush() }
+        guard offset < written else {
+            let start = Int(offset - written)
+            return Array(buffer[start..<min(buffer.count, start + count)])
+        }
+        let fromFile = Int(min(UInt64(count), written - offset))
+        var bytes = [UInt8](repeating: 0, count: fromFile)
+        var done = 0
+        while done < fromFile {
+            let got = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, fromFile - done, off_t(offset) + off_t(done)) }
+            if got > 0 {
+                done += got
+            } else if got < 0 && errno == EINTR {
+                continue
+            } else {
+                // Our own unlinked file, written a moment ago: only a failing disk gets here.
+                fatalError("reading the send's command spool failed: \(String(cString: strerror(errno)))")
+            }
+        }
+        return bytes + buffer.prefix(count - fromFile)
+    }
+
+    private func flush() {
+        guard !buffer.isEmpty else { return }
+        var done = 0
+        while done < buffer.count {
+            let count = buffer.withUnsafeBytes { pwrite(descriptor, $0.baseAddress! + done, buffer.count - done, off_t(written) + off_t(done)) }
+            if count >= 0 {
+                done += count
+            } else if errno != EINTR {
+                spilling = false  // keeps this buffer and what follows in memory
+                return
+            }
+        }
+        written += UInt64(buffer.count)
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
