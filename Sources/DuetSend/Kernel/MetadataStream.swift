@@ -31,11 +31,7 @@ public enum MetadataStream {
 
     /// Runs the send ioctl and returns the raw stream bytes.
     public static func capture(_ request: Request) throws -> [UInt8] {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw DuetError.system("pipe2", request.snapshotPath) }
-        let (readEnd, writeEnd) = (fds[0], fds[1])
-        _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)
-        _ = fcntl(writeEnd, F_SETFD, FD_CLOEXEC)
+        let (readEnd, writeEnd) = try pipeEnds(for: request)
         let drain = PipeDrain(descriptor: readEnd)
         let thread = Thread { drain.run() }
         thread.stackSize = 1 << 20
@@ -52,14 +48,28 @@ public enum MetadataStream {
         drain.finished.wait()
         close(readEnd)
         if let sendError {
-            if let duet = sendError as? DuetError, duet.kind == .permission {
-                throw DuetError(.permission, "\(duet.message). The kernel refuses to send a subvolume that is not read-only "
-                                + "(make a read-only snapshot with `btrfs subvolume snapshot -r`), and needs CAP_SYS_ADMIN")
-            }
-            throw sendError
+            throw explained(sendError)
         }
         if let failure = drain.failure { throw DuetError.system("read (send pipe)", request.snapshotPath, errno: failure) }
         return drain.bytes
+    }
+}
+
+extension MetadataStream {
+    /// A pipe for the kernel's stream, both ends close-on-exec.
+    static func pipeEnds(for request: Request) throws -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw DuetError.system("pipe2", request.snapshotPath) }
+        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+        return (fds[0], fds[1])
+    }
+
+    /// The kernel's refusal, with what to do about the usual cause.
+    static func explained(_ sendError: Error) -> Error {
+        guard let duet = sendError as? DuetError, duet.kind == .permission else { return sendError }
+        return DuetError(.permission, "\(duet.message). The kernel refuses to send a subvolume that is not read-only "
+                         + "(make a read-only snapshot with `btrfs subvolume snapshot -r`), and needs CAP_SYS_ADMIN")
     }
 }
 
@@ -70,11 +80,7 @@ extension MetadataStream {
     /// leaves unread is drained, so the kernel never blocks on a full pipe. The kernel's error
     /// comes first: a stream cut short by it would otherwise show as a malformed stream.
     public static func read<T>(_ request: Request, consume: (inout SendStreamReader<FileDescriptorByteSource>) throws -> T) throws -> T {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw DuetError.system("pipe2", request.snapshotPath) }
-        let (readEnd, writeEnd) = (fds[0], fds[1])
-        _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)
-        _ = fcntl(writeEnd, F_SETFD, FD_CLOEXEC)
+        let (readEnd, writeEnd) = try pipeEnds(for: request)
         let sender = KernelSendThread(request: request, output: writeEnd)
         let thread = Thread { sender.run() }
         thread.stackSize = 1 << 20
@@ -95,11 +101,7 @@ extension MetadataStream {
         sender.finished.wait()
         close(readEnd)
         if let sendError = sender.failure {
-            if let duet = sendError as? DuetError, duet.kind == .permission {
-                throw DuetError(.permission, "\(duet.message). The kernel refuses to send a subvolume that is not read-only "
-                                + "(make a read-only snapshot with `btrfs subvolume snapshot -r`), and needs CAP_SYS_ADMIN")
-            }
-            throw sendError
+            throw explained(sendError)
         }
         return try result.get()
     }
