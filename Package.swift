@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "DuetFSTests", dependencies: ["DuetFS", "CDuet", "DuetTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DuetFSIntegrationTests", dependencies: ["DuetFS", "DuetTestSupport", "CDuet"]),
         .testTarget(name: "DuetCLITests", dependencies: ["duet", "DuetFS", "DuetScrub", "DuetTestSupport", "CDuet"]),
-        .testTarget(name: "DuetScrubTests", dependencies: ["DuetScrub", "DuetFS"]),
+        .testTarget(name: "DuetScrubTests", dependencies: ["DuetScrub", "DuetFS", "DuetTestSupport"]),
         .testTarget(name: "DuetSendTests", dependencies: ["DuetSend", "DuetFS", "DuetTestSupport", "duet"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]

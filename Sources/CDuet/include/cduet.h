@@ -28,6 +28,8 @@ static inline unsigned long duet_ioc_logical_ino_v2(void) { return BTRFS_IOC_LOG
 static inline unsigned long duet_ioc_ino_paths(void) { return BTRFS_IOC_INO_PATHS; }
 static inline unsigned long duet_ioc_ino_lookup(void) { return BTRFS_IOC_INO_LOOKUP; }
 static inline unsigned long duet_ioc_sync(void) { return BTRFS_IOC_SYNC; }
+static inline unsigned long duet_ioc_start_sync(void) { return BTRFS_IOC_START_SYNC; }
+static inline unsigned long duet_ioc_wait_sync(void) { return BTRFS_IOC_WAIT_SYNC; }
 static inline unsigned long duet_ioc_scrub(void) { return BTRFS_IOC_SCRUB; }
 static inline unsigned long duet_ioc_scrub_cancel(void) { return BTRFS_IOC_SCRUB_CANCEL; }
 static inline unsigned long duet_ioc_scrub_progress(void) { return BTRFS_IOC_SCRUB_PROGRESS; }

@@ -108,6 +108,21 @@ public final class FileSystem: Sendable {
         }
     }
 
+    /// Commits the running transaction (`BTRFS_IOC_START_SYNC`, then `BTRFS_IOC_WAIT_SYNC`) and
+    /// returns its generation: every tree block and extent of that generation or older is on disk.
+    /// `info().generation` is no substitute: it names the running transaction once another writer
+    /// has started one, whose new tree blocks are not written until it commits.
+    public func commitGeneration() throws -> UInt64 {
+        var transaction: UInt64 = 0
+        if duet_ioctl(descriptor.rawValue, duet_ioc_start_sync(), &transaction) != 0 {
+            throw DuetError.system("BTRFS_IOC_START_SYNC", path)
+        }
+        if duet_ioctl(descriptor.rawValue, duet_ioc_wait_sync(), &transaction) != 0 {
+            throw DuetError.system("BTRFS_IOC_WAIT_SYNC", path)
+        }
+        return transaction
+    }
+
     /// A `BTRFS_IOC_TREE_SEARCH_V2` cursor over `tree` between two keys, optionally keeping only `types`.
     public func search(tree: UInt64, from start: BtrfsKey = .min, to end: BtrfsKey = .max, types: Set<UInt8>? = nil) -> TreeSearch {
         TreeSearch(descriptor: descriptor.rawValue, subject: path, tree: tree, range: start...end, types: types)

@@ -1,16 +1,21 @@
 import DuetFS
 
-/// Builds the plan (step 1): sync, record the generation, and list every device's extents.
+/// Builds the plan (step 1): sync, record the committed generation, and list every device's extents.
 /// The pieces inside each device extent are listed lazily by `pieces(in:)`, so memory stays
 /// bounded by one chunk's extents however large the file system.
 public struct ScrubPlanner: Sendable {
     public let fileSystem: FileSystem
     public let info: FileSystemInfo
     public let chunkMap: ChunkMap
+    /// The newest generation known to be on disk: extents of later transactions are left out.
+    public let committedGeneration: UInt64
 
     public init(fileSystem: FileSystem) throws {
         self.fileSystem = fileSystem
+        // The full sync writes delayed data (so planned data has its checksums); the commit
+        // after it names a generation that is on disk even while other writers start new ones.
         try fileSystem.sync()
+        committedGeneration = try fileSystem.commitGeneration()
         info = try fileSystem.info()
         chunkMap = try ChunkMap.load(from: fileSystem)
     }
@@ -34,7 +39,7 @@ public struct ScrubPlanner: Sendable {
             }
             devices.append(.init(device: device, extents: work.sorted { $0.devExtent.physical < $1.devExtent.physical }))
         }
-        return ScrubPlan(generation: info.generation, devices: devices, parityChunks: parity.values.sorted { $0.logical < $1.logical })
+        return ScrubPlan(generation: committedGeneration, devices: devices, parityChunks: parity.values.sorted { $0.logical < $1.logical })
     }
 
     /// The allocated data extents and tree blocks of `work`'s chunk that lie on this device
