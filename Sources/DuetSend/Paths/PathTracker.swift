@@ -17,9 +17,22 @@
 /// children are discovered the same way. When the kernel moves two such handles to orphan
 /// names of the same inode, they are merged.
 public struct PathTracker: Sendable {
-    private var objects: [TrackedObject]
-    private var root: ObjectID
-    private var identities: [InodeIdentity: ObjectID] = [:]
+    private var nodes = ChunkedArray<TrackedNode>()
+    private var names = NameArena()
+    private var children = ChildTable()
+    /// Names beyond an object's first, oldest first (hard links).
+    private var extraLinks: [UInt32: [LinkRef]] = [:]
+    /// A pre-existing object's name in the directory it was first seen in.
+    private var originNames: [UInt32: NameRef] = [:]
+    private var mergedInto: [UInt32: UInt32] = [:]
+    /// Names of a pre-existing directory that the stream removed or moved away: such a name is
+    /// no longer a way to reach an unseen object from the parent snapshot.
+    private var vacated: [UInt32: Set<[UInt8]>] = [:]
+    /// Pre-existing objects by the identity an orphan name revealed. Created objects are not
+    /// kept here: their `(inode, generation)` is new in the sent snapshot, so no handle of a
+    /// pre-existing object can turn out to be one of them.
+    private var identities: [InodeIdentity: UInt32] = [:]
+    private var root: UInt32 = 0
 
     /// How many commands `handle(_:)` has seen; the index of the next one.
     public private(set) var commandIndex = 0
@@ -32,8 +45,8 @@ public struct PathTracker: Sendable {
     public private(set) var parentUUID: SendUUID?
 
     public init() {
-        objects = [TrackedObject(kind: .directory, origin: .preExisting(originalPath: .root), isSubvolumeRoot: true)]
-        root = ObjectID(index: 0)
+        root = newNode(.directory, preExistingIn: nil, name: nil)
+        nodes[Int(root)].flags.insert(.subvolumeRoot)
     }
 
     // MARK: Feeding the stream
@@ -45,43 +58,45 @@ public struct PathTracker: Sendable {
     @discardableResult
     public mutating func handle(_ command: SendCommand) throws(PathTrackerError) -> ObjectID? {
         defer { commandIndex += 1 }
+        let id: UInt32?
         switch command.type {
         case .subvol, .snapshot:
             startSubvolume(command)
-            return root
+            id = root
         case .mkfile, .mkdir, .mknod, .mkfifo, .mksock, .symlink:
             let inode = command.contains(.ino) ? try attribute { () throws(SendAttributeError) in try command.u64(.ino) } : nil
-            return try create(try path(command, .path), kind: Self.kind(of: command.type), inode: inode)
+            id = try create(try path(command, .path), kind: Self.kind(of: command.type), inode: inode)
         case .rename:
-            return try rename(from: try path(command, .path), to: try path(command, .pathTo))
+            id = try rename(from: try path(command, .path), to: try path(command, .pathTo))
         case .link:
             // PATH is the new name, PATH_LINK the existing one (receive: link(PATH_LINK, PATH)).
-            return try link(try path(command, .path), to: try path(command, .pathLink))
+            id = try link(try path(command, .path), to: try path(command, .pathLink))
         case .unlink:
-            return try remove(try path(command, .path), directory: false)
+            id = try remove(try path(command, .path), directory: false)
         case .rmdir:
-            return try remove(try path(command, .path), directory: true)
+            id = try remove(try path(command, .path), directory: true)
         case .end:
-            return nil
+            id = nil
         default:
-            return try resolve(try path(command, .path), kindIfNew: .unknown)
+            id = try resolve(try path(command, .path), kindIfNew: .unknown)
         }
+        return id.map { ObjectID(index: Int($0)) }
     }
 
     /// The object that `path` names now; unknown paths of an incremental stream become
     /// pre-existing objects. Take it when the path is seen, resolve it after the pass.
     public mutating func objectID(for path: SendPath) throws(PathTrackerError) -> ObjectID {
-        try resolve(path, kindIfNew: .unknown)
+        ObjectID(index: Int(try resolve(path, kindIfNew: .unknown)))
     }
 
     /// The object at `path` if the tracker has seen it, without creating anything.
     public func lookup(_ path: SendPath) -> ObjectID? {
         var current = root
         for name in path.components {
-            guard let child = objects[canonical(current).index].children[name] else { return nil }
-            current = child
+            guard let slot = entrySlot(canonical(current), name) else { return nil }
+            current = children.child(at: slot)
         }
-        return canonical(current)
+        return ObjectID(index: Int(canonical(current)))
     }
 
     // MARK: Answers
@@ -93,51 +108,54 @@ public struct PathTracker: Sendable {
     }
 
     public func fate(of id: ObjectID) -> ObjectFate {
-        let id = canonical(id)
+        let id = canonical(UInt32(id.index))
         if let path = currentPath(of: id) { return .exists(path) }
-        let object = objects[id.index]
-        if object.isPreExisting && object.kind != .directory && object.links.isEmpty {
-            return .unresolved(inode: object.inode)
+        let node = nodes[Int(id)]
+        if node.flags.contains(.preExisting) && node.kind != .directory && node.firstLink == nil {
+            return .unresolved(inode: node.inode == 0 ? nil : node.inode)
         }
         return .deleted
     }
 
     /// Every current name of the object (several for a hard-linked file), oldest first.
     public func paths(of id: ObjectID) -> [SendPath] {
-        let id = canonical(id)
-        return objects[id.index].links.compactMap { link in
-            currentPath(of: link.parent).map { $0.appending(link.name) }
+        links(of: canonical(UInt32(id.index))).compactMap { link in
+            currentPath(of: link.parent).map { SendPath(bytes: Self.joined($0.bytes, names.bytes(link.name))) }
         }
     }
 
     /// The inode number, when the stream gave it (`INO`) or revealed it (an orphan name).
-    public func inode(of id: ObjectID) -> UInt64? { objects[canonical(id).index].inode }
+    public func inode(of id: ObjectID) -> UInt64? {
+        let inode = nodes[Int(canonical(UInt32(id.index)))].inode
+        return inode == 0 ? nil : inode
+    }
 
-    public func kind(of id: ObjectID) -> ObjectKind { objects[canonical(id).index].kind }
+    public func kind(of id: ObjectID) -> ObjectKind { nodes[Int(canonical(UInt32(id.index)))].kind }
 
-    public func origin(of id: ObjectID) -> ObjectOrigin { objects[canonical(id).index].origin }
+    public func origin(of id: ObjectID) -> ObjectOrigin { origin(canonical(UInt32(id.index))) }
 
     /// Whether two handles turned out to be the same object.
-    public func isSameObject(_ a: ObjectID, _ b: ObjectID) -> Bool { canonical(a) == canonical(b) }
+    public func isSameObject(_ a: ObjectID, _ b: ObjectID) -> Bool {
+        canonical(UInt32(a.index)) == canonical(UInt32(b.index))
+    }
 
     // MARK: Commands
 
     private mutating func startSubvolume(_ command: SendCommand) {
         let created = command.type == .subvol
-        let origin: ObjectOrigin = created ? .created(commandIndex: commandIndex) : .preExisting(originalPath: .root)
-        root = newObject(.directory, origin)
-        objects[root.index].isSubvolumeRoot = true
+        root = created ? newNode(.directory, created: commandIndex) : newNode(.directory, preExistingIn: nil, name: nil)
+        nodes[Int(root)].flags.insert(.subvolumeRoot)
         identities = [:]
         isIncremental = !created
         subvolumeUUID = try? command.uuid(.uuid)
         parentUUID = created ? nil : try? command.uuid(.cloneUUID)
     }
 
-    private mutating func create(_ path: SendPath, kind: ObjectKind, inode: UInt64?) throws(PathTrackerError) -> ObjectID {
+    private mutating func create(_ path: SendPath, kind: ObjectKind, inode: UInt64?) throws(PathTrackerError) -> UInt32 {
         let (parent, name) = try parentAndName(path)
-        guard objects[parent.index].children[name] == nil else { throw .nameInUse(path, commandIndex: commandIndex) }
-        let id = newObject(kind, .created(commandIndex: commandIndex))
-        objects[id.index].inode = inode
+        guard entrySlot(parent, name) == nil else { throw .nameInUse(path, commandIndex: commandIndex) }
+        let id = newNode(kind, created: commandIndex)
+        nodes[Int(id)].inode = inode ?? 0
         attach(id, parent, name)
         if let identity = InodeIdentity(orphanName: name), inode == nil || inode == identity.inode {
             reveal(identity, of: id)
@@ -145,24 +163,26 @@ public struct PathTracker: Sendable {
         return canonical(id)
     }
 
-    private mutating func rename(from: SendPath, to: SendPath) throws(PathTrackerError) -> ObjectID {
+    private mutating func rename(from: SendPath, to: SendPath) throws(PathTrackerError) -> UInt32 {
         guard !from.isRoot, !to.isRoot else { throw .invalidMove(from: from, to: to, commandIndex: commandIndex) }
         let (sourceParent, sourceName) = try parentAndName(from)
         let source = try child(sourceParent, sourceName, path: from, kindIfNew: .unknown)
         let (targetParent, targetName) = try parentAndName(to)
         // A directory cannot move into its own subtree.
-        var ancestor: ObjectID? = targetParent
+        var ancestor: UInt32? = targetParent
         while let current = ancestor {
             if current == source { throw .invalidMove(from: from, to: to, commandIndex: commandIndex) }
-            ancestor = objects[current.index].isSubvolumeRoot ? nil : objects[current.index].links.first.map { canonical($0.parent) }
+            let node = nodes[Int(current)]
+            ancestor = node.flags.contains(.subvolumeRoot) ? nil : node.firstLink.map { canonical($0.parent) }
         }
-        if let existing = objects[targetParent.index].children[targetName].map(canonical) {
+        if let slot = entrySlot(targetParent, targetName) {
+            let existing = canonical(children.child(at: slot))
             // rename(2) onto another name of the same inode changes nothing.
             if existing == source { return source }
             // rename(2) replaces the target, as `btrfs receive` would; the kernel avoids it.
-            guard objects[existing.index].children.isEmpty else { throw .directoryNotEmpty(to, commandIndex: commandIndex) }
+            guard nodes[Int(existing)].childCount == 0 else { throw .directoryNotEmpty(to, commandIndex: commandIndex) }
             detach(existing, targetParent, targetName)
-            objects[existing.index].lostNameByRemoval = true
+            nodes[Int(existing)].flags.insert(.lostNameByRemoval)
         }
         detach(source, sourceParent, sourceName)
         attach(source, targetParent, targetName)
@@ -170,39 +190,39 @@ public struct PathTracker: Sendable {
         return canonical(source)
     }
 
-    private mutating func link(_ newPath: SendPath, to existingPath: SendPath) throws(PathTrackerError) -> ObjectID {
+    private mutating func link(_ newPath: SendPath, to existingPath: SendPath) throws(PathTrackerError) -> UInt32 {
         let target = try resolve(existingPath, kindIfNew: .unknown)
         let (parent, name) = try parentAndName(newPath)
-        guard objects[parent.index].children[name] == nil else { throw .nameInUse(newPath, commandIndex: commandIndex) }
+        guard entrySlot(parent, name) == nil else { throw .nameInUse(newPath, commandIndex: commandIndex) }
         attach(target, parent, name)
         if let identity = InodeIdentity(orphanName: name) { reveal(identity, of: target) }
         return canonical(target)
     }
 
-    private mutating func remove(_ path: SendPath, directory: Bool) throws(PathTrackerError) -> ObjectID {
+    private mutating func remove(_ path: SendPath, directory: Bool) throws(PathTrackerError) -> UInt32 {
         guard !path.isRoot else { throw .invalidMove(from: path, to: path, commandIndex: commandIndex) }
         let (parent, name) = try parentAndName(path)
         let id = try child(parent, name, path: path, kindIfNew: directory ? .directory : .unknown)
         if directory {
-            if objects[id.index].kind == .unknown { objects[id.index].kind = .directory }
-            guard objects[id.index].kind == .directory else { throw .notADirectory(path, commandIndex: commandIndex) }
-            guard objects[id.index].children.isEmpty else { throw .directoryNotEmpty(path, commandIndex: commandIndex) }
+            if nodes[Int(id)].kind == .unknown { nodes[Int(id)].kind = .directory }
+            guard nodes[Int(id)].kind == .directory else { throw .notADirectory(path, commandIndex: commandIndex) }
+            guard nodes[Int(id)].childCount == 0 else { throw .directoryNotEmpty(path, commandIndex: commandIndex) }
         }
         detach(id, parent, name)
-        objects[id.index].lostNameByRemoval = true
+        nodes[Int(id)].flags.insert(.lostNameByRemoval)
         return id
     }
 
     // MARK: Tree walking
 
-    private mutating func resolve(_ path: SendPath, kindIfNew: ObjectKind) throws(PathTrackerError) -> ObjectID {
+    private mutating func resolve(_ path: SendPath, kindIfNew: ObjectKind) throws(PathTrackerError) -> UInt32 {
         if path.isRoot { return root }
         let (parent, name) = try parentAndName(path)
         return try child(parent, name, path: path, kindIfNew: kindIfNew)
     }
 
     /// The directory that holds the last component of `path`, and that component.
-    private mutating func parentAndName(_ path: SendPath) throws(PathTrackerError) -> (ObjectID, [UInt8]) {
+    private mutating func parentAndName(_ path: SendPath) throws(PathTrackerError) -> (UInt32, [UInt8]) {
         var components = path.components
         guard let name = components.popLast() else { throw .nameInUse(path, commandIndex: commandIndex) }
         var current = root
@@ -214,10 +234,10 @@ public struct PathTracker: Sendable {
         return (current, name)
     }
 
-    private mutating func requireDirectory(_ id: ObjectID, _ path: SendPath) throws(PathTrackerError) {
-        switch objects[id.index].kind {
+    private mutating func requireDirectory(_ id: UInt32, _ path: SendPath) throws(PathTrackerError) {
+        switch nodes[Int(id)].kind {
         case .directory: break
-        case .unknown: objects[id.index].kind = .directory // a pre-existing object used as a directory
+        case .unknown: nodes[Int(id)].kind = .directory // a pre-existing object used as a directory
         default: throw .notADirectory(path, commandIndex: commandIndex)
         }
     }
@@ -225,91 +245,163 @@ public struct PathTracker: Sendable {
     /// The entry `name` of directory `parent`. An entry the stream has not shown yet can exist
     /// only in a pre-existing directory, under a name the stream has not vacated: then it is a
     /// pre-existing object, first seen now.
-    private mutating func child(_ parent: ObjectID, _ name: [UInt8], path: SendPath, kindIfNew: ObjectKind) throws(PathTrackerError) -> ObjectID {
+    private mutating func child(_ parent: UInt32, _ name: [UInt8], path: SendPath, kindIfNew: ObjectKind) throws(PathTrackerError) -> UInt32 {
         let parent = canonical(parent)
-        if let existing = objects[parent.index].children[name] { return canonical(existing) }
-        guard case .preExisting(let parentPath) = objects[parent.index].origin,
-              !objects[parent.index].vacated.contains(name) else {
+        if let slot = entrySlot(parent, name) { return canonical(children.child(at: slot)) }
+        guard nodes[Int(parent)].flags.contains(.preExisting), vacated[parent]?.contains(name) != true else {
             throw .notFound(path, commandIndex: commandIndex)
         }
-        let id = newObject(kindIfNew, .preExisting(originalPath: parentPath.appending(name)))
+        let id = newNode(kindIfNew, preExistingIn: parent, name: name)
         attach(id, parent, name)
         return id
     }
 
-    private func currentPath(of id: ObjectID) -> SendPath? {
-        var names: [[UInt8]] = []
+    private func currentPath(of id: UInt32) -> SendPath? {
+        var names: [ArraySlice<UInt8>] = []
         var current = canonical(id)
-        while !objects[current.index].isSubvolumeRoot {
-            guard let link = objects[current.index].links.first, names.count <= objects.count else { return nil }
-            names.append(link.name)
+        while !nodes[Int(current)].flags.contains(.subvolumeRoot) {
+            guard let link = nodes[Int(current)].firstLink, names.count <= nodes.count else { return nil }
+            names.append(self.names.bytes(link.name))
             current = canonical(link.parent)
         }
-        return SendPath(components: names.reversed())
+        return SendPath(bytes: Array(names.reversed().joined(separator: [UInt8(ascii: "/")])))
+    }
+
+    private func origin(_ id: UInt32) -> ObjectOrigin {
+        let node = nodes[Int(id)]
+        guard node.flags.contains(.preExisting) else { return .created(commandIndex: Int(node.origin)) }
+        guard node.origin != UInt64.max, let name = originNames[id] else { return .preExisting(originalPath: .root) }
+        guard case .preExisting(let parentPath) = origin(UInt32(node.origin)) else { return .preExisting(originalPath: .root) }
+        return .preExisting(originalPath: SendPath(bytes: Self.joined(parentPath.bytes, names.bytes(name))))
+    }
+
+    private static func joined(_ path: [UInt8], _ name: ArraySlice<UInt8>) -> [UInt8] {
+        path.isEmpty ? Array(name) : path + [UInt8(ascii: "/")] + name
     }
 
     // MARK: Storage
 
-    private mutating func newObject(_ kind: ObjectKind, _ origin: ObjectOrigin) -> ObjectID {
-        objects.append(TrackedObject(kind: kind, origin: origin))
-        return ObjectID(index: objects.count - 1)
+    private mutating func newNode(_ kind: ObjectKind, created commandIndex: Int) -> UInt32 {
+        nodes.append(TrackedNode(origin: UInt64(commandIndex), kind: kind, flags: []))
+        return UInt32(nodes.count - 1)
     }
 
-    private func canonical(_ id: ObjectID) -> ObjectID {
-        var id = id
-        while let next = objects[id.index].mergedInto { id = next }
+    /// A pre-existing object first seen as `name` in `parent` (nil: a subvolume root).
+    private mutating func newNode(_ kind: ObjectKind, preExistingIn parent: UInt32?, name: [UInt8]?) -> UInt32 {
+        nodes.append(TrackedNode(origin: parent.map(UInt64.init) ?? UInt64.max, kind: kind, flags: .preExisting))
+        let id = UInt32(nodes.count - 1)
+        if parent != nil, let name { originNames[id] = names.store(name) }
         return id
     }
 
-    private mutating func attach(_ id: ObjectID, _ parent: ObjectID, _ name: [UInt8]) {
-        objects[id.index].links.append(Link(parent: parent, name: name))
-        objects[parent.index].children[name] = id
+    private func canonical(_ id: UInt32) -> UInt32 {
+        var id = id
+        while nodes[Int(id)].flags.contains(.merged), let next = mergedInto[id] { id = next }
+        return id
     }
 
-    private mutating func detach(_ id: ObjectID, _ parent: ObjectID, _ name: [UInt8]) {
-        let remaining = objects[id.index].links.filter { !(canonical($0.parent) == parent && $0.name == name) }
-        objects[id.index].links = remaining
-        objects[parent.index].children[name] = nil
-        if objects[parent.index].isPreExisting { objects[parent.index].vacated.insert(name) }
+    private func links(of id: UInt32) -> [LinkRef] {
+        guard let first = nodes[Int(id)].firstLink else { return [] }
+        return [first] + (extraLinks[id] ?? [])
+    }
+
+    private mutating func setLinks(_ id: UInt32, _ links: [LinkRef]) {
+        nodes[Int(id)].firstParent = links.first?.parent ?? TrackedNode.noParent
+        nodes[Int(id)].firstName = links.first?.name ?? NameRef(offset: 0, length: 0)
+        extraLinks[id] = links.count > 1 ? Array(links.dropFirst()) : nil
+    }
+
+    private func hasLink(_ id: UInt32, _ parent: UInt32, _ name: [UInt8]) -> Bool {
+        if let first = nodes[Int(id)].firstLink, first.parent == parent, names.equals(first.name, name) { return true }
+        return extraLinks[id]?.contains { $0.parent == parent && names.equals($0.name, name) } ?? false
+    }
+
+    /// The child-table slot of the entry `name` in `parent`.
+    private func entrySlot(_ parent: UInt32, _ name: [UInt8]) -> Int? {
+        children.slot(hash: ChildTable.hash(parent: parent, name: name)) { hasLink($0, parent, name) }
+    }
+
+    private mutating func attach(_ id: UInt32, _ parent: UInt32, _ name: [UInt8]) {
+        let link = LinkRef(parent: parent, name: names.store(name))
+        if nodes[Int(id)].firstLink == nil {
+            nodes[Int(id)].firstParent = link.parent
+            nodes[Int(id)].firstName = link.name
+        } else {
+            extraLinks[id, default: []].append(link)
+        }
+        setEntry(parent, name, to: id)
+    }
+
+    /// Makes `name` in `parent` name `id`, replacing what it named.
+    private mutating func setEntry(_ parent: UInt32, _ name: [UInt8], to id: UInt32) {
+        if let slot = entrySlot(parent, name) {
+            children.replace(at: slot, child: id)
+        } else {
+            children.insert(hash: ChildTable.hash(parent: parent, name: name), child: id)
+            nodes[Int(parent)].childCount += 1
+        }
+    }
+
+    private mutating func detach(_ id: UInt32, _ parent: UInt32, _ name: [UInt8]) {
+        let remaining = links(of: id).filter { !(canonical($0.parent) == parent && names.equals($0.name, name)) }
+        // The entry first (it is found through the link that goes now).
+        if let slot = entrySlot(parent, name) {
+            children.remove(at: slot)
+            nodes[Int(parent)].childCount -= 1
+        }
+        setLinks(id, remaining)
+        if nodes[Int(parent)].flags.contains(.preExisting) { vacated[parent, default: []].insert(name) }
     }
 
     /// Records that `id` is the inode an orphan name encodes, merging it with an earlier handle
     /// of the same inode (two names of one pre-existing file, first seen separately).
-    private mutating func reveal(_ identity: InodeIdentity, of id: ObjectID) {
+    private mutating func reveal(_ identity: InodeIdentity, of id: UInt32) {
         let id = canonical(id)
-        if objects[id.index].inode == nil { objects[id.index].inode = identity.inode }
-        guard objects[id.index].inode == identity.inode else { return }
-        if let other = identities[identity].map(canonical), other != id, objects[other.index].kind != .directory || objects[id.index].kind != .directory {
-            let keep = merge(other, id)
-            identities[identity] = keep
-            objects[keep.index].identity = identity
+        if nodes[Int(id)].inode == 0 { nodes[Int(id)].inode = identity.inode }
+        guard nodes[Int(id)].inode == identity.inode, nodes[Int(id)].flags.contains(.preExisting) else { return }
+        if let other = identities[identity].map(canonical), other != id,
+           nodes[Int(other)].kind != .directory || nodes[Int(id)].kind != .directory {
+            identities[identity] = merge(other, id)
         } else {
             identities[identity] = id
-            objects[id.index].identity = identity
         }
     }
 
     /// Makes two handles one object; the older survives. Returns it.
-    private mutating func merge(_ a: ObjectID, _ b: ObjectID) -> ObjectID {
+    private mutating func merge(_ a: UInt32, _ b: UInt32) -> UInt32 {
         let (keep, drop) = a < b ? (a, b) : (b, a)
-        let dropped = objects[drop.index]
-        for link in dropped.links {
-            objects[link.parent.index].children[link.name] = keep
-            objects[keep.index].links.append(link)
-        }
-        for (name, child) in dropped.children {
-            objects[keep.index].children[name] = child
-            for index in objects[child.index].links.indices where objects[child.index].links[index].parent == drop {
-                objects[child.index].links[index].parent = keep
+        let droppedLinks = links(of: drop)
+        // Entries of the dropped object's directory move to the survivor (a whole-table walk,
+        // but only for a merged directory, which needs two names of one pre-existing inode).
+        if nodes[Int(drop)].childCount > 0 {
+            var moved: [(child: UInt32, name: [UInt8])] = []
+            for (_, child) in children.entries() {
+                for link in links(of: child) where link.parent == drop { moved.append((child, Array(names.bytes(link.name)))) }
             }
+            // Entries are found through the children's links: take them all out before relinking.
+            for entry in moved {
+                if let slot = entrySlot(drop, entry.name) { children.remove(at: slot) }
+            }
+            for child in Set(moved.map(\.child)) {
+                setLinks(child, links(of: child).map { $0.parent == drop ? LinkRef(parent: keep, name: $0.name) : $0 })
+            }
+            for entry in moved { setEntry(keep, entry.name, to: entry.child) }
+            nodes[Int(drop)].childCount = 0
         }
-        objects[keep.index].vacated.formUnion(dropped.vacated)
-        if objects[keep.index].kind == .unknown { objects[keep.index].kind = dropped.kind }
-        if objects[keep.index].inode == nil { objects[keep.index].inode = dropped.inode }
-        objects[keep.index].lostNameByRemoval = objects[keep.index].lostNameByRemoval || dropped.lostNameByRemoval
-        objects[drop.index].mergedInto = keep
-        objects[drop.index].links = []
-        objects[drop.index].children = [:]
+        for link in droppedLinks {
+            let name = Array(names.bytes(link.name))
+            // The entry is found through the dropped object's link: take it before the link moves.
+            if let slot = entrySlot(link.parent, name) { children.replace(at: slot, child: keep) }
+        }
+        setLinks(keep, links(of: keep) + droppedLinks)
+        setLinks(drop, [])
+        if let dropped = vacated[drop] { vacated[keep, default: []].formUnion(dropped) }
+        vacated[drop] = nil
+        if nodes[Int(keep)].kind == .unknown { nodes[Int(keep)].kind = nodes[Int(drop)].kind }
+        if nodes[Int(keep)].inode == 0 { nodes[Int(keep)].inode = nodes[Int(drop)].inode }
+        if nodes[Int(drop)].flags.contains(.lostNameByRemoval) { nodes[Int(keep)].flags.insert(.lostNameByRemoval) }
+        nodes[Int(drop)].flags.insert(.merged)
+        mergedInto[drop] = keep
         return keep
     }
 

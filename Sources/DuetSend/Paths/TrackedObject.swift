@@ -65,34 +65,3 @@ struct InodeIdentity: Hashable, Sendable {
         generation = numbers[1]
     }
 }
-
-/// One directory entry: the name `name` in directory `parent`.
-struct Link: Hashable, Sendable {
-    var parent: ObjectID
-    var name: [UInt8]
-}
-
-/// The tracker's record of one object.
-struct TrackedObject: Sendable {
-    var kind: ObjectKind
-    var origin: ObjectOrigin
-    var isSubvolumeRoot = false
-    var inode: UInt64?
-    var identity: InodeIdentity?
-    /// Current names, oldest first.
-    var links: [Link] = []
-    /// Entries of a directory that the stream has shown us.
-    var children: [[UInt8]: ObjectID] = [:]
-    /// Names of a pre-existing directory that the stream removed or moved away: such a name is
-    /// no longer a way to reach an unseen object from the parent snapshot.
-    var vacated: Set<[UInt8]> = []
-    /// Set when two handles turned out to be one inode (orphan names revealed it).
-    var mergedInto: ObjectID?
-    /// Whether the stream removed a name with RMDIR or UNLINK (as opposed to never naming it).
-    var lostNameByRemoval = false
-
-    var isPreExisting: Bool {
-        if case .preExisting = origin { return true }
-        return false
-    }
-}
