@@ -1,21 +1,24 @@
 import Glibc
 
 /// Send commands kept for later, packed back to back in an unlinked temporary file and decoded
-/// when read; in memory only the offset of each.
+/// when read in order; in memory only their count.
 ///
 /// Why: a plan holds most of the kernel's commands until the data is out (metadata first,
 /// attributes last). As `SendCommand` values each costs an array per attribute, about 1.5 KiB
-/// per file of a snapshot; packed in memory still some 270 bytes (issue 14: a million files,
-/// within 64 MiB + 200 bytes per data extent). Spilled, they cost the page cache, which the
-/// kernel can write back, not the process. The file is unlinked from the start (`O_TMPFILE`),
-/// so nothing is left behind, whatever ends the process.
+/// per file of a snapshot; packed in memory still some 270 bytes, and even an offset per
+/// command is 8 bytes × several commands per file (issue 14: a million files, within 64 MiB +
+/// 200 bytes per data extent). Spilled, they cost the page cache, which the kernel can write
+/// back, not the process. The file is unlinked from the start (`O_TMPFILE`), so nothing is
+/// left behind, whatever ends the process.
 ///
 /// Record: le32 length, then le16 type, le16 attribute count, per attribute le16 type, le32
-/// length, the value. Records are only ever appended, so a copy of a list stays valid whatever
-/// the original appends after it.
-public struct CommandList: Collection, Sendable, Equatable {
+/// length, the value. A list reads its records from the start of its spool up to its own end;
+/// a copy that appends after another copy did gets a spool of its own first.
+public struct CommandList: Sequence, Sendable, Equatable {
     private var spool: CommandSpool?
-    private var starts: [UInt64] = []
+    /// Where this list's records end in the spool.
+    private var end: UInt64 = 0
+    public private(set) var count = 0
 
     public init() {}
 
@@ -23,12 +26,22 @@ public struct CommandList: Collection, Sendable, Equatable {
         for command in commands { append(command) }
     }
 
-    public var startIndex: Int { 0 }
-    public var endIndex: Int { starts.count }
-    public func index(after position: Int) -> Int { position + 1 }
+    public var isEmpty: Bool { count == 0 }
+    public var underestimatedCount: Int { count }
 
     public mutating func append(_ command: SendCommand) {
         if spool == nil { spool = CommandSpool() }
+        if spool!.length != end {
+            // Another copy appended to the shared spool: continue in a spool of our own.
+            let own = CommandSpool()
+            var offset: UInt64 = 0
+            while offset < end {
+                let chunk = spool!.read(at: offset, count: Int(Swift.min(1 << 20, end - offset)))
+                own.append(chunk)
+                offset += UInt64(chunk.count)
+            }
+            spool = own
+        }
         var record: [UInt8] = [0, 0, 0, 0]
         Self.put(command.type.rawValue, &record)
         Self.put(UInt16(command.attributes.count), &record)
@@ -38,33 +51,34 @@ public struct CommandList: Collection, Sendable, Equatable {
             record += attribute.value
         }
         withUnsafeBytes(of: UInt32(record.count - 4).littleEndian) { record.replaceSubrange(0..<4, with: $0) }
-        starts.append(spool!.append(record))
+        spool!.append(record)
+        end += UInt64(record.count)
+        count += 1
     }
 
-    public subscript(position: Int) -> SendCommand {
-        Self.decode(spool!.record(at: starts[position]))
-    }
-
-    public func makeIterator() -> Iterator { Iterator(spool: spool, starts: starts) }
+    public func makeIterator() -> Iterator { Iterator(spool: spool, end: end) }
 
     /// Reads the records in order through a window of the file, not two reads per command.
     public struct Iterator: IteratorProtocol {
         let spool: CommandSpool?
-        let starts: [UInt64]
-        var position = 0
+        let end: UInt64
+        var offset: UInt64 = 0
         var window: [UInt8] = []
         var windowStart: UInt64 = 0
 
         public mutating func next() -> SendCommand? {
-            guard position < starts.count, let spool else { return nil }
-            let start = starts[position]
-            position += 1
-            if let record = Self.slice(window, from: start - Swift.min(start, windowStart), valid: start >= windowStart) {
-                return CommandList.decode(record)
+            guard offset < end, let spool else { return nil }
+            let start = offset
+            let record: ArraySlice<UInt8>
+            if let inWindow = Self.slice(window, from: start - Swift.min(start, windowStart), valid: start >= windowStart) {
+                record = inWindow
+            } else {
+                window = spool.read(at: start, count: Int(Swift.min(1 << 20, end - start)))
+                windowStart = start
+                record = Self.slice(window, from: 0, valid: true) ?? spool.record(at: start)
             }
-            window = spool.read(at: start, count: 1 << 20)
-            windowStart = start
-            return CommandList.decode(Self.slice(window, from: 0, valid: true) ?? spool.record(at: start)[...])
+            offset = start + 4 + UInt64(record.count)
+            return CommandList.decode(record)
         }
 
         /// The record at `from` in `window` if all of it is there.
@@ -140,12 +154,21 @@ final class CommandSpool: @unchecked Sendable {
     deinit { if descriptor >= 0 { close(descriptor) } }
 
     /// Appends `record` and returns its offset.
+    @discardableResult
     func append(_ record: [UInt8]) -> UInt64 {
+        record.withUnsafeBytes { append(bytes: $0) }
+    }
+
+    @discardableResult
+    func append(bytes record: UnsafeRawBufferPointer) -> UInt64 {
         let offset = written + UInt64(buffer.count)
-        buffer += record
+        buffer.append(contentsOf: record)
         if spilling, buffer.count >= 1 << 20 { flush() }
         return offset
     }
+
+    /// Bytes appended so far.
+    var length: UInt64 { written + UInt64(buffer.count) }
 
     /// The record at `offset`, without its length.
     func record(at offset: UInt64) -> ArraySlice<UInt8> {

@@ -80,7 +80,7 @@ public struct DataPlanner {
     }
 
     /// Pieces of every range, in no particular order; the emitter orders them by source.
-    public mutating func plan(_ ranges: [StreamPlan.DataRange]) throws -> [DataPiece] {
+    public mutating func plan(_ ranges: some Sequence<StreamPlan.DataRange>) throws -> [DataPiece] {
         var pieces: [DataPiece] = []
         for range in ranges {
             let (file, extents) = try file(range.path)

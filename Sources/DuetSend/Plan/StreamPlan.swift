@@ -17,12 +17,12 @@ public struct StreamPlan: Sendable {
 
     /// SUBVOL/SNAPSHOT first, then every other metadata command in kernel order, unchanged.
     public private(set) var metadata = CommandList()
-    public private(set) var data: [DataRange] = []
+    public private(set) var data = DataRangeList()
 
     /// The data ranges, leaving none: once planned into pieces they are not needed again, and a
     /// million-file stream has a million of them.
-    public mutating func takeData() -> [DataRange] {
-        defer { data = [] }
+    public mutating func takeData() -> DataRangeList {
+        defer { data = DataRangeList() }
         return data
     }
     /// Data and FALLOCATE commands of files the kernel punched holes in (v2), in kernel order,
@@ -34,7 +34,7 @@ public struct StreamPlan: Sendable {
         case command(SendCommand)
     }
     /// CLONE commands in kernel order, target (and in-snapshot source) paths made final.
-    public private(set) var clones: [SendCommand] = []
+    public private(set) var clones = CommandList()
     /// chown, chmod, utimes and `set_xattr security.capability` in kernel order, paths final.
     public private(set) var deferred = CommandList()
     /// The UUID of the subvolume the stream creates.
@@ -70,13 +70,17 @@ public struct StreamPlan: Sendable {
                              unresolved: (UInt64?) throws -> SendPath? = { _ in nil }) throws -> StreamPlan {
         var plan = StreamPlan()
         var tracker = PathTracker()
-        // Per data range: its object, offset, length, command index (structs of integers).
-        var pendingData: [(ObjectID, UInt64, UInt64, Int)] = []
-        var pendingClones: [(SendCommand, ObjectID, ObjectID?, Int)] = []
+        // What each moved command is about, noted as the stream goes by and resolved after its
+        // END; spilled to a temporary file like the commands themselves (a million-file stream
+        // has several per file).
+        var pendingData = SpilledRecords<PendingData>()
+        var pendingClones = SpilledRecords<PendingClone>()
+        var pendingCloneCommands = CommandList()
         var pendingDeferred = CommandList()
-        var pendingDeferredIDs: [(ObjectID, Int)] = []
-        var pendingFallocates: [(SendCommand, ObjectID, Int)] = []
-        var pendingTruncates: [(Int, ObjectID, Int)] = []
+        var pendingDeferredIDs = SpilledRecords<PendingCommand>()
+        var pendingFallocates = CommandList()
+        var pendingFallocateIDs = SpilledRecords<PendingCommand>()
+        var pendingTruncates = SpilledRecords<PendingTruncate>()
         var index = -1
         while let command = try next() {
             index += 1
@@ -85,31 +89,33 @@ public struct StreamPlan: Sendable {
                 break
             case .updateExtent:
                 guard let id = try tracker.handle(command) else { continue }
-                pendingData.append((id, try command.u64(.fileOffset), try command.u64(.size), index))
+                pendingData.append(PendingData(object: id.index, offset: try command.u64(.fileOffset), length: try command.u64(.size), index: index))
             case .clone:
-                var source: ObjectID?
+                var source = -1
                 if let uuid = try? command.uuid(.cloneUUID), uuid == tracker.subvolumeUUID {
-                    source = try tracker.objectID(for: try command.path(.clonePath))
+                    source = try tracker.objectID(for: try command.path(.clonePath)).index
                 }
                 guard let id = try tracker.handle(command) else { continue }
-                pendingClones.append((command, id, source, index))
+                pendingCloneCommands.append(command)
+                pendingClones.append(PendingClone(object: id.index, source: source, index: index))
             case .fallocate:
                 // The kernel's v2 holes. Punching and writing the same file do not commute (a punch
                 // stops at the current end of file; a write past it zeroes the old last block), so
                 // a file with FALLOCATE keeps its data and FALLOCATEs in kernel order, after all
                 // metadata like other data.
                 guard let id = try tracker.handle(command) else { continue }
-                pendingFallocates.append((command, id, index))
+                pendingFallocates.append(command)
+                pendingFallocateIDs.append(PendingCommand(object: id.index, index: index))
             case .truncate:
                 // Kept in place unless its file is one with FALLOCATE (see below).
                 guard let id = try tracker.handle(command) else { continue }
-                pendingTruncates.append((plan.metadata.count, id, index))
+                pendingTruncates.append(PendingTruncate(position: plan.metadata.count, object: id.index, index: index))
                 plan.metadata.append(command)
             default:
                 if isDeferred(command) {
                     guard let id = try tracker.handle(command) else { continue }
                     pendingDeferred.append(command)
-                    pendingDeferredIDs.append((id, index))
+                    pendingDeferredIDs.append(PendingCommand(object: id.index, index: index))
                 } else {
                     try tracker.handle(command)
                     plan.metadata.append(command)
@@ -120,8 +126,8 @@ public struct StreamPlan: Sendable {
         plan.isIncremental = tracker.isIncremental
 
         // The commands are gone by now; an error names the command by its kind and index.
-        func final(_ id: ObjectID, _ index: Int, required: Bool, _ what: @autoclosure () -> String) throws -> SendPath? {
-            switch tracker.fate(of: id) {
+        func final(_ object: Int, _ index: Int, required: Bool, _ what: @autoclosure () -> String) throws -> SendPath? {
+            switch tracker.fate(of: ObjectID(index: object)) {
             case .exists(let path): return path
             case .deleted:
                 if required { throw StreamPlanError.noFinalPath(command: what(), index: index) }
@@ -133,52 +139,95 @@ public struct StreamPlan: Sendable {
             }
         }
         var ordered: [(Int, OrderedItem)] = []
-        for (command, id, index) in pendingFallocates {
-            guard let path = try final(id, index, required: false, command.description) else { continue }
+        var fallocates = pendingFallocates.makeIterator()
+        try pendingFallocateIDs.forEach { pending in
+            let command = fallocates.next()!
+            guard let path = try final(pending.object, pending.index, required: false, command.description) else { return }
             var rewritten = command
             rewritten.set(.path(.path, path))
-            ordered.append((index, .command(rewritten)))
+            ordered.append((pending.index, .command(rewritten)))
         }
         let keepOrder = Set(ordered.compactMap { if case .command(let command) = $0.1 { try? command.path() } else { nil } })
-        for (id, offset, length, index) in pendingData where length > 0 {
-            guard let path = try final(id, index, required: true, "update_extent file_offset=\(offset) size=\(length)") else { continue }
-            let range = DataRange(path: path, offset: offset, length: length)
+        try pendingData.forEach { pending in
+            guard pending.length > 0 else { return }
+            guard let path = try final(pending.object, pending.index, required: true,
+                                       "update_extent file_offset=\(pending.offset) size=\(pending.length)") else { return }
+            let range = DataRange(path: path, offset: pending.offset, length: pending.length)
             if keepOrder.contains(path) {
-                ordered.append((index, .data(range)))
+                ordered.append((pending.index, .data(range)))
             } else {
                 plan.data.append(range)
             }
         }
         // Their TRUNCATEs too: a punch up to the end of file and a truncate do not commute either.
-        var moved = Set<Int>()
-        for (position, id, index) in pendingTruncates {
-            guard let path = try final(id, index, required: false, "truncate"), keepOrder.contains(path) else { continue }
-            var rewritten = plan.metadata[position]
-            rewritten.set(.path(.path, path))
-            ordered.append((index, .command(rewritten)))
-            moved.insert(position)
+        var moved: [Int: (index: Int, path: SendPath)] = [:]
+        if !keepOrder.isEmpty {
+            try pendingTruncates.forEach { pending in
+                guard let path = try final(pending.object, pending.index, required: false, "truncate"), keepOrder.contains(path) else { return }
+                moved[pending.position] = (pending.index, path)
+            }
         }
         if !moved.isEmpty {
-            plan.metadata = plan.metadata.removing(moved)
+            var kept = CommandList()
+            for (position, command) in plan.metadata.enumerated() {
+                guard let (index, path) = moved[position] else {
+                    kept.append(command)
+                    continue
+                }
+                var rewritten = command
+                rewritten.set(.path(.path, path))
+                ordered.append((index, .command(rewritten)))
+            }
+            plan.metadata = kept
         }
         plan.ordered = ordered.sorted { $0.0 < $1.0 }.map(\.1)
-        for (command, id, source, index) in pendingClones {
-            var rewritten = command
-            guard let path = try final(id, index, required: true, command.description) else { continue }
+        var clones = pendingCloneCommands.makeIterator()
+        try pendingClones.forEach { pending in
+            var rewritten = clones.next()!
+            guard let path = try final(pending.object, pending.index, required: true, rewritten.description) else { return }
             rewritten.set(.path(.path, path))
-            if let source, let sourcePath = try final(source, index, required: true, command.description) {
+            if pending.source >= 0, let sourcePath = try final(pending.source, pending.index, required: true, rewritten.description) {
                 rewritten.set(.path(.clonePath, sourcePath))
             }
             plan.clones.append(rewritten)
         }
-        for (position, (id, index)) in pendingDeferredIDs.enumerated() {
+        var deferred = pendingDeferred.makeIterator()
+        try pendingDeferredIDs.forEach { pending in
+            var rewritten = deferred.next()!
             // An attribute of something the stream removes again needs no replay.
-            guard let path = try final(id, index, required: false, "") else { continue }
-            var rewritten = pendingDeferred[position]
+            guard let path = try final(pending.object, pending.index, required: false, "") else { return }
             rewritten.set(.path(.path, path))
             plan.deferred.append(rewritten)
         }
         return plan
+    }
+
+    /// An `UPDATE_EXTENT` of the kernel's stream, its object's handle and the command's index.
+    struct PendingData: BitwiseCopyable {
+        var object: Int
+        var offset: UInt64
+        var length: UInt64
+        var index: Int
+    }
+
+    /// A CLONE: its target's handle, its source's in this subvolume (-1: another subvolume).
+    struct PendingClone: BitwiseCopyable {
+        var object: Int
+        var source: Int
+        var index: Int
+    }
+
+    /// A command moved out of kernel order and the handle of the object it is about.
+    struct PendingCommand: BitwiseCopyable {
+        var object: Int
+        var index: Int
+    }
+
+    /// A TRUNCATE left in the metadata at `position`.
+    struct PendingTruncate: BitwiseCopyable {
+        var position: Int
+        var object: Int
+        var index: Int
     }
 }
 
