@@ -291,12 +291,18 @@ public struct DataEmitter {
                                     arrived: [InodeKey: [Range<UInt64>]]?) throws {
         var failure: Error?
         let moved = queue.moveAhead(from: from) { piece in
-            guard failure == nil, piece.source == .disk, !isEncoded(piece) else { return ([], [piece]) }
+            guard failure == nil, piece.source == .disk, !isEncoded(piece) else { return nil }
+            // Most pieces have no arrival at all: answer them without a split's arrays.
+            if let arrived, arrived[InodeKey(root: snapshotRoot, inode: piece.inode)] == nil,
+               !aliases.contains(where: { arrived[InodeKey(root: $0.root, inode: piece.inode)] != nil }) {
+                return nil
+            }
             do {
-                return try split(piece, files: files, arrived: arrived)
+                let parts = try split(piece, files: files, arrived: arrived)
+                return parts.ahead.isEmpty ? nil : parts
             } catch {
                 failure = error
-                return ([], [piece])
+                return nil
             }
         }
         if let failure { throw failure }

@@ -21,7 +21,12 @@ public final class CacheArrivals: @unchecked Sendable {
         guard BPFEventSource.isSupported else { return nil }
         do {
             let device = try MountTable.current().btrfsEntry(containing: mountPath).kernelDevice
-            let arrivals = CacheArrivals(source: BPFEventSource(devices: [device], paths: [mountPath]),
+            // A 2 MiB ring, not the watcher's 16 MiB: the kernel maps it twice and every page of
+            // it ends up resident, which a send counts against its memory bound (issue 14). At
+            // 56 bytes a record it holds 37,000 page arrivals between polls; a lost one only
+            // means those pages are read from disk.
+            let configuration = BPFEventSource.Configuration(ringBufferBytes: 2 << 20, wakeupBytes: 256 << 10)
+            let arrivals = CacheArrivals(source: BPFEventSource(devices: [device], paths: [mountPath], configuration: configuration),
                                          scope: .subvolumes(roots, device: device), roots: roots)
             try arrivals.start()
             return arrivals
