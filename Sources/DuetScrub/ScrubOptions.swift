@@ -47,6 +47,16 @@ public struct ScrubCounters: Sendable, Codable, Equatable {
 
     public init() {}
 
+    /// The names in `scrub.json` and `--json`: byte counts end in `Bytes`, error and superblock
+    /// counts are plain counts (the README's JSON reference).
+    enum CodingKeys: String, CodingKey {
+        case dataVerified = "dataVerifiedBytes", treeVerified = "treeVerifiedBytes"
+        case dataWithoutChecksum = "dataWithoutChecksumBytes", skippedVerified = "skippedVerifiedBytes"
+        case deviceBytesRead = "deviceReadBytes", superblocksVerified
+        case dataErrors, treeErrors, superblockErrors, readErrors, unconfirmed
+        case parityKernelScrubbed = "parityKernelScrubbedBytes"
+    }
+
     public var errors: UInt64 { dataErrors + treeErrors + superblockErrors + readErrors }
     public var verified: UInt64 { dataVerified + treeVerified }
 

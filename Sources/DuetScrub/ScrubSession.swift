@@ -61,25 +61,25 @@ public final class ScrubSession: @unchecked Sendable {
             guard let previous, previous.status == .running || previous.status == .interrupted else {
                 throw ResumeError.nothingToResume(store.recordPath)
             }
-            guard previous.fsid == info.fsid.description else {
-                throw DuetError.malformed("\(store.recordPath) belongs to file system \(previous.fsid), not \(info.fsid)")
+            guard previous.uuid == info.fsid.description else {
+                throw DuetError.malformed("\(store.recordPath) belongs to file system \(previous.uuid), not \(info.fsid)")
             }
         }
         let planner = try ScrubPlanner(fileSystem: fileSystem)
         let plan = try planner.plan()
         let now = Date()
         var record = ScrubRecord(
-            fsid: info.fsid.description, mountPath: fileSystem.path, status: .running, pid: getpid(),
-            startedAt: now, updatedAt: now, finishedAt: nil, elapsed: 0, generation: plan.generation, full: options.full,
-            cursors: [:], counters: ScrubCounters(), findings: [], totalToScrub: try Self.totalToScrub(fileSystem))
+            uuid: info.fsid.description, mountPath: fileSystem.path, status: .running, pid: getpid(),
+            startedAt: now, updatedAt: now, finishedAt: nil, elapsedSeconds: 0, generation: plan.generation, full: options.full,
+            cursors: [:], counters: ScrubCounters(), findings: [], totalToScrubBytes: try Self.totalToScrub(fileSystem))
         if resume, let previous {
             record.startedAt = previous.startedAt
-            record.elapsed = previous.elapsed
+            record.elapsedSeconds = previous.elapsedSeconds
             record.full = previous.full
             record.cursors = previous.cursors
             record.counters = previous.counters
             record.findings = previous.findings
-            record.secondsDeferred = previous.secondsDeferred
+            record.deferredSeconds = previous.deferredSeconds
             options.full = previous.full
         }
         if let previous {
@@ -107,7 +107,7 @@ public final class ScrubSession: @unchecked Sendable {
 
         try store.save(record)
         let runStart = Date()
-        let deferredBefore = record.secondsDeferred
+        let deferredBefore = record.deferredSeconds
         let done = DispatchSemaphore(value: 0)
         let worker = Thread {
             scrubber.run()
@@ -120,35 +120,35 @@ public final class ScrubSession: @unchecked Sendable {
             record.cursors = Dictionary(uniqueKeysWithValues: state.cursors.map { (String($0.key), $0.value) })
             record.counters = state.counters
             record.findings = state.findings
-            record.verifiedAhead = aheadCounter?.count() ?? record.verifiedAhead
-            if options.idle { record.secondsDeferred = (deferredBefore ?? 0) + scrubber.secondsDeferred }
+            record.verifiedAheadBytes = aheadCounter?.count() ?? record.verifiedAheadBytes
+            if options.idle { record.deferredSeconds = (deferredBefore ?? 0) + scrubber.secondsDeferred }
             record.updatedAt = Date()
             try? store.save(checkpointed(record, runStart: runStart))
-            progress?(scrubber.current().counters, record.totalToScrub)
+            progress?(scrubber.current().counters, record.totalToScrubBytes)
             ledger.flush()
         }
         let final = scrubber.current()
         record.counters = final.counters
         record.findings = final.findings
         record.updatedAt = Date()
-        record.elapsed += Date().timeIntervalSince(runStart)
-        if options.idle { record.secondsDeferred = (deferredBefore ?? 0) + scrubber.secondsDeferred }
+        record.elapsedSeconds += Date().timeIntervalSince(runStart)
+        if options.idle { record.deferredSeconds = (deferredBefore ?? 0) + scrubber.secondsDeferred }
         if scrubber.isCancelled {
             let state = scrubber.checkpoint()
             record.cursors = Dictionary(uniqueKeysWithValues: state.cursors.map { (String($0.key), $0.value) })
             record.counters = state.counters
-            record.verifiedAhead = aheadCounter?.count(now: true)
+            record.verifiedAheadBytes = aheadCounter?.count(now: true)
             record.status = .interrupted
         } else if case let gaps = scrubber.coverageGaps(), !gaps.isEmpty {
             // Never "finished" with planned data neither verified nor skipped: say what is missing.
             record.status = .incomplete
             record.coverageGaps = gaps
-            record.verifiedAhead = nil
+            record.verifiedAheadBytes = nil
             record.cursors = [:]
         } else {
             try scrubParityWithKernel(plan.parityChunks, into: &record)
             record.status = .finished
-            record.verifiedAhead = nil
+            record.verifiedAheadBytes = nil
             record.finishedAt = Date()
             record.cursors = [:]
             if record.counters.errors == 0 { record.lastSuccessAt = record.finishedAt }
@@ -207,7 +207,7 @@ public final class ScrubSession: @unchecked Sendable {
 
     private func checkpointed(_ record: ScrubRecord, runStart: Date) -> ScrubRecord {
         var copy = record
-        copy.elapsed = record.elapsed + Date().timeIntervalSince(runStart)
+        copy.elapsedSeconds = record.elapsedSeconds + Date().timeIntervalSince(runStart)
         return copy
     }
 

@@ -12,7 +12,7 @@ struct Duet: ParsableCommand {
         because applications read it. duet watch keeps a ledger of the ranges that btrfs verified while \
         reading them from disk; duet scrub skips those and reads the rest in on-disk order; duet send \
         writes an ordinary btrfs send stream, taking data from the page cache first. State lives in \
-        /var/lib/duet/<fsid>/. Commands that touch a file system need root.
+        /var/lib/duet/<uuid>/. Commands that touch a file system need root.
         """,
         version: DuetVersion.current,
         subcommands: [InfoCommand.self, ScrubCommand.self, SendCommand.self, WatchCommand.self, StatusCommand.self, DebugCommand.self]

@@ -24,16 +24,16 @@ struct InfoCommand: ParsableCommand {
         var table = KeyValueTable()
         table.add("UUID", report.uuid)
         if report.metadataUUID != report.uuid { table.add("Metadata UUID", report.metadataUUID) }
-        table.add("Checksum", "\(report.checksum) (\(report.checksumSize) bytes)")
+        table.add("Checksum", "\(report.checksum) (\(report.checksumSizeBytes) bytes)")
         table.add("Generation", "\(report.generation)")
-        table.add("Node size", "\(report.nodeSize)")
-        table.add("Sector size", "\(report.sectorSize)")
+        table.add("Node size", "\(report.nodeSizeBytes)")
+        table.add("Sector size", "\(report.sectorSizeBytes)")
         table.add("Devices", "\(report.devices.count)")
         for device in report.devices {
-            table.add("Device \(device.id)", "\(device.path), size \(ByteCount.human(device.size)), used \(ByteCount.human(device.used))")
+            table.add("Device \(device.id)", "\(device.path), size \(ByteCount.human(device.sizeBytes)), used \(ByteCount.human(device.usedBytes))")
         }
         for allocation in report.allocations {
-            table.add(allocation.type, "\(allocation.profile), used \(ByteCount.human(allocation.used)) of \(ByteCount.human(allocation.total))")
+            table.add(allocation.type, "\(allocation.profile), used \(ByteCount.human(allocation.usedBytes)) of \(ByteCount.human(allocation.totalBytes))")
         }
         table.add("Subvolumes", "\(report.subvolumes.count)")
         for subvolume in report.subvolumes {

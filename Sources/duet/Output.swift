@@ -37,9 +37,11 @@ enum Terminal {
 }
 
 /// `--json` output: a versioned envelope around the command's result. `version` is the
-/// envelope's schema; `duetVersion` the program that wrote it.
+/// schema of envelope and results (README, "JSON reference"): 2 since every output names the
+/// file system `uuid` and the mount `mountPath`, durations and ages in `…Seconds`, byte counts in
+/// `…Bytes`. `duetVersion` is the program that wrote it.
 struct JSONEnvelope<Result: Encodable>: Encodable {
-    let version = 1
+    let version = 2
     let duetVersion = DuetVersion.current
     let command: String
     let result: Result

@@ -46,7 +46,7 @@ struct ScrubRunOptions: ParsableArguments {
     @Option(help: "Write Prometheus textfile metrics into this directory.", completion: .directory)
     var metricsDir: String?
 
-    @Option(help: "Where scrub state and the ledger live (default /var/lib/duet/<fsid>).", completion: .directory)
+    @Option(help: "Where scrub state and the ledger live (default /var/lib/duet/<uuid>).", completion: .directory)
     var stateDir: String?
 
     @Option(help: .hidden)
@@ -116,7 +116,7 @@ struct ScrubRunOptions: ParsableArguments {
             Terminal.warn("scrub interrupted; progress saved: `duet scrub resume \(mount)\(stateDir.map { " --state-dir \($0)" } ?? "")` continues it")
         }
         if json {
-            print(try JSONEnvelope(command: resume ? "scrub resume" : "scrub start", result: record).render())
+            print(try JSONEnvelope(command: resume ? "scrub resume" : "scrub start", result: ScrubResult(record: record, now: Date())).render())
         } else {
             print(ScrubReporter.summary(record))
         }
@@ -145,7 +145,7 @@ struct ScrubStatus: ParsableCommand {
     var mount: String
     @Flag(help: "Print JSON (a versioned envelope) instead of text.")
     var json = false
-    @Option(help: "Where scrub state lives (default /var/lib/duet/<fsid>).", completion: .directory)
+    @Option(help: "Where scrub state lives (default /var/lib/duet/<uuid>).", completion: .directory)
     var stateDir: String?
 
     func run() throws {
@@ -159,7 +159,7 @@ struct ScrubStatus: ParsableCommand {
         // A record that says running without a lock holder was left by a killed scrub.
         if record.status == .running, !store.isLocked() { record.status = .interrupted }
         if json {
-            print(try JSONEnvelope(command: "scrub status", result: record).render())
+            print(try JSONEnvelope(command: "scrub status", result: ScrubResult(record: record, now: Date())).render())
         } else {
             print(ScrubReporter.summary(record))
         }
@@ -171,7 +171,7 @@ struct ScrubCancel: ParsableCommand {
 
     @Argument(help: "The mount point of a mounted btrfs file system.", completion: .directory)
     var mount: String
-    @Option(help: "Where scrub state lives (default /var/lib/duet/<fsid>).", completion: .directory)
+    @Option(help: "Where scrub state lives (default /var/lib/duet/<uuid>).", completion: .directory)
     var stateDir: String?
 
     func run() throws {

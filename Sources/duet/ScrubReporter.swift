@@ -7,27 +7,27 @@ enum ScrubReporter {
     static func summary(_ record: ScrubRecord) -> String {
         let counters = record.counters
         var table = KeyValueTable()
-        table.add("UUID", record.fsid)
+        table.add("UUID", record.uuid)
         table.add("Scrub started", Self.date(record.startedAt))
         table.add("Status", record.status.rawValue)
-        table.add("Duration", Self.duration(record.elapsed))
+        table.add("Duration", Self.duration(record.elapsedSeconds))
         if record.status == .running || record.status == .interrupted, let progress = progress(record) {
             table.add("Progress", progress)
         }
-        table.add("Total to scrub", ByteCount.human(record.totalToScrub))
+        table.add("Total to scrub", ByteCount.human(record.totalToScrubBytes))
         table.add("Verified", "\(ByteCount.human(counters.verified)) (data \(ByteCount.human(counters.dataVerified)), tree blocks \(ByteCount.human(counters.treeVerified)))")
         if counters.parityKernelScrubbed > 0 { table.add("RAID5/6 verified by the kernel scrub", ByteCount.human(counters.parityKernelScrubbed)) }
         if counters.dataWithoutChecksum > 0 { table.add("Data without checksums", ByteCount.human(counters.dataWithoutChecksum)) }
         table.add("Verified by foreground reads (skipped)", ByteCount.human(counters.skippedVerified))
-        if let ahead = record.verifiedAhead, ahead > 0, record.status != .finished {
+        if let ahead = record.verifiedAheadBytes, ahead > 0, record.status != .finished {
             table.add("Verified ahead of the scrub (to skip)", ByteCount.human(ahead))
         }
         table.add("Read from devices", ByteCount.human(counters.deviceBytesRead))
-        if let deferred = record.secondsDeferred { table.add("Waited for idle devices", Self.duration(deferred)) }
+        if let deferred = record.deferredSeconds { table.add("Waited for idle devices", Self.duration(deferred)) }
         let full = counters.deviceBytesRead + counters.skippedVerified
         let saved = full > 0 ? Double(counters.skippedVerified) / Double(full) * 100 : 0
         table.add("I/O saved vs a full scrub", String(format: "%.1f%%", saved))
-        if record.elapsed > 0 { table.add("Rate", ByteCount.human(UInt64(Double(counters.deviceBytesRead) / record.elapsed)) + "/s") }
+        if record.elapsedSeconds > 0 { table.add("Rate", ByteCount.human(UInt64(Double(counters.deviceBytesRead) / record.elapsedSeconds)) + "/s") }
         table.add("Error summary", errorSummary(record))
         var lines = [table.render()]
         for gap in record.coverageGaps ?? [] { lines.append("  not covered: " + gap.summary) }
@@ -37,13 +37,9 @@ enum ScrubReporter {
 
     /// "42.0% done, about 0:12:30 left" from the last checkpoint (the time left only while running).
     static func progress(_ record: ScrubRecord) -> String? {
-        guard record.totalToScrub > 0 else { return nil }
-        let done = record.counters.verified + record.counters.skippedVerified
-        let share = min(1, Double(done) / Double(record.totalToScrub))
-        var text = String(format: "%.1f%% done", share * 100)
-        if record.status == .running, done > 0, share < 1, record.elapsed > 1 {
-            text += ", about " + duration(record.elapsed / share * (1 - share)) + " left"
-        }
+        guard let percent = ScrubProgress.percentDone(record) else { return nil }
+        var text = String(format: "%.1f%% done", percent)
+        if let left = ScrubProgress.remainingSeconds(record) { text += ", about " + duration(left) + " left" }
         return text
     }
 
@@ -105,21 +101,63 @@ enum ScrubReporter {
     }
 }
 
+/// How far a scrub got, from its last checkpoint: the numbers behind the "Progress" line and
+/// the `percentDone` and `remainingSeconds` of `--json`.
+enum ScrubProgress {
+    /// Verified and skipped bytes as a share of the total to scrub, 0 to 100.
+    static func percentDone(_ record: ScrubRecord) -> Double? {
+        guard record.totalToScrubBytes > 0 else { return nil }
+        let done = record.counters.verified + record.counters.skippedVerified
+        return min(1, Double(done) / Double(record.totalToScrubBytes)) * 100
+    }
+
+    /// While running: the time left at the pace so far (none before the first second or byte).
+    static func remainingSeconds(_ record: ScrubRecord) -> Double? {
+        guard record.status == .running, let percent = percentDone(record), percent > 0, percent < 100,
+              record.elapsedSeconds > 1 else { return nil }
+        let share = percent / 100
+        return record.elapsedSeconds / share * (1 - share)
+    }
+}
+
+/// `duet scrub start|resume|status --json`: the record as `scrub.json` holds it, and what a
+/// script would otherwise compute from it (progress, time left, ages), in seconds.
+struct ScrubResult: Encodable {
+    let record: ScrubRecord
+    let now: Date
+
+    private enum Extra: String, CodingKey {
+        case percentDone, remainingSeconds, ageSeconds, lastSuccessAgeSeconds
+    }
+
+    func encode(to encoder: Encoder) throws {
+        try record.encode(to: encoder)
+        // The same keyed container: these keys join the record's.
+        var container = encoder.container(keyedBy: Extra.self)
+        try container.encodeIfPresent(ScrubProgress.percentDone(record), forKey: .percentDone)
+        try container.encodeIfPresent(ScrubProgress.remainingSeconds(record), forKey: .remainingSeconds)
+        try container.encode(max(0, now.timeIntervalSince(record.updatedAt)), forKey: .ageSeconds)
+        try container.encodeIfPresent(record.lastSuccessAt.map { max(0, now.timeIntervalSince($0)) }, forKey: .lastSuccessAgeSeconds)
+    }
+}
+
 /// Prometheus textfile metrics, replaced atomically so the collector never reads half a file.
 enum ScrubMetrics {
     static func write(_ record: ScrubRecord, to directory: String) throws {
         let c = record.counters
-        let label = "fsid=\"\(record.fsid)\""
+        // `uuid`, as in every --json output; the file name carries it too.
+        let label = "uuid=\"\(record.uuid)\""
         let rows: [(String, String, Double)] = [
             ("duet_scrub_verified_bytes", "Bytes verified by the last scrub.", Double(c.verified)),
             ("duet_scrub_skipped_bytes", "Bytes skipped because foreground reads verified them.", Double(c.skippedVerified)),
             ("duet_scrub_device_read_bytes", "Bytes the last scrub read from devices.", Double(c.deviceBytesRead)),
             ("duet_scrub_errors", "Errors found by the last scrub.", Double(c.errors)),
             ("duet_scrub_uncorrectable_errors", "Errors left after repair.", Double(record.uncorrectable ?? c.errors)),
-            ("duet_scrub_duration_seconds", "Time the last scrub took.", record.elapsed),
-            ("duet_scrub_deferred_seconds", "Time the last scrub's reads waited for idle devices (--idle; summed over devices).", record.secondsDeferred ?? 0),
-            ("duet_scrub_finished", "1 if the last scrub finished, 0 if interrupted.", record.status == .finished ? 1 : 0),
-            ("duet_scrub_last_timestamp_seconds", "When the last scrub started.", record.startedAt.timeIntervalSince1970),
+            ("duet_scrub_total_bytes", "Bytes a full scrub reads: used bytes of every block group times its copies.", Double(record.totalToScrubBytes)),
+            ("duet_scrub_elapsed_seconds", "Time the last scrub spent scrubbing, over all its runs.", record.elapsedSeconds),
+            ("duet_scrub_deferred_seconds", "Time the last scrub's reads waited for idle devices (--idle; summed over devices).", record.deferredSeconds ?? 0),
+            ("duet_scrub_finished", "1 if the last scrub finished, 0 if interrupted or incomplete.", record.status == .finished ? 1 : 0),
+            ("duet_scrub_last_start_timestamp_seconds", "When the last scrub started.", record.startedAt.timeIntervalSince1970),
             ("duet_scrub_last_success_timestamp_seconds", "When a scrub last finished with no errors (0: never).",
              record.lastSuccessAt?.timeIntervalSince1970 ?? 0),
         ]
@@ -128,7 +166,7 @@ enum ScrubMetrics {
             text += "# HELP \(name) \(help)\n# TYPE \(name) gauge\n\(name){\(label)} \(value)\n"
         }
         // 0644: the node exporter reads it as its own user.
-        try AtomicFile.write(Data(text.utf8), to: "\(directory)/duet_scrub_\(record.fsid).prom", mode: 0o644)
+        try AtomicFile.write(Data(text.utf8), to: "\(directory)/duet_scrub_\(record.uuid).prom", mode: 0o644)
     }
 
     /// Creates `directory` if its parent exists; otherwise a usage error at once.

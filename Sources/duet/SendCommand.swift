@@ -68,7 +68,7 @@ struct SendCommand: ParsableCommand {
     @Option(help: "With --idle: finish within this time (e.g. 2h, 30m): stop waiting for idle devices once the rest would not fit otherwise.")
     var deadline: String?
 
-    @Option(help: "The ledger's directory, credited with the data read from disk (default /var/lib/duet/<fsid>).", completion: .directory)
+    @Option(help: "The ledger's directory, credited with the data read from disk (default /var/lib/duet/<uuid>).", completion: .directory)
     var stateDir: String?
 
     @Flag(name: .customLong("no-ledger"), help: "Do not credit the data read from disk to the ledger.")

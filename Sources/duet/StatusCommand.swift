@@ -14,7 +14,7 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "Print JSON (a versioned envelope) instead of text.")
     var json = false
 
-    @Option(help: "Where the ledger lives (default /var/lib/duet/<fsid>).", completion: .directory)
+    @Option(help: "Where the ledger lives (default /var/lib/duet/<uuid>).", completion: .directory)
     var stateDir: String?
 
     struct Report: Codable {
@@ -24,15 +24,22 @@ struct StatusCommand: ParsableCommand {
             var cachedBytes: UInt64
         }
 
+        /// Bytes the ledger credits with a verification between `minAgeSeconds` and
+        /// `maxAgeSeconds` ago (none: no upper bound); `age` says the same in words.
         struct Coverage: Codable {
             var age: String
+            var minAgeSeconds: UInt64
+            var maxAgeSeconds: UInt64?
             var verifiedBytes: UInt64
         }
 
-        var fsid: String
+        /// The file system's UUID (its fsid, as `btrfs filesystem show` prints it).
+        var uuid: String
+        var mountPath: String
         var cached: [CachedSubvolume]
         var ledgerCoverage: [Coverage]
-        var lastCompleteScrub: Date?
+        var lastCompleteScrubAt: Date?
+        var lastCompleteScrubAgeSeconds: Double?
         var watcher: WatchReport?
         var watcherRunning: Bool
     }
@@ -62,25 +69,32 @@ struct StatusCommand: ParsableCommand {
            let ledger = try? Ledger.open(fileSystem: info.fsid, directory: directory, options: LedgerOptions(readOnly: true)) {
             let now = UInt64(Date().timeIntervalSince1970)
             var previous: UInt64 = 0
+            var previousAge: UInt64 = 0
             for (label, age) in [("1 hour", UInt64(3600)), ("1 day", 86400), ("7 days", 7 * 86400), ("30 days", 30 * 86400), ("older", UInt64.max)] {
                 let since = age == .max ? 0 : now - min(age, now)
                 let total = ledger.credits(since: since).reduce(UInt64(0)) { $0 + ($1.range.upperBound - $1.range.lowerBound) }
-                coverage.append(.init(age: "within \(label)".replacingOccurrences(of: "within older", with: "older"), verifiedBytes: total - previous))
+                coverage.append(.init(age: "within \(label)".replacingOccurrences(of: "within older", with: "older"), minAgeSeconds: previousAge,
+                                      maxAgeSeconds: age == .max ? nil : age, verifiedBytes: total - previous))
                 previous = total
+                previousAge = age
             }
             lastScrub = ledger.lastCompleteScrub.map { Date(timeIntervalSince1970: TimeInterval($0)) }
         }
 
         let (watcher, identity) = WatchStatusFile(directory: directory).read()
         let running = identity.map { WatchStatusFile.isWatcher(pid: $0.pid) } ?? false
-        let report = Report(fsid: info.fsid.description, cached: cached, ledgerCoverage: coverage, lastCompleteScrub: lastScrub,
-                            watcher: running ? watcher : nil, watcherRunning: running)
+        let now = Date()
+        var current = running ? watcher : nil
+        if let updatedAt = current?.updatedAt { current?.ageSeconds = max(0, now.timeIntervalSince(updatedAt)) }
+        let report = Report(uuid: info.fsid.description, mountPath: mount, cached: cached, ledgerCoverage: coverage,
+                            lastCompleteScrubAt: lastScrub, lastCompleteScrubAgeSeconds: lastScrub.map { max(0, now.timeIntervalSince($0)) },
+                            watcher: current, watcherRunning: running)
         if json {
             print(try JSONEnvelope(command: "status", result: report).render())
             return
         }
         var table = KeyValueTable()
-        table.add("UUID", report.fsid)
+        table.add("UUID", report.uuid)
         if cached.isEmpty { table.add("Cached", "nothing") }
         for subvolume in cached { table.add("Cached in \(subvolume.path) (\(subvolume.id))", ByteCount.human(subvolume.cachedBytes)) }
         if coverage.isEmpty { table.add("Ledger", "none yet in \(directory)") }

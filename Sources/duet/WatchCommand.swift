@@ -20,7 +20,7 @@ struct WatchCommand: ParsableCommand {
     @Option(help: "Event source: kernel (the Duet kernel framework, /dev/duet), bpf (eBPF probes), cachestat (polling sweeps: coarse), or auto (kernel when /dev/duet exists, else bpf when the kernel allows it, else cachestat).")
     var source: EventSourceChoice = .auto
 
-    @Option(help: "Where the ledger lives (default /var/lib/duet/<fsid>); only with a single mount.", completion: .directory)
+    @Option(help: "Where the ledger lives (default /var/lib/duet/<uuid>); only with a single mount.", completion: .directory)
     var stateDir: String?
 
     @Option(help: "Seconds between log lines with event rates and credit; a window in which nothing happened logs nothing. Lost events are logged at once.")
@@ -78,7 +78,7 @@ struct WatchCommand: ParsableCommand {
             let creditor = try Creditor(fileSystem: fileSystem, ledger: ledger, device: device)
             let (watcher, eventSource) = try Self.startWatcher(source, mount: mount, device: device, creditor: creditor, ledger: ledger, logger: logger)
             let status = WatchStatusFile(directory: directory)
-            status.write(WatchReport(mount: mount, fsid: info.fsid.description, source: eventSource.name, pid: getpid(), updatedAt: Date(),
+            status.write(WatchReport(mountPath: mount, uuid: info.fsid.description, source: eventSource.name, pid: getpid(), updatedAt: Date(),
                                      eventsPerSecond: 0, pageEventsPerSecond: 0, eventsDelivered: 0, eventsLost: 0, creditor: creditor.statistics, flushFailures: 0))
             watchers.append((mount, info.fsid, ledger, watcher, status))
             logger.info("watching \(mount) (\(info.fsid)) with \(eventSource.name), ledger in \(directory)")
@@ -96,7 +96,7 @@ struct WatchCommand: ParsableCommand {
                 let creditor = entry.watcher.creditor.statistics
                 let before = previous[entry.mount] ?? (EventSourceStatistics(), 0)
                 previous[entry.mount] = (statistics, creditor.pageEvents)
-                let report = WatchReport(mount: entry.mount, fsid: entry.fsid.description, source: entry.watcher.source.name,
+                let report = WatchReport(mountPath: entry.mount, uuid: entry.fsid.description, source: entry.watcher.source.name,
                                          pid: getpid(), updatedAt: now,
                                          eventsPerSecond: Double(statistics.delivered - before.source.delivered) / elapsed,
                                          pageEventsPerSecond: Double(creditor.pageEvents - before.pageEvents) / elapsed,
@@ -186,11 +186,15 @@ struct WatchLogWindow {
 
 /// What a running watcher reports, in `<state dir>/watch.json` and with `--json`.
 struct WatchReport: Codable {
-    var mount: String
-    var fsid: String
+    var mountPath: String
+    /// The file system's UUID (its fsid, as `btrfs filesystem show` prints it).
+    var uuid: String
     var source: String
     var pid: Int32
     var updatedAt: Date
+    /// Only in `duet status`: seconds since `updatedAt` when it read the report (over 10 s, or the
+    /// `--log-interval` if shorter, means the watcher is stuck or gone).
+    var ageSeconds: Double?
     /// Records per second as the source delivered them (the eBPF source merges runs of pages).
     var eventsPerSecond: Double
     /// The same counted per page (`CreditorStatistics.pageEvents`).
@@ -199,6 +203,21 @@ struct WatchReport: Codable {
     var eventsLost: UInt64
     var creditor: CreditorStatistics
     var flushFailures: UInt64
+
+    init(mountPath: String, uuid: String, source: String, pid: Int32, updatedAt: Date, eventsPerSecond: Double, pageEventsPerSecond: Double,
+         eventsDelivered: UInt64, eventsLost: UInt64, creditor: CreditorStatistics, flushFailures: UInt64) {
+        self.mountPath = mountPath
+        self.uuid = uuid
+        self.source = source
+        self.pid = pid
+        self.updatedAt = updatedAt
+        self.eventsPerSecond = eventsPerSecond
+        self.pageEventsPerSecond = pageEventsPerSecond
+        self.eventsDelivered = eventsDelivered
+        self.eventsLost = eventsLost
+        self.creditor = creditor
+        self.flushFailures = flushFailures
+    }
 }
 
 /// `watch.json` beside the ledger: lets `duet status` tell whether a watcher runs, and its rates.

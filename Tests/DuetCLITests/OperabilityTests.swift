@@ -74,7 +74,7 @@ struct OperabilityTests {
     static func report(delivered: UInt64, pages: UInt64, credited: UInt64, lost: UInt64 = 0) -> WatchReport {
         var creditor = CreditorStatisticsForTest.make(pageEvents: pages, bytesCredited: credited)
         creditor.events = delivered
-        return WatchReport(mount: "/srv", fsid: "f", source: "bpf", pid: 1, updatedAt: Date(), eventsPerSecond: 0, pageEventsPerSecond: 0,
+        return WatchReport(mountPath: "/srv", uuid: "f", source: "bpf", pid: 1, updatedAt: Date(), eventsPerSecond: 0, pageEventsPerSecond: 0,
                            eventsDelivered: delivered, eventsLost: lost, creditor: creditor, flushFailures: 0)
     }
 

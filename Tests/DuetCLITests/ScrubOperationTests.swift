@@ -88,29 +88,69 @@ struct ScrubOperationTests {
         }
     }
 
-    @Test("SIGTERM saves progress and exits 5; a second scrub while one runs is refused")
+    @Test("SIGTERM and SIGINT save progress, exit 5 and say how to resume; status shows progress and time left; a second scrub is refused")
     func signalsAndLock() throws {
         try TestFileSystem.with(.init(deviceSize: 1 << 30)) { testFS in
             for index in 0..<8 { try testFS.writeFile("data\(index)", size: 16 << 20, seed: UInt64(index)) }
             try testFS.sync()
             let state = ScrubRun.stateDirectory(testFS)
-            let scrub = Process()
-            scrub.executableURL = URL(fileURLWithPath: DuetBinary.path)
-            scrub.arguments = ["scrub", "start", "--limit", "20M", "--state-dir", state, testFS.mountPoint]
-            scrub.standardOutput = FileHandle.nullDevice
-            try scrub.run()
             let store = ScrubStateStore(directory: state)
-            for _ in 0..<100 where !store.isLocked() { usleep(100_000) }
+            /// A scrub at 20 MiB/s (about 6 s for this file system), its stderr kept.
+            func startScrub(_ subcommand: String) throws -> (Process, Pipe) {
+                let scrub = Process()
+                scrub.executableURL = URL(fileURLWithPath: DuetBinary.path)
+                scrub.arguments = ["scrub", subcommand, "--limit", "20M", "--checkpoint-interval", "0.2", "--state-dir", state, testFS.mountPoint]
+                scrub.standardOutput = FileHandle.nullDevice
+                let errors = Pipe()
+                scrub.standardError = errors
+                try scrub.run()
+                for _ in 0..<100 where !store.isLocked() { usleep(100_000) }
+                return (scrub, errors)
+            }
+            let resumeHint = "`duet scrub resume \(testFS.mountPoint) --state-dir \(state)` continues it"
 
+            let (scrub, errors) = try startScrub("start")
             let second = try ScrubRun.run("start", testFS, stateDirectory: state)
             #expect(second.status == 1)
             #expect(second.errorOutput.contains("already running"))
             #expect(second.errorOutput.split(separator: "\n").count == 1)
 
+            // While it runs, status shows how far it got and the time left at its pace.
+            for _ in 0..<100 {
+                if let record = try? store.load(), record.counters.verified > 0, record.elapsedSeconds > 1 { break }
+                usleep(100_000)
+            }
+            let text = try DuetBinary.run(["scrub", "status", "--state-dir", state, testFS.mountPoint])
+            let progress = try #require(text.output.split(separator: "\n").first { $0.hasPrefix("Progress:") }, "\(text.output)")
+            #expect(progress.contains("% done, about ") && progress.hasSuffix(" left"), "\(progress)")
+            let json = try DuetBinary.run(["scrub", "status", "--json", "--state-dir", state, testFS.mountPoint])
+            let envelope = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+            #expect(envelope["version"] as? Int == 2)
+            let result = try #require(envelope["result"] as? [String: Any])
+            let percent = try #require(result["percentDone"] as? Double, "\(result)")
+            #expect(percent > 0 && percent < 100)
+            #expect((result["remainingSeconds"] as? Double ?? 0) > 0, "\(result)")
+            #expect(result["uuid"] as? String == (try testFS.open().info().fsid.description) && result["fsid"] == nil, "\(result)")
+            #expect(result["mountPath"] as? String == testFS.mountPoint)
+            #expect((result["elapsedSeconds"] as? Double ?? 0) > 0 && result["ageSeconds"] is Double, "\(result)")
+
+            // `scrub cancel` sends SIGTERM, as systemd does.
             let cancel = try DuetBinary.run(["scrub", "cancel", "--state-dir", state, testFS.mountPoint])
             #expect(cancel.status == 0, "\(cancel.errorOutput)")
             scrub.waitUntilExit()
             #expect(scrub.terminationStatus == 5)
+            #expect(try store.load()?.status == .interrupted)
+            let afterTerm = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(afterTerm.contains("scrub interrupted; progress saved: \(resumeHint)"), "\(afterTerm)")
+
+            // Ctrl-C (SIGINT) of a resumed scrub: the same.
+            let (resumed, resumedErrors) = try startScrub("resume")
+            usleep(500_000)
+            kill(resumed.processIdentifier, SIGINT)
+            resumed.waitUntilExit()
+            #expect(resumed.terminationStatus == 5)
+            let afterInt = String(decoding: resumedErrors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(afterInt.contains("scrub interrupted; progress saved: \(resumeHint)"), "\(afterInt)")
             #expect(try store.load()?.status == .interrupted)
         }
     }
@@ -139,11 +179,11 @@ struct ScrubOperationTests {
             let outcome = try ScrubRun.run("start", testFS, stateDirectory: ScrubRun.stateDirectory(testFS), ["--idle", "--metrics-dir", metrics])
             let record = try #require(outcome.record)
             #expect(outcome.status == 0)
-            let text = try String(contentsOfFile: "\(metrics)/duet_scrub_\(record.fsid).prom", encoding: .utf8)
+            let text = try String(contentsOfFile: "\(metrics)/duet_scrub_\(record.uuid).prom", encoding: .utf8)
             #expect(text.contains("# TYPE duet_scrub_verified_bytes gauge"))
-            #expect(text.contains("duet_scrub_verified_bytes{fsid=\"\(record.fsid)\"} \(Double(record.counters.verified))"))
-            #expect(text.contains("duet_scrub_finished{fsid=\"\(record.fsid)\"} 1.0"))
-            #expect(text.contains("duet_scrub_deferred_seconds{fsid=\"\(record.fsid)\"} \(record.secondsDeferred ?? -1)"), "--idle records its waits")
+            #expect(text.contains("duet_scrub_verified_bytes{uuid=\"\(record.uuid)\"} \(Double(record.counters.verified))"))
+            #expect(text.contains("duet_scrub_finished{uuid=\"\(record.uuid)\"} 1.0"))
+            #expect(text.contains("duet_scrub_deferred_seconds{uuid=\"\(record.uuid)\"} \(record.deferredSeconds ?? -1)"), "--idle records its waits")
             #expect(try FileManager.default.contentsOfDirectory(atPath: metrics).count == 1, "no temporary file left")
         }
     }
@@ -163,7 +203,7 @@ struct ScrubOperationTests {
             let record = try #require(outcome.record)
             #expect(busy.isRunning, "the scrub finished while the device was still busy")
             #expect(outcome.status == 0 && record.status == .finished)
-            let deferred = try #require(record.secondsDeferred)
+            let deferred = try #require(record.deferredSeconds)
             #expect(deferred >= 1, "it waited while the deadline left room: \(deferred) s")
             #expect(deferred <= 8.5, "no wait runs past the deadline (one device): \(deferred) s")
             #expect(record.counters.dataVerified >= 128 << 20)

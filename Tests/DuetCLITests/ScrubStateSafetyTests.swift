@@ -193,12 +193,12 @@ struct ScrubStateSafetyTests {
             let outcome = try ScrubRun.run("start", testFS, stateDirectory: state, ["--metrics-dir", metrics])
             let record = try #require(outcome.record, "\(outcome.errorOutput)")
             #expect(outcome.status == 0)
-            let file = "\(metrics)/duet_scrub_\(record.fsid).prom"
+            let file = "\(metrics)/duet_scrub_\(record.uuid).prom"
             var info = stat()
             #expect(stat(file, &info) == 0 && info.st_mode & 0o777 == 0o644, "readable by the node exporter's user")
             let text = try String(contentsOfFile: file, encoding: .utf8)
             let success = try #require(record.lastSuccessAt)
-            let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("duet_scrub_last_success_timestamp_seconds{fsid=\"\(record.fsid)\"} ") })
+            let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("duet_scrub_last_success_timestamp_seconds{uuid=\"\(record.uuid)\"} ") })
             let value = try #require(Double(line.split(separator: " ").last ?? ""))
             #expect(abs(value - success.timeIntervalSince1970) < 1, "\(line) vs \(success)")
         }

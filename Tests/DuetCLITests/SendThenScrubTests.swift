@@ -48,7 +48,7 @@ struct SendThenScrubTests {
                 #expect(first.status == 0, "\(first.errorOutput)")
                 try TestFileSystem.dropCaches()
                 let total = try Self.send(testFS, state: state)
-                let credited = jsonUInt64(total["bytesCredited"])
+                let credited = jsonUInt64(total["creditedBytes"])
                 #expect(credited == UInt64(4 * Self.fileSize))
                 let next = try #require(try ScrubRun.run("start", testFS, stateDirectory: state).record)
                 #expect(next.counters.skippedVerified == credited, "round \(round): every credit after the completed scrub counts")
@@ -64,8 +64,8 @@ struct SendThenScrubTests {
             try TestFileSystem.dropCaches()
             let total = try Self.send(testFS, state: state)
             let checksummed = UInt64(4 * Self.fileSize)
-            #expect(jsonUInt64(total["bytesFromDisk"]) == checksummed + (4 << 20))
-            #expect(jsonUInt64(total["bytesCredited"]) == checksummed, "the NODATACOW file is read but not credited")
+            #expect(jsonUInt64(total["diskBytes"]) == checksummed + (4 << 20))
+            #expect(jsonUInt64(total["creditedBytes"]) == checksummed, "the NODATACOW file is read but not credited")
             let inbox = (try? FileManager.default.contentsOfDirectory(atPath: state + "/inbox")) ?? []
             #expect(inbox.isEmpty, "the ledger was free: nothing goes to the inbox")
 
@@ -86,7 +86,7 @@ struct SendThenScrubTests {
             try TestFileSystem.dropCaches()
             let watch = try WatchTests.startWatch(testFS, state: state)
             let total = try Self.send(testFS, state: state)
-            #expect(jsonUInt64(total["bytesCredited"]) == UInt64(4 * Self.fileSize))
+            #expect(jsonUInt64(total["creditedBytes"]) == UInt64(4 * Self.fileSize))
             // The watcher applies the inbox within its next flush (every second).
             var pending = 1
             for _ in 0..<50 where pending > 0 {
@@ -117,8 +117,8 @@ struct SendThenScrubTests {
             try TestFileSystem.dropCaches()
             let state = ScrubRun.stateDirectory(testFS)
             let total = try Self.send(testFS, state: state)
-            #expect(jsonUInt64(total["bytesFromDisk"]) == UInt64(Self.fileSize))
-            #expect(jsonUInt64(total["bytesCredited"]) == 0)
+            #expect(jsonUInt64(total["diskBytes"]) == UInt64(Self.fileSize))
+            #expect(jsonUInt64(total["creditedBytes"]) == 0)
             let scrub = try ScrubRun.run("start", testFS, stateDirectory: state)
             #expect(scrub.record?.counters.skippedVerified == 0)
         }
@@ -139,7 +139,7 @@ struct SendThenScrubTests {
             let state = ScrubRun.stateDirectory(testFS)
             try TestFileSystem.dropCaches()
             let checksummed = UInt64(4 * Self.fileSize)
-            #expect(jsonUInt64(try Self.send(testFS, state: state)["bytesCredited"]) == checksummed)
+            #expect(jsonUInt64(try Self.send(testFS, state: state)["creditedBytes"]) == checksummed)
 
             let scrub = Process()
             scrub.executableURL = URL(fileURLWithPath: DuetBinary.path)
@@ -151,12 +151,12 @@ struct SendThenScrubTests {
             var seenAhead: [UInt64] = []
             while scrub.isRunning {
                 usleep(200_000)
-                if let record = try? store.load(), record.status == .running, let ahead = record.verifiedAhead { seenAhead.append(ahead) }
+                if let record = try? store.load(), record.status == .running, let ahead = record.verifiedAheadBytes { seenAhead.append(ahead) }
             }
             let record = try #require(try store.load())
             #expect(scrub.terminationStatus == 0)
             #expect(record.status == .finished)
-            #expect(record.verifiedAhead == nil, "a finished scrub has nothing ahead")
+            #expect(record.verifiedAheadBytes == nil, "a finished scrub has nothing ahead")
             #expect(record.counters.skippedVerified == checksummed)
             #expect(seenAhead.contains(checksummed), "checkpoints while the scrub read the unverifiable file: \(seenAhead)")
             #expect(seenAhead.allSatisfy { $0 <= checksummed }, "never more than what the send verified: \(seenAhead)")

@@ -42,6 +42,14 @@ struct StatusTests {
             let coverage = try #require(json["ledgerCoverage"] as? [[String: Any]])
             #expect(coverage.first?["age"] as? String == "within 1 hour")
             #expect((coverage.first?["verifiedBytes"] as? UInt64 ?? 0) >= 7 << 20, "\(coverage)")
+            // The JSON reference's names: `uuid`, `mountPath`, ages in seconds.
+            let uuid = try testFS.open().info().fsid.description
+            #expect(json["uuid"] as? String == uuid && json["mountPath"] as? String == testFS.mountPoint, "\(json)")
+            #expect(coverage.first?["minAgeSeconds"] as? UInt64 == 0 && coverage.first?["maxAgeSeconds"] as? UInt64 == 3600, "\(coverage)")
+            #expect(coverage.last?["age"] as? String == "older" && coverage.last?["maxAgeSeconds"] == nil, "\(coverage)")
+            let watcher = try #require(json["watcher"] as? [String: Any])
+            #expect(watcher["uuid"] as? String == uuid && watcher["mountPath"] as? String == testFS.mountPoint, "\(watcher)")
+            #expect((watcher["ageSeconds"] as? Double ?? -1) >= 0 && (watcher["ageSeconds"] as? Double ?? 99) < 30, "\(watcher)")
 
             // Its status file as another version of duet would write it: still running.
             let file = state + "/watch.json"

@@ -38,7 +38,7 @@ Parts (each can be chosen with --parts):
           Per configuration: the maintenance's device bytes, its completion time, the share of
           its work done when the foreground window ends, and the foreground's throughput and
           latency (mean, p99). The duet scrub's work done includes the data ahead of its cursor
-          that reads since the start verified (its checkpoint's verifiedAhead: it skips that
+          that reads since the start verified (its checkpoint's verifiedAheadBytes: it skips that
           when it gets there, as the paper's Duet scrub marked blocks done on page-cache
           events); the tables also give its share behind the cursor alone. Overlaps are swept
           at the first utilisation, utilisations at 50% overlap.
@@ -445,20 +445,25 @@ def maintenance_progress(kind, fs, state, output):
 def duet_scrub_checkpoint(state):
     """The duet scrub's checkpoint (at most 2 s old): the bytes it verified or skipped behind its
     cursors, and the data ahead of them that reads since the last complete scrub verified
-    (`verifiedAhead`: it skips that when it gets there, as the Duet scrub of the paper marked
-    blocks done on page-cache events)."""
+    (`verifiedAheadBytes`: it skips that when it gets there, as the Duet scrub of the paper marked
+    blocks done on page-cache events). Reads schema 2 (README, "JSON reference") and the names of
+    version 1, so the benchmark still runs against an older duet binary."""
     try:
         with open(os.path.join(state, "scrub.json")) as f:
             record = json.load(f)
         c = record["counters"]
+        if record.get("version", 1) >= 2:
+            return (c["dataVerifiedBytes"] + c["treeVerifiedBytes"] + c["skippedVerifiedBytes"],
+                    record.get("verifiedAheadBytes") or 0)
         return c["dataVerified"] + c["treeVerified"] + c["skippedVerified"], record.get("verifiedAhead") or 0
     except (OSError, ValueError, KeyError):
         return 0, 0
 
 
 def send_statistics(messages):
-    """`duet send --json`'s totals (bytes from own cache, other cache, disk; pieces moved ahead),
-    or None if it printed something else (an error)."""
+    """`duet send --json`'s totals (ownCacheBytes, otherCacheBytes, diskBytes, movedAhead, …, as
+    the binary named them: schema 2 since envelope version 2), or None if it printed something
+    else (an error)."""
     try:
         return json.loads(messages)["result"]["total"]
     except (ValueError, KeyError, TypeError):

@@ -6,16 +6,17 @@ public struct FileSystemReport: Codable, Sendable {
     public struct Device: Codable, Sendable {
         public var id: UInt64
         public var path: String
-        public var size: UInt64
-        public var used: UInt64
+        public var sizeBytes: UInt64
+        /// Bytes allocated to chunks on the device.
+        public var usedBytes: UInt64
     }
 
     public struct Allocation: Codable, Sendable {
         /// "Data", "Metadata", "System" (or "Data+Metadata" for mixed block groups).
         public var type: String
         public var profile: String
-        public var total: UInt64
-        public var used: UInt64
+        public var totalBytes: UInt64
+        public var usedBytes: UInt64
     }
 
     public struct SubvolumeEntry: Codable, Sendable {
@@ -31,12 +32,15 @@ public struct FileSystemReport: Codable, Sendable {
         public var generation: UInt64
     }
 
+    /// The fsid, as `btrfs filesystem show` prints it.
     public var uuid: String
+    /// The mount point holding the path the report was asked for (which may be below it).
+    public var mountPath: String
     public var metadataUUID: String
     public var checksum: String
-    public var checksumSize: Int
-    public var nodeSize: UInt32
-    public var sectorSize: UInt32
+    public var checksumSizeBytes: Int
+    public var nodeSizeBytes: UInt32
+    public var sectorSizeBytes: UInt32
     public var generation: UInt64
     public var devices: [Device]
     public var allocations: [Allocation]
@@ -46,13 +50,14 @@ public struct FileSystemReport: Codable, Sendable {
     public init(fileSystem: FileSystem) throws {
         let info = try fileSystem.info()
         uuid = info.fsid.description
+        mountPath = (try? MountTable.current().entry(containing: fileSystem.path).mountPoint) ?? fileSystem.path
         metadataUUID = info.metadataUUID.description
         checksum = info.checksumType.name
-        checksumSize = info.checksumType.size
-        nodeSize = info.nodeSize
-        sectorSize = info.sectorSize
+        checksumSizeBytes = info.checksumType.size
+        nodeSizeBytes = info.nodeSize
+        sectorSizeBytes = info.sectorSize
         generation = info.generation
-        devices = try fileSystem.devices().map { Device(id: $0.id, path: $0.path, size: $0.totalBytes, used: $0.bytesUsed) }
+        devices = try fileSystem.devices().map { Device(id: $0.id, path: $0.path, sizeBytes: $0.totalBytes, usedBytes: $0.bytesUsed) }
 
         var totals: [UInt64: (total: UInt64, used: UInt64)] = [:]
         for group in try BlockGroups.load(from: fileSystem) {
@@ -61,7 +66,7 @@ public struct FileSystemReport: Codable, Sendable {
         }
         allocations = totals.map { flags, usage in
             let flags = BlockGroupFlags(rawValue: flags)
-            return Allocation(type: flags.typeName, profile: flags.profile.name, total: usage.total, used: usage.used)
+            return Allocation(type: flags.typeName, profile: flags.profile.name, totalBytes: usage.total, usedBytes: usage.used)
         }.sorted { (Self.typeOrder($0.type), $0.profile) < (Self.typeOrder($1.type), $1.profile) }
 
         subvolumes = try Subvolumes.list(mountPath: fileSystem.path).map { subvolume in

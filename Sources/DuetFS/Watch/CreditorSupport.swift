@@ -90,6 +90,16 @@ public struct CreditorStatistics: Sendable, Equatable, Codable {
     public var pageEvents: UInt64 = 0
 
     public init() {}
+
+    /// The names in `watch.json` and `duet watch --json`: byte counts end in `Bytes`, as in every
+    /// other `--json` output; page and event counts are plain counts.
+    enum CodingKeys: String, CodingKey {
+        case pagesHeld, pagesCancelled, pagesSettled, pagesOverflowed
+        case bytesCredited = "creditedBytes", bytesSkippedMultipleCopies = "skippedMultipleCopiesBytes"
+        case pagesSkippedWithoutChecksums, pagesSkippedNotFromDisk, compressedExtentsCredited, compressedExtentsExpired
+        case bytesSkippedExtentChanged = "skippedExtentChangedBytes", failures, pagesDroppedForDeviceErrors
+        case bytesVoided = "voidedBytes", events, pageEvents
+    }
 }
 
 /// Knobs of the creditor.

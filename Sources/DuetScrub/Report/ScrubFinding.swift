@@ -29,6 +29,11 @@ public struct ScrubFinding: Sendable, Codable, Equatable {
     /// Set after `--repair`: whether re-verification found the copy good.
     public var corrected: Bool?
 
+    /// `length` is a byte count, named as every other one in the JSON (`lengthBytes`).
+    enum CodingKeys: String, CodingKey {
+        case kind, deviceID, devicePath, physical, logical, mirror, length = "lengthBytes", affected, detail, corrected
+    }
+
     public var summary: String {
         var text = "\(kind.rawValue) error on devid \(deviceID) (\(devicePath)) physical \(physical)"
         if kind != .superblock { text += " logical \(logical) mirror \(mirror)" }

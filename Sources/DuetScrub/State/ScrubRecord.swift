@@ -10,8 +10,11 @@ public struct ScrubRecord: Codable, Sendable {
         case incomplete
     }
 
-    public var version = 1
-    public var fsid: String
+    /// The schema of this file: 2 since the names were made those of every `--json` output
+    /// (`uuid`, `…Seconds`, `…Bytes`); records of version 1 are renamed on load (`migrated`).
+    public var version = ScrubRecord.currentVersion
+    /// The file system's UUID (the fsid, as `btrfs filesystem show` prints it).
+    public var uuid: String
     public var mountPath: String
     public var status: Status
     public var pid: Int32
@@ -19,7 +22,7 @@ public struct ScrubRecord: Codable, Sendable {
     public var updatedAt: Date
     public var finishedAt: Date?
     /// Seconds spent scrubbing across all runs (a resumed scrub adds to it).
-    public var elapsed: Double
+    public var elapsedSeconds: Double
     public var generation: UInt64
     public var full: Bool
     /// Per device id: the physical offset below which everything was verified.
@@ -27,13 +30,13 @@ public struct ScrubRecord: Codable, Sendable {
     public var counters: ScrubCounters
     /// While a scrub runs or after an interruption: data ahead of the cursors that reads since the
     /// last complete scrub verified, which the scrub skips when it gets there (not in `counters`).
-    public var verifiedAhead: UInt64?
+    public var verifiedAheadBytes: UInt64?
     /// With `--idle`: seconds its reads waited for idle devices across all runs, summed over
-    /// devices (they wait in parallel, so it can exceed `elapsed`).
-    public var secondsDeferred: Double?
+    /// devices (they wait in parallel, so it can exceed `elapsedSeconds`).
+    public var deferredSeconds: Double?
     public var findings: [ScrubFinding]
     /// Bytes a full scrub would read: used bytes of every block group times its copies.
-    public var totalToScrub: UInt64
+    public var totalToScrubBytes: UInt64
     /// With status `incomplete`: the devices whose planned data was not all covered.
     public var coverageGaps: [CoverageGap]?
     /// When a scrub of this file system last finished with no errors (carried from record to record).
@@ -44,6 +47,42 @@ public struct ScrubRecord: Codable, Sendable {
 
     public var cursorsByDevice: [UInt64: UInt64] {
         Dictionary(uniqueKeysWithValues: cursors.compactMap { key, value in UInt64(key).map { ($0, value) } })
+    }
+
+    public static let currentVersion = 2
+
+    /// Version 1 names, renamed to those of version 2. A scrub interrupted before an upgrade must
+    /// resume after it, and a record the new names cannot read must not pass for a damaged one.
+    static let version1Renames: [String: String] = [
+        "fsid": "uuid", "elapsed": "elapsedSeconds", "secondsDeferred": "deferredSeconds",
+        "verifiedAhead": "verifiedAheadBytes", "totalToScrub": "totalToScrubBytes",
+    ]
+    static let version1CounterRenames: [String: String] = [
+        "dataVerified": "dataVerifiedBytes", "treeVerified": "treeVerifiedBytes",
+        "dataWithoutChecksum": "dataWithoutChecksumBytes", "skippedVerified": "skippedVerifiedBytes",
+        "deviceBytesRead": "deviceReadBytes", "parityKernelScrubbed": "parityKernelScrubbedBytes",
+    ]
+    static let version1FindingRenames: [String: String] = ["length": "lengthBytes"]
+
+    /// Decodes a record of any version: one older than `currentVersion` has its keys renamed first.
+    public static func decode(_ data: Data) throws -> ScrubRecord {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(ScrubRecord.self, from: try migrated(data))
+    }
+
+    /// `data` with version 1 keys renamed to version 2 ones; anything else unchanged.
+    static func migrated(_ data: Data) throws -> Data {
+        guard var object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+              (object["version"] as? Int ?? currentVersion) < currentVersion else { return data }
+        func renamed(_ dictionary: [String: Any], _ renames: [String: String]) -> [String: Any] {
+            Dictionary(dictionary.map { (renames[$0.key] ?? $0.key, $0.value) }, uniquingKeysWith: { new, _ in new })
+        }
+        object = renamed(object, version1Renames)
+        if let counters = object["counters"] as? [String: Any] { object["counters"] = renamed(counters, version1CounterRenames) }
+        if let findings = object["findings"] as? [[String: Any]] { object["findings"] = findings.map { renamed($0, version1FindingRenames) } }
+        object["version"] = currentVersion
+        return try JSONSerialization.data(withJSONObject: object)
     }
 }
 
@@ -89,10 +128,8 @@ public final class ScrubStateStore: @unchecked Sendable {
 
     public func load() throws -> ScrubRecord? {
         guard let data = try AtomicFile.read(recordPath) else { return nil }
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
         do {
-            return try decoder.decode(ScrubRecord.self, from: data)
+            return try ScrubRecord.decode(data)
         } catch {
             throw DamagedRecord(path: recordPath, reason: "\(error)")
         }

@@ -25,6 +25,14 @@ public struct SendStatistics: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// The names in `duet send --json`, those of every `--json` output: byte counts end in
+    /// `Bytes`, durations in `Seconds` (the README's JSON reference).
+    enum CodingKeys: String, CodingKey {
+        case bytesFromOwnCache = "ownCacheBytes", bytesFromOtherCache = "otherCacheBytes", bytesFromDisk = "diskBytes"
+        case zeroBytes, otherCacheRejectedBytes, movedAhead, secondsDeferred = "deferredSeconds"
+        case bytesCredited = "creditedBytes", commands, streamBytes, seconds = "elapsedSeconds"
+    }
+
     public mutating func add(_ other: SendStatistics) {
         bytesFromOwnCache += other.bytesFromOwnCache
         bytesFromOtherCache += other.bytesFromOtherCache

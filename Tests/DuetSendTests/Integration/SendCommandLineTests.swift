@@ -72,7 +72,7 @@ extension SendIntegrationTests {
                 let json = try #require(try JSONSerialization.jsonObject(with: Data(result.errorOutput.utf8)) as? [String: Any])
                 #expect(json["command"] as? String == "send")
                 let total = try #require((json["result"] as? [String: Any])?["total"] as? [String: Any])
-                #expect(total["bytesFromDisk"] != nil && total["bytesFromOwnCache"] != nil && total["bytesFromOtherCache"] != nil)
+                #expect(total["diskBytes"] != nil && total["ownCacheBytes"] != nil && total["otherCacheBytes"] != nil)
                 let nodata = fs.directory + "/nodata"
                 #expect(try DuetBinary.run(["send", "-q", "--no-data", "-f", nodata, fs.path("s0")]).status == 0)
                 #expect(try SendHarness.count(.updateExtent, in: nodata) > 0)

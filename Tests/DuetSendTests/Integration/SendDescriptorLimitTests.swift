@@ -58,7 +58,7 @@ extension SendIntegrationTests {
                     guard result.status == 0 else { return }
                     let json = try #require(try JSONSerialization.jsonObject(with: Data(result.errorOutput.utf8)) as? [String: Any])
                     let total = try #require((json["result"] as? [String: Any])?["total"] as? [String: Any])
-                    for source in ["bytesFromOwnCache", "bytesFromOtherCache", "bytesFromDisk"] {
+                    for source in ["ownCacheBytes", "otherCacheBytes", "diskBytes"] {
                         #expect((total[source] as? Int ?? 0) > 0, "\(source) used: \(total)")
                     }
                     try SendHarness.receive(out, into: target.mountPoint)

@@ -371,11 +371,11 @@ extension SendIntegrationTests {
                         let streams = try #require(result["streams"] as? [[String: Any]])
                         #expect(streams.first?["cacheEvents"] as? Bool == true)
                         total = try #require(result["total"] as? [String: Any])
-                        if jsonUInt64(total["bytesFromDisk"]) == 48 << 20 { break }
+                        if jsonUInt64(total["diskBytes"]) == 48 << 20 { break }
                     }
-                    #expect(jsonUInt64(total["bytesFromOwnCache"]) == 8 << 20, "snap/f6, cached while the send ran")
-                    #expect(jsonUInt64(total["bytesFromOtherCache"]) == 8 << 20, "live/f7, cached while the send ran, verified")
-                    #expect(jsonUInt64(total["bytesFromDisk"]) == 48 << 20)
+                    #expect(jsonUInt64(total["ownCacheBytes"]) == 8 << 20, "snap/f6, cached while the send ran")
+                    #expect(jsonUInt64(total["otherCacheBytes"]) == 8 << 20, "live/f7, cached while the send ran, verified")
+                    #expect(jsonUInt64(total["diskBytes"]) == 48 << 20)
                     #expect((jsonUInt64(total["movedAhead"]) ?? 0) >= 2)
                     try SendHarness.receive(target.directory + "/stream", into: target.mountPoint)
                     try SendHarness.requireSame(try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
