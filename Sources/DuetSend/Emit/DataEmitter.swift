@@ -100,7 +100,7 @@ public struct DataEmitter {
 
     /// Sends `pieces` in `EmitQueue` order, reading the snapshot's files through `files`
     /// (opened when their data is read, a few at a time).
-    public mutating func emit<Sink: SendByteSink>(_ pieces: consuming [DataPiece], files: SnapshotDescriptors,
+    public mutating func emit<Sink: SendByteSink>(_ pieces: consuming PlannedPieces, files: SnapshotDescriptors,
                                                   to writer: inout SendStreamWriter<Sink>) throws {
         var buffer = [UInt8](repeating: 0, count: readSize)
         // Consumed: the queue's arrays replace the caller's, not add to them.

@@ -24,11 +24,15 @@ public struct EmitQueue: Sendable {
     public private(set) var diskStarted = false
 
     public init(_ pieces: consuming [DataPiece]) {
-        let pieces = pieces
-        cached = pieces.filter { $0.source == .zeros || $0.source == .ownCache }
-            .sorted { ($0.inode, $0.range.lowerBound) < ($1.inode, $1.range.lowerBound) }
-        otherCache = pieces.filter { $0.source == .otherCache }
-        disk = pieces.filter { $0.source == .disk }
+        self.init(PlannedPieces(pieces))
+    }
+
+    public init(_ planned: consuming PlannedPieces) {
+        let planned = planned
+        cached = planned.cached
+        otherCache = planned.otherCache
+        disk = planned.disk
+        cached.sort { ($0.inode, $0.range.lowerBound) < ($1.inode, $1.range.lowerBound) }
     }
 
     /// A piece of the first two phases that has to come from disk after all (evicted, or its
@@ -101,5 +105,38 @@ public struct EmitQueue: Sendable {
         foundCached.replaceSubrange(from..., with: repeatElement(false, count: disk.count - from))
         advised = min(advised, from)
         return ahead.count
+    }
+}
+
+/// A plan's pieces, already apart by the phase that sends them (`EmitQueue`): a million-file
+/// plan is a million pieces, and splitting one array into three afterwards held it twice.
+public struct PlannedPieces: Sequence, Sendable {
+    /// Zeros and the snapshot's own cached pages.
+    public internal(set) var cached: [DataPiece] = []
+    public internal(set) var otherCache: [DataPiece] = []
+    public internal(set) var disk: [DataPiece] = []
+
+    public init() {}
+
+    public init(_ pieces: some Sequence<DataPiece>) {
+        for piece in pieces { append(piece) }
+    }
+
+    public mutating func append(_ piece: DataPiece) {
+        switch piece.source {
+        case .zeros, .ownCache: cached.append(piece)
+        case .otherCache: otherCache.append(piece)
+        case .disk: disk.append(piece)
+        }
+    }
+
+    public static func += (pieces: inout PlannedPieces, more: [DataPiece]) {
+        for piece in more { pieces.append(piece) }
+    }
+
+    public var count: Int { cached.count + otherCache.count + disk.count }
+
+    public func makeIterator() -> FlattenSequence<[[DataPiece]]>.Iterator {
+        [cached, otherCache, disk].joined().makeIterator()
     }
 }

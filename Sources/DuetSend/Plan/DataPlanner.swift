@@ -79,9 +79,9 @@ public struct DataPlanner {
         return (file, extents)
     }
 
-    /// Pieces of every range, in no particular order; the emitter orders them by source.
-    public mutating func plan(_ ranges: some Sequence<StreamPlan.DataRange>) throws -> [DataPiece] {
-        var pieces: [DataPiece] = []
+    /// Pieces of every range, apart by source; the emitter orders them.
+    public mutating func plan(_ ranges: some Sequence<StreamPlan.DataRange>) throws -> PlannedPieces {
+        var pieces = PlannedPieces()
         for range in ranges {
             let (file, extents) = try file(range.path)
             let inode = files.table.inode(file)
