@@ -216,6 +216,7 @@ public final class SendSession {
             return (statistics, [], nil, false)
         }
         // Planned as the kernel sends: the stream is never held whole, nor as parsed commands.
+        ProcessMemory.mapLargeBlocks()
         var (plan, streamVersion) = try MetadataStream.read(request) { reader in
             let plan = try StreamPlan.build(next: { try reader.next() }) { inode in
                 guard let inode, let path = try? FileSystem.paths(ofInode: inode, inSubvolumeAt: snapshotPath).first else { return nil }
@@ -225,6 +226,8 @@ public final class SendSession {
             return (plan, version)
         }
 
+        // The path tracker is gone: its pages go back before the data plan grows.
+        ProcessMemory.returnFreePages()
         let fileSystem = try FileSystem(path: snapshotPath)
         let info = try fileSystem.info()
         let aliases = options.useOtherCache ? AliasSubvolume.find(snapshot: snapshot, snapshotPath: snapshotPath, fileSystem: fileSystem) : []

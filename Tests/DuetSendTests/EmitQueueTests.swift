@@ -98,3 +98,10 @@ import Testing
         #expect(Self.keys(queue.inFlight) == [[257, 0]])
     }
 }
+
+/// The size a million-file plan pays per piece (issue 14: 64 MiB + 200 bytes per data extent).
+@Suite struct DataPieceLayoutTests {
+    @Test func aPieceTakesAtMost56Bytes() {
+        #expect(MemoryLayout<DataPiece>.stride <= 56, "DataPiece grew to \(MemoryLayout<DataPiece>.stride) bytes")
+    }
+}

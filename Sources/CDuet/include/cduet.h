@@ -53,6 +53,11 @@ int duet_open_direct(const char *path, int flags);
  * variadic, so Swift cannot call it directly. Layouts match include/uapi/linux/mman.h. length 0 =
  * to the end of the file. Returns 0, or -1 with errno (ENOSYS on kernels without it). */
 #include <unistd.h>
+#include <malloc.h>
+
+/* glibc's malloc tuning, which Swift's Glibc module does not export. */
+static inline int duet_malloc_trim(void) { return malloc_trim(0); }
+static inline int duet_set_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }
 #include <sys/syscall.h>
 struct duet_cachestat_range { uint64_t off; uint64_t len; };
 struct duet_cachestat {

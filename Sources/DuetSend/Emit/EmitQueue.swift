@@ -28,11 +28,13 @@ public struct EmitQueue: Sendable {
     }
 
     public init(_ planned: consuming PlannedPieces) {
-        let planned = planned
-        cached = planned.cached
-        otherCache = planned.otherCache
-        disk = planned.disk
-        cached.sort { ($0.inode, $0.range.lowerBound) < ($1.inode, $1.range.lowerBound) }
+        var planned = planned
+        // Taken, not copied: a shared buffer would be copied whole by the sort.
+        var cachedPieces = planned.take(\.cached)
+        cachedPieces.sort { ($0.inode, $0.range.lowerBound) < ($1.inode, $1.range.lowerBound) }
+        cached = cachedPieces
+        otherCache = planned.take(\.otherCache)
+        disk = planned.take(\.disk)
     }
 
     /// A piece of the first two phases that has to come from disk after all (evicted, or its
@@ -135,6 +137,12 @@ public struct PlannedPieces: Sequence, Sendable {
     }
 
     public var count: Int { cached.count + otherCache.count + disk.count }
+
+    /// One phase's pieces, leaving none here, so the caller holds the only reference.
+    mutating func take(_ phase: WritableKeyPath<PlannedPieces, [DataPiece]>) -> [DataPiece] {
+        defer { self[keyPath: phase] = [] }
+        return self[keyPath: phase]
+    }
 
     public func makeIterator() -> FlattenSequence<[[DataPiece]]>.Iterator {
         [cached, otherCache, disk].joined().makeIterator()

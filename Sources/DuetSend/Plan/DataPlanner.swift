@@ -14,14 +14,17 @@ public struct DataPiece: @unchecked Sendable {
         case disk
     }
 
-    /// The file, by its index in the send's `SnapshotFileTable`, and its inode number.
-    public var file: UInt32
+    // Declared largest first: Swift lays fields out in this order, and a million-file plan
+    // holds a million pieces (56 bytes each this way, 64 in the order one would read them).
+    /// The file's inode number.
     public var inode: UInt64
     public var range: Range<UInt64>
-    public var backing: ExtentBacking
-    public var source: Source
     /// For `otherCache`: the subvolume whose file has the pages cached.
     public var alias: AliasSubvolume?
+    public var backing: ExtentBacking
+    public var source: Source
+    /// The file, by its index in the send's `SnapshotFileTable`.
+    public var file: UInt32
 
     public init(file: UInt32, inode: UInt64, range: Range<UInt64>, backing: ExtentBacking, source: Source, alias: AliasSubvolume? = nil) {
         self.file = file
