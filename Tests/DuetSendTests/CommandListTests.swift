@@ -25,7 +25,7 @@ import Testing
         #expect(CommandList(Self.commands).removing([]) == CommandList(Self.commands))
     }
 
-    /// More than the spool's 1 MiB write buffer and read window: records straddle both.
+    /// More than the spool's 256 KiB write buffer and 1 MiB read window: records straddle both.
     @Test func aListLargerThanTheSpoolBuffersReadsBackWhole() {
         let commands = (0..<30_000).map { index in
             SendCommand(.rename, [.path(.path, SendPath("o\(index)-7-0")),

@@ -1,4 +1,5 @@
 @testable import DuetSend
+import DuetTestSupport
 import Testing
 
 /// The data section's order (`EmitQueue`) without any file system: cached first, then other
@@ -83,6 +84,51 @@ import Testing
         let sent = Self.drain(&queue)
         #expect(Self.keys(sent) == [[257, 4096], [257, 0], [257, 8192], [258, 0]])
         #expect(sent[0].backing == .plain(logical: (1 << 20) + 4096), "a cut piece's disk address moves with it")
+    }
+
+    /// The in-place reorder against the obvious one (all parts ahead, in order, then every
+    /// piece or its remaining parts), over random queues, cursors and splits.
+    @Test(arguments: 0..<200)
+    func movingAheadInPlaceMatchesTheObviousReorder(seed: UInt64) {
+        var random = SeededGenerator(seed: seed)
+        let count = Int(random.next() % 40) + 1
+        let pieces = (0..<count).map { Self.piece(UInt32($0), inode: 300 + UInt64($0), at: 0, length: 4 * 4096, .disk, logical: UInt64($0) << 20) }
+        var queue = EmitQueue(pieces)
+        queue.startDisk()
+        let sentFirst = Int(random.next() % UInt64(count + 1))
+        for _ in 0..<sentFirst { _ = queue.next() }
+        let from = queue.index + Int(random.next() % UInt64(count - queue.index + 1))
+        // Per inode: nil (unchanged), or the pages (of 4) that are cached now.
+        var cachedPages: [UInt64: [Bool]] = [:]
+        for piece in pieces where random.next() % 3 == 0 {
+            cachedPages[piece.inode] = (0..<4).map { _ in random.next() % 2 == 0 }
+        }
+        func split(_ piece: DataPiece) -> (ahead: [DataPiece], behind: [DataPiece])? {
+            guard let pages = cachedPages[piece.inode], pages.contains(true) else { return nil }
+            var ahead: [DataPiece] = []
+            var behind: [DataPiece] = []
+            for (page, cached) in pages.enumerated() {
+                let part = piece.cut(to: UInt64(page) * 4096..<UInt64(page + 1) * 4096)
+                if cached { ahead.append(part) } else { behind.append(part) }
+            }
+            return (ahead, behind)
+        }
+        var expected = Array(pieces[..<from])
+        var expectedAhead: [DataPiece] = []
+        var expectedRest: [DataPiece] = []
+        for piece in pieces[from...] {
+            if let parts = split(piece) {
+                expectedAhead += parts.ahead
+                expectedRest += parts.behind
+            } else {
+                expectedRest.append(piece)
+            }
+        }
+        expected += expectedAhead + expectedRest
+        let moved = queue.moveAhead(from: from, split)
+        #expect(moved == expectedAhead.count)
+        #expect(Self.keys(queue.disk) == Self.keys(expected), "seed \(seed)")
+        #expect(queue.disk.map(\.backing) == expected.map(\.backing))
     }
 
     @Test func nothingCachedMovesNothing() {

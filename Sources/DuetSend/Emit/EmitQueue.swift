@@ -84,8 +84,7 @@ public struct EmitQueue: Sendable {
     /// pieces moved ahead.
     ///
     /// Called every few megabytes over the whole rest of the queue (a million pieces at a
-    /// million files): it allocates nothing per unchanged piece and copies the rest only when
-    /// something moves.
+    /// million files): it allocates nothing per unchanged piece and never copies the queue.
     @discardableResult
     public mutating func moveAhead(from: Int, _ split: (DataPiece) -> (ahead: [DataPiece], behind: [DataPiece])?) -> Int {
         precondition(diskStarted && from >= index && from <= disk.count)
@@ -97,13 +96,26 @@ public struct EmitQueue: Sendable {
             replaced[position] = parts.behind
         }
         guard !ahead.isEmpty else { return 0 }
-        var tail = ahead
-        tail.reserveCapacity(ahead.count + disk.count - from + replaced.values.reduce(0) { $0 + $1.count })
-        for position in from..<disk.count {
-            if let behind = replaced[position] { tail += behind } else { tail.append(disk[position]) }
+        // In place, from the end: every replaced piece has a part ahead, so the write position
+        // never passes a piece not yet moved, and the queue (the whole disk phase of a
+        // million-file send) is never copied.
+        let oldCount = disk.count
+        let growth = ahead.count + replaced.values.reduce(0) { $0 + $1.count } - replaced.count
+        if growth > 0 { disk.append(contentsOf: repeatElement(disk[oldCount - 1], count: growth)) }
+        var write = disk.count
+        for position in stride(from: oldCount - 1, through: from, by: -1) {
+            if let behind = replaced[position] {
+                for piece in behind.reversed() {
+                    write -= 1
+                    disk[write] = piece
+                }
+            } else {
+                write -= 1
+                disk[write] = disk[position]
+            }
         }
-        disk.removeSubrange(from...)
-        disk += tail
+        precondition(write == from + ahead.count, "moveAhead lost track of the queue")
+        for (offset, piece) in ahead.enumerated() { disk[from + offset] = piece }
         foundCached.replaceSubrange(from..., with: repeatElement(false, count: disk.count - from))
         advised = min(advised, from)
         return ahead.count

@@ -163,7 +163,9 @@ final class CommandSpool: @unchecked Sendable {
     func append(bytes record: UnsafeRawBufferPointer) -> UInt64 {
         let offset = written + UInt64(buffer.count)
         buffer.append(contentsOf: record)
-        if spilling, buffer.count >= 1 << 20 { flush() }
+        // A dozen spools are open while a plan is built (commands and what each is about):
+        // 256 KiB of buffer each, not a megabyte.
+        if spilling, buffer.count >= 256 << 10 { flush() }
         return offset
     }
 
