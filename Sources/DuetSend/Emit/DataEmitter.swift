@@ -105,7 +105,14 @@ public struct DataEmitter {
         var buffer = [UInt8](repeating: 0, count: readSize)
         // Consumed: the queue's arrays replace the caller's, not add to them.
         var queue = EmitQueue(consume pieces)
-        for piece in queue.cached {
+        // Arrivals before the disk phase: drained as the cached phases go, or every page those
+        // phases read (half a million inline files at a million files) would wait in the hub
+        // until the disk phase; the send's own reads are dropped, the rest kept for it.
+        var early = EarlyArrivals()
+        for (position, piece) in queue.cached.enumerated() {
+            if let arrivals, position % 4096 == 4095 {
+                early.take(arrivals, ownReads: queue.cached[(position - 4095)...position], root: snapshotRoot)
+            }
             if piece.source == .zeros {
                 try writeZeros(piece, files: files, to: &writer)
                 continue
@@ -134,7 +141,15 @@ public struct DataEmitter {
                 }
             }
         }
+        if let arrivals { early.take(arrivals, ownReads: queue.cached.suffix(queue.cached.count % 4096), root: snapshotRoot) }
         queue.startDisk()
+        if arrivals != nil {
+            if early.overflowed {
+                try moveAhead(&queue, from: 0, files: files, arrived: nil)
+            } else if !early.arrived.isEmpty {
+                try moveAhead(&queue, from: 0, files: files, arrived: early.arrived)
+            }
+        }
         var advisedBytes: UInt64 = 0
         var readSinceLook: UInt64 = 0
         let readAhead = idle == nil ? readAheadWindow : 0
@@ -513,5 +528,18 @@ public struct DataEmitter {
             }
         }
         return done
+    }
+}
+
+/// Page arrivals taken before the disk phase starts, without the send's own reads.
+struct EarlyArrivals {
+    var arrived: [InodeKey: [Range<UInt64>]] = [:]
+    var overflowed = false
+
+    mutating func take(_ arrivals: CacheArrivals, ownReads: ArraySlice<DataPiece>, root: UInt64) {
+        let others = DataEmitter.withoutOwnReads(arrivals.fetch(), reading: ownReads, root: root)
+        if arrivals.overflowed() { overflowed = true }
+        guard !overflowed else { return }
+        arrived.merge(others) { $0 + $1 }
     }
 }

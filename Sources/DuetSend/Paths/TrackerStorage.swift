@@ -62,6 +62,22 @@ struct ChunkedArray<Element: Sendable>: Sendable {
         get { chunks[index >> Self.shift][index & Self.mask] }
         set { chunks[index >> Self.shift][index & Self.mask] = newValue }
     }
+
+    var elements: FlattenSequence<[[Element]]> { chunks.joined() }
+
+    /// All elements as one array of exactly their count, each chunk freed once copied: never
+    /// more than one chunk beyond the elements themselves.
+    mutating func drain() -> [Element] {
+        var all: [Element] = []
+        all.reserveCapacity(count)
+        for index in chunks.indices {
+            all += chunks[index]
+            chunks[index] = []
+        }
+        chunks = []
+        count = 0
+        return all
+    }
 }
 
 /// One directory entry: the name `name` in directory `parent` (an object index).

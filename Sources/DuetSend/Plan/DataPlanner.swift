@@ -84,6 +84,10 @@ public struct DataPlanner {
 
     /// Pieces of every range, apart by source; the emitter orders them.
     public mutating func plan(_ ranges: some Sequence<StreamPlan.DataRange>) throws -> PlannedPieces {
+        if let list = ranges as? DataRangeList, files.table.count == 0 {
+            // At most one file per range, and at most their paths.
+            files.reserve(files: list.count, pathBytes: list.pathBytes)
+        }
         var pieces = PlannedPieces()
         for range in ranges {
             let (file, extents) = try file(range.path)

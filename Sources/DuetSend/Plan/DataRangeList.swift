@@ -5,6 +5,8 @@ public struct DataRangeList: Sequence, Sendable, Equatable {
     private var spool: CommandSpool?
     private var end: UInt64 = 0
     public private(set) var count = 0
+    /// The path bytes of all ranges.
+    public private(set) var pathBytes = 0
 
     public init() {}
 
@@ -28,6 +30,7 @@ public struct DataRangeList: Sequence, Sendable, Equatable {
         spool!.append(record)
         end += UInt64(record.count)
         count += 1
+        pathBytes += range.path.bytes.count
     }
 
     public func makeIterator() -> Iterator { Iterator(spool: spool, end: end) }

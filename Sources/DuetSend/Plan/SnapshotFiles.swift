@@ -15,6 +15,14 @@ public struct SnapshotFileTable: Sendable {
 
     public var count: Int { inodes.count }
 
+    /// Room for `files` files of `pathBytes` path bytes in all, so a million-file table does
+    /// not hold its old and new arrays at once while it grows.
+    public mutating func reserve(files: Int, pathBytes: Int) {
+        self.pathBytes.reserveCapacity(pathBytes)
+        pathEnds.reserveCapacity(files)
+        inodes.reserveCapacity(files)
+    }
+
     /// Adds a file and returns its index.
     public mutating func add(path: SendPath, inode: UInt64) -> UInt32 {
         pathBytes += path.bytes
@@ -74,6 +82,10 @@ public final class SnapshotDescriptors: @unchecked Sendable {
 
     /// The most descriptors this keeps open at once.
     public var openCount: Int { open.count }
+
+    func reserve(files: Int, pathBytes: Int) {
+        table.reserve(files: files, pathBytes: pathBytes)
+    }
 
     /// Adds the file at final `path`: opens it, notes its inode, and returns its index.
     /// The caller uses `descriptor(of:)` for it right away, which finds it open.
