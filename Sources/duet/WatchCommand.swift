@@ -1,5 +1,6 @@
 import ArgumentParser
 import DuetFS
+import DuetWatch
 import Foundation
 import Logging
 
@@ -181,79 +182,5 @@ struct WatchLogWindow {
         // then the same events counted per page.
         return "\(Int(Double(events) / seconds)) events/s (\(Int(Double(pages) / seconds)) page events/s) in the last \(Int(seconds.rounded())) s, "
             + "\(lostNow) lost, \(ByteCount.human(bytes)) credited (\(ByteCount.human(report.creditor.bytesCredited)) since start)"
-    }
-}
-
-/// What a running watcher reports, in `<state dir>/watch.json` and with `--json`.
-struct WatchReport: Codable {
-    var mountPath: String
-    /// The file system's UUID (its fsid, as `btrfs filesystem show` prints it).
-    var uuid: String
-    var source: String
-    var pid: Int32
-    var updatedAt: Date
-    /// Only in `duet status`: seconds since `updatedAt` when it read the report (over 10 s, or the
-    /// `--log-interval` if shorter, means the watcher is stuck or gone).
-    var ageSeconds: Double?
-    /// Records per second as the source delivered them (the eBPF source merges runs of pages).
-    var eventsPerSecond: Double
-    /// The same counted per page (`CreditorStatistics.pageEvents`).
-    var pageEventsPerSecond: Double
-    var eventsDelivered: UInt64
-    var eventsLost: UInt64
-    var creditor: CreditorStatistics
-    var flushFailures: UInt64
-
-    init(mountPath: String, uuid: String, source: String, pid: Int32, updatedAt: Date, eventsPerSecond: Double, pageEventsPerSecond: Double,
-         eventsDelivered: UInt64, eventsLost: UInt64, creditor: CreditorStatistics, flushFailures: UInt64) {
-        self.mountPath = mountPath
-        self.uuid = uuid
-        self.source = source
-        self.pid = pid
-        self.updatedAt = updatedAt
-        self.eventsPerSecond = eventsPerSecond
-        self.pageEventsPerSecond = pageEventsPerSecond
-        self.eventsDelivered = eventsDelivered
-        self.eventsLost = eventsLost
-        self.creditor = creditor
-        self.flushFailures = flushFailures
-    }
-}
-
-/// `watch.json` beside the ledger: lets `duet status` tell whether a watcher runs, and its rates.
-struct WatchStatusFile {
-    let directory: String
-    var path: String { directory + "/watch.json" }
-
-    func write(_ report: WatchReport) {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        guard let data = try? encoder.encode(report) else { return }
-        try? AtomicFile.write(data, to: path)
-    }
-
-    /// What every version of the watcher has written: enough to tell whether one runs.
-    struct Identity: Codable {
-        var pid: Int32
-        var source: String?
-    }
-
-    /// The report, and the writer's identity even when the report is from another version of
-    /// duet (a watcher started before an upgrade keeps running: it must not look stopped).
-    func read() -> (report: WatchReport?, identity: Identity?) {
-        guard let data = try? AtomicFile.read(path) else { return (nil, nil) }
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        let report = try? decoder.decode(WatchReport.self, from: data)
-        return (report, report.map { Identity(pid: $0.pid, source: $0.source) } ?? (try? decoder.decode(Identity.self, from: data)))
-    }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-
-    /// Whether `pid` is a running `duet watch`: a watcher killed with -9 leaves its file behind,
-    /// and its pid may since belong to another process.
-    static func isWatcher(pid: Int32) -> Bool {
-        guard kill(pid, 0) == 0, let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-        return data.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == "watch" }
     }
 }

@@ -1,5 +1,6 @@
 @testable import duet
 import DuetTestSupport
+import DuetWatch
 import Foundation
 import Testing
 
