@@ -85,7 +85,7 @@ struct WatchCommand: ParsableCommand {
             logger.info("watching \(mount) (\(info.fsid)) with \(eventSource.name), ledger in \(directory)")
         }
 
-        var previous: [String: (source: EventSourceStatistics, pageEvents: UInt64)] = [:]
+        var previous: [String: WatchCounters] = [:]
         var windows: [String: WatchLogWindow] = [:]
         var last = Date()
         while stop.wait(timeout: .now() + min(Self.statusInterval, logInterval)) == .timedOut {
@@ -95,12 +95,12 @@ struct WatchCommand: ParsableCommand {
             for entry in watchers {
                 let statistics = entry.watcher.source.statistics
                 let creditor = entry.watcher.creditor.statistics
-                let before = previous[entry.mount] ?? (EventSourceStatistics(), 0)
-                previous[entry.mount] = (statistics, creditor.pageEvents)
+                let counters = WatchCounters(source: statistics, creditor: creditor)
+                let rates = WatchRates(from: previous[entry.mount] ?? WatchCounters(), to: counters, seconds: elapsed)
+                previous[entry.mount] = counters
                 let report = WatchReport(mountPath: entry.mount, uuid: entry.fsid.description, source: entry.watcher.source.name,
                                          pid: getpid(), updatedAt: now,
-                                         eventsPerSecond: Double(statistics.delivered - before.source.delivered) / elapsed,
-                                         pageEventsPerSecond: Double(creditor.pageEvents - before.pageEvents) / elapsed,
+                                         eventsPerSecond: rates.eventsPerSecond, pageEventsPerSecond: rates.pageEventsPerSecond,
                                          eventsDelivered: statistics.delivered, eventsLost: statistics.lost,
                                          creditor: creditor,
                                          flushFailures: entry.watcher.flushFailures.count)
@@ -109,11 +109,11 @@ struct WatchCommand: ParsableCommand {
                     if let line = try? JSONEnvelope(command: "watch", result: report).render(compact: true) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
                 } else {
                     var window = windows[entry.mount] ?? WatchLogWindow(start: now.addingTimeInterval(-elapsed))
-                    if let line = window.line(for: report, at: now, interval: logInterval) { logger.info("\(entry.mount): \(line)") }
+                    if let summary = window.summary(for: report, at: now, interval: logInterval) { logger.info("\(entry.mount): \(Self.logLine(summary))") }
                     windows[entry.mount] = window
                 }
-                if statistics.lost > before.source.lost {
-                    logger.warning("\(entry.mount): \(statistics.lost - before.source.lost) events lost in the last \(Int(elapsed)) s: credit for those pages is not recorded (safe), but raise the ring buffer if it persists")
+                if rates.lost > 0 {
+                    logger.warning("\(entry.mount): \(rates.lost) events lost in the last \(Int(elapsed)) s: credit for those pages is not recorded (safe), but raise the ring buffer if it persists")
                 }
             }
         }
@@ -154,33 +154,11 @@ struct WatchCommand: ParsableCommand {
             return CachestatPollingSource(scanner: try CachestatScanner(mounts: [mount]), scope: .fileSystem(device: device))
         }
     }
-}
 
-/// The periodic log line of one file system: rates over the whole `--log-interval` window, and
-/// nothing for a window in which no event arrived and nothing was credited or lost, so an idle
-/// file system stays quiet in the journal.
-struct WatchLogWindow {
-    var start: Date
-    var delivered: UInt64 = 0
-    var pageEvents: UInt64 = 0
-    var credited: UInt64 = 0
-    var lost: UInt64 = 0
-
-    /// The line to log now, if the window is over and something happened in it; starts the next.
-    mutating func line(for report: WatchReport, at now: Date, interval: Double) -> String? {
-        let seconds = now.timeIntervalSince(start)
-        // Ticks are not exact: a window that is all but over counts as over.
-        guard seconds >= interval * 0.99 else { return nil }
-        let events = report.eventsDelivered - delivered, pages = report.creditor.pageEvents - pageEvents
-        let bytes = report.creditor.bytesCredited - credited, lostNow = report.eventsLost - lost
-        defer {
-            self = WatchLogWindow(start: now, delivered: report.eventsDelivered, pageEvents: report.creditor.pageEvents,
-                                  credited: report.creditor.bytesCredited, lost: report.eventsLost)
-        }
-        guard events > 0 || bytes > 0 || lostNow > 0 else { return nil }
-        // Records as the source delivered them (the eBPF source merges runs of pages into one),
-        // then the same events counted per page.
-        return "\(Int(Double(events) / seconds)) events/s (\(Int(Double(pages) / seconds)) page events/s) in the last \(Int(seconds.rounded())) s, "
-            + "\(lostNow) lost, \(ByteCount.human(bytes)) credited (\(ByteCount.human(report.creditor.bytesCredited)) since start)"
+    /// The periodic log line: records as the source delivered them (the eBPF source merges runs
+    /// of pages into one), then the same events counted per page.
+    static func logLine(_ summary: WatchLogSummary) -> String {
+        "\(Int(summary.eventsPerSecond)) events/s (\(Int(summary.pageEventsPerSecond)) page events/s) in the last \(Int(summary.seconds.rounded())) s, "
+            + "\(summary.lost) lost, \(ByteCount.human(summary.creditedBytes)) credited (\(ByteCount.human(summary.totalCreditedBytes)) since start)"
     }
 }
