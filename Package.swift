@@ -39,7 +39,7 @@ let package = Package(
         ),
         .target(name: "DuetScrub", dependencies: ["DuetFS"]),
         .target(name: "DuetSend", dependencies: ["DuetFS"], exclude: ["Stream/README.md", "Paths/README.md", "Plan/README.md"]),
-        // `duet watch` as a task: so far its status file (watch.json, and who reads it) and rates.
+        // `duet watch` as a task: source choice, the per-file-system session, watch.json, rates.
         .target(name: "DuetWatch", dependencies: ["DuetFS"]),
         .executableTarget(
             name: "duet",
