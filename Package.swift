@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "DuetScrub", dependencies: ["DuetFS"]),
         .target(name: "DuetSend", dependencies: ["DuetFS"], exclude: ["Stream/README.md", "Paths/README.md", "Plan/README.md"]),
         // `duet watch` as a task: source choice, the per-file-system session, watch.json, rates.
-        .target(name: "DuetWatch", dependencies: ["DuetFS"]),
+        .target(name: "DuetWatch", dependencies: ["DuetFS"], exclude: ["README.md"]),
         .executableTarget(
             name: "duet",
             dependencies: [
