@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "DuetFS", targets: ["DuetFS"]),
         .library(name: "DuetScrub", targets: ["DuetScrub"]),
         .library(name: "DuetSend", targets: ["DuetSend"]),
+        .library(name: "DuetWatch", targets: ["DuetWatch"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -38,10 +39,12 @@ let package = Package(
         ),
         .target(name: "DuetScrub", dependencies: ["DuetFS"]),
         .target(name: "DuetSend", dependencies: ["DuetFS"], exclude: ["Stream/README.md", "Paths/README.md", "Plan/README.md"]),
+        // `duet watch` as a task: source choice, the per-file-system session, watch.json, rates.
+        .target(name: "DuetWatch", dependencies: ["DuetFS"], exclude: ["README.md"]),
         .executableTarget(
             name: "duet",
             dependencies: [
-                "DuetFS", "DuetScrub", "DuetSend",
+                "DuetFS", "DuetScrub", "DuetSend", "DuetWatch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -50,8 +53,9 @@ let package = Package(
         .target(name: "DuetTestSupport", dependencies: ["DuetFS", "CDuet"], path: "Tests/DuetTestSupport"),
         .testTarget(name: "DuetFSTests", dependencies: ["DuetFS", "CDuet", "DuetTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DuetFSIntegrationTests", dependencies: ["DuetFS", "DuetTestSupport", "CDuet"]),
-        .testTarget(name: "DuetCLITests", dependencies: ["duet", "DuetFS", "DuetScrub", "DuetTestSupport", "CDuet"]),
+        .testTarget(name: "DuetCLITests", dependencies: ["duet", "DuetFS", "DuetScrub", "DuetWatch", "DuetTestSupport", "CDuet"]),
         .testTarget(name: "DuetScrubTests", dependencies: ["DuetScrub", "DuetFS", "DuetTestSupport"]),
+        .testTarget(name: "DuetWatchTests", dependencies: ["DuetWatch", "DuetFS"]),
         .testTarget(name: "DuetSendTests", dependencies: ["DuetSend", "DuetFS", "DuetTestSupport", "duet"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DuetFS
+import DuetWatch
 import Foundation
 
 struct StatusCommand: ParsableCommand {
@@ -81,14 +82,11 @@ struct StatusCommand: ParsableCommand {
             lastScrub = ledger.lastCompleteScrub.map { Date(timeIntervalSince1970: TimeInterval($0)) }
         }
 
-        let (watcher, identity) = WatchStatusFile(directory: directory).read()
-        let running = identity.map { WatchStatusFile.isWatcher(pid: $0.pid) } ?? false
         let now = Date()
-        var current = running ? watcher : nil
-        if let updatedAt = current?.updatedAt { current?.ageSeconds = max(0, now.timeIntervalSince(updatedAt)) }
+        let watcher = WatchStatusFile(directory: directory).watcher(now: now)
         let report = Report(uuid: info.fsid.description, mountPath: mount, cached: cached, ledgerCoverage: coverage,
                             lastCompleteScrubAt: lastScrub, lastCompleteScrubAgeSeconds: lastScrub.map { max(0, now.timeIntervalSince($0)) },
-                            watcher: current, watcherRunning: running)
+                            watcher: watcher.report, watcherRunning: watcher.running)
         if json {
             print(try JSONEnvelope(command: "status", result: report).render())
             return
@@ -100,9 +98,9 @@ struct StatusCommand: ParsableCommand {
         if coverage.isEmpty { table.add("Ledger", "none yet in \(directory)") }
         for entry in coverage { table.add("Verified \(entry.age)", ByteCount.human(entry.verifiedBytes)) }
         table.add("Last complete scrub", lastScrub.map(ScrubReporter.date) ?? "never")
-        if let watcher, running {
-            table.add("Watcher", "running (pid \(watcher.pid), \(watcher.source), \(Int(watcher.eventsPerSecond)) events/s, \(watcher.eventsLost) lost)")
-        } else if let identity, running {
+        if let current = watcher.report {
+            table.add("Watcher", "running (pid \(current.pid), \(current.source), \(Int(current.eventsPerSecond)) events/s, \(current.eventsLost) lost)")
+        } else if let identity = watcher.identity, watcher.running {
             table.add("Watcher", "running (pid \(identity.pid)\(identity.source.map { ", \($0)" } ?? ""); another version of duet: restart it for its rates)")
         } else {
             table.add("Watcher", "not running (start `duet watch \(mount)`)")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DuetFS
+import DuetWatch
 import Foundation
 import Logging
 
@@ -18,7 +19,7 @@ struct WatchCommand: ParsableCommand {
     var mounts: [String]
 
     @Option(help: "Event source: kernel (the Duet kernel framework, /dev/duet), bpf (eBPF probes), cachestat (polling sweeps: coarse), or auto (kernel when /dev/duet exists, else bpf when the kernel allows it, else cachestat).")
-    var source: EventSourceChoice = .auto
+    var source: WatchSourceChoice = .auto
 
     @Option(help: "Where the ledger lives (default /var/lib/duet/<uuid>); only with a single mount.", completion: .directory)
     var stateDir: String?
@@ -29,231 +30,50 @@ struct WatchCommand: ParsableCommand {
     @Flag(help: "Print status lines as JSON (versioned envelopes) on stdout, one each time watch.json is written (every 10 s, or every --log-interval if shorter).")
     var json = false
 
-    /// How often watch.json (what `duet status` shows) is rewritten: the log interval is for
-    /// people reading the journal and is long by default; the status file should stay fresh.
-    static let statusInterval: Double = 10
-
-    enum EventSourceChoice: String, ExpressibleByArgument, CaseIterable {
-        case auto, kernel, bpf, cachestat
-    }
-
     func validate() throws {
         if stateDir != nil, mounts.count > 1 { throw ValidationError("--state-dir names one file system's directory: give one mount with it") }
         if logInterval <= 0 { throw ValidationError("--log-interval must be positive") }
     }
 
     func run() throws {
-        if source == .kernel, !KernelEventSource.isAvailable {
-            Terminal.fail("--source kernel: \(KernelEventSource.unsupportedReason() ?? "\(KernelEventSource.devicePath) is missing"); use --source bpf, cachestat or auto",
-                          status: .eventSourceUnavailable)
+        if let reason = source.unavailableReason {
+            Terminal.fail("--source \(source.rawValue): \(reason); use --source bpf, cachestat or auto", status: .eventSourceUnavailable)
         }
         try Terminal.requireRoot(for: "duet watch")
         var logger = Logger(label: "duet.watch")
         logger.logLevel = .info
         // Trap the signals before anything starts, so a stop request during start-up is not lost.
-        let stop = DispatchSemaphore(value: 0)
-        let signals = SignalTrap([SIGINT, SIGTERM]) { stop.signal() }
+        let stop = WatchStopRequest()
+        let signals = SignalTrap([SIGINT, SIGTERM]) { stop.request() }
         defer { signals.release() }
-        let table = try MountTable.current()
-        var watchers: [(mount: String, fsid: FileSystemID, ledger: Ledger, watcher: CreditWatcher, status: WatchStatusFile)] = []
-        // One watcher per file system whatever its --state-dir; held until the process ends.
-        var fileSystemLocks: [FileSystemLock] = []
-        defer { withExtendedLifetime(fileSystemLocks) {} }
-        defer { for entry in watchers { entry.watcher.stop(); entry.status.remove() } }
+        let session = try WatchSession(source: source, stateDirectory: stateDir, logInterval: logInterval, stop: stop,
+                                       warn: { [logger] in logger.warning("\($0)") })
+        defer { session.stop() }
         for mount in mounts {
-            let fileSystem = try FileSystem(path: mount)
-            let info = try fileSystem.info()
-            let directory = stateDir ?? Ledger.defaultDirectory(for: info.fsid)
-            fileSystemLocks.append(try FileSystemLock(task: "watch", fileSystem: info.fsid, stateDirectory: directory))
-            let ledger: Ledger
-            do {
-                ledger = try Ledger.open(fileSystem: info.fsid, directory: directory)
-            } catch .locked {
-                throw DuetError(.system(errno: EBUSY), "cannot open the ledger of \(mount) in \(directory): another process holds it (is another `duet watch` running?)")
-            } catch {
-                throw DuetError(.malformed, "cannot open the ledger of \(mount) in \(directory): \(error)")
-            }
-            if let warning = ledger.loadReport.damageWarning(journal: directory + "/journal") { logger.warning("\(warning)") }
-            let device = try table.btrfsEntry(containing: mount).kernelDevice
-            let creditor = try Creditor(fileSystem: fileSystem, ledger: ledger, device: device)
-            let (watcher, eventSource) = try Self.startWatcher(source, mount: mount, device: device, creditor: creditor, ledger: ledger, logger: logger)
-            let status = WatchStatusFile(directory: directory)
-            status.write(WatchReport(mountPath: mount, uuid: info.fsid.description, source: eventSource.name, pid: getpid(), updatedAt: Date(),
-                                     eventsPerSecond: 0, pageEventsPerSecond: 0, eventsDelivered: 0, eventsLost: 0, creditor: creditor.statistics, flushFailures: 0))
-            watchers.append((mount, info.fsid, ledger, watcher, status))
-            logger.info("watching \(mount) (\(info.fsid)) with \(eventSource.name), ledger in \(directory)")
+            let watched = try session.add(mount: mount)
+            logger.info("watching \(mount) (\(watched.fsid)) with \(watched.source), ledger in \(watched.stateDirectory)")
         }
-
-        var previous: [String: (source: EventSourceStatistics, pageEvents: UInt64)] = [:]
-        var windows: [String: WatchLogWindow] = [:]
-        var last = Date()
-        while stop.wait(timeout: .now() + min(Self.statusInterval, logInterval)) == .timedOut {
-            let now = Date()
-            let elapsed = now.timeIntervalSince(last)
-            last = now
-            for entry in watchers {
-                let statistics = entry.watcher.source.statistics
-                let creditor = entry.watcher.creditor.statistics
-                let before = previous[entry.mount] ?? (EventSourceStatistics(), 0)
-                previous[entry.mount] = (statistics, creditor.pageEvents)
-                let report = WatchReport(mountPath: entry.mount, uuid: entry.fsid.description, source: entry.watcher.source.name,
-                                         pid: getpid(), updatedAt: now,
-                                         eventsPerSecond: Double(statistics.delivered - before.source.delivered) / elapsed,
-                                         pageEventsPerSecond: Double(creditor.pageEvents - before.pageEvents) / elapsed,
-                                         eventsDelivered: statistics.delivered, eventsLost: statistics.lost,
-                                         creditor: creditor,
-                                         flushFailures: entry.watcher.flushFailures.count)
-                entry.status.write(report)
+        while let ticks = session.next() {
+            for tick in ticks {
                 if json {
-                    if let line = try? JSONEnvelope(command: "watch", result: report).render(compact: true) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
-                } else {
-                    var window = windows[entry.mount] ?? WatchLogWindow(start: now.addingTimeInterval(-elapsed))
-                    if let line = window.line(for: report, at: now, interval: logInterval) { logger.info("\(entry.mount): \(line)") }
-                    windows[entry.mount] = window
+                    if let line = try? JSONEnvelope(command: "watch", result: tick.report).render(compact: true) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+                } else if let summary = tick.logSummary {
+                    logger.info("\(tick.mountPath): \(Self.logLine(summary))")
                 }
-                if statistics.lost > before.source.lost {
-                    logger.warning("\(entry.mount): \(statistics.lost - before.source.lost) events lost in the last \(Int(elapsed)) s: credit for those pages is not recorded (safe), but raise the ring buffer if it persists")
+                if tick.rates.lost > 0 {
+                    logger.warning("\(tick.mountPath): \(tick.rates.lost) events lost in the last \(Int(tick.elapsedSeconds)) s: credit for those pages is not recorded (safe), but raise the ring buffer if it persists")
                 }
             }
         }
         logger.info("stopping: settling held pages and flushing the ledger")
     }
 
-    /// Starts a watcher with the chosen source. With `auto`, a source that fails to start (the
-    /// kernel's 64 Duet tasks in use, a probe the kernel refuses) gives way to the next: kernel,
-    /// then bpf, then cachestat.
-    static func startWatcher(_ choice: EventSourceChoice, mount: String, device: UInt32, creditor: Creditor, ledger: Ledger,
-                             logger: Logger) throws -> (CreditWatcher, any EventSource) {
-        let candidates: [EventSourceChoice] = choice != .auto ? [choice]
-            : (KernelEventSource.isSupported ? [.kernel] : []) + (BPFEventSource.isSupported ? [.bpf] : []) + [.cachestat]
-        func start(_ candidate: EventSourceChoice) throws -> (CreditWatcher, any EventSource) {
-            let eventSource = try makeSource(candidate, mount: mount, device: device)
-            // Flushed every second: a scrub running beside the watcher reads the ledger from disk.
-            let watcher = CreditWatcher(source: eventSource, creditor: creditor, flushInterval: 1, flush: { try ledger.flush() })
-            try watcher.start()
-            return (watcher, eventSource)
-        }
-        for (index, candidate) in candidates.dropLast().enumerated() {
-            do {
-                return try start(candidate)
-            } catch {
-                logger.warning("\(mount): the \(candidate.rawValue) source did not start (\(error)); trying \(candidates[index + 1].rawValue)")
-            }
-        }
-        return try start(candidates[candidates.count - 1])
-    }
-
-    static func makeSource(_ choice: EventSourceChoice, mount: String, device: UInt32) throws -> any EventSource {
-        switch choice {
-        case .kernel:
-            return KernelEventSource(mount: mount, device: device)
-        case .bpf:
-            return try BPFEventSource(mounts: [mount])
-        case .cachestat, .auto:
-            return CachestatPollingSource(scanner: try CachestatScanner(mounts: [mount]), scope: .fileSystem(device: device))
-        }
+    /// The periodic log line: records as the source delivered them (the eBPF source merges runs
+    /// of pages into one), then the same events counted per page.
+    static func logLine(_ summary: WatchLogSummary) -> String {
+        "\(Int(summary.eventsPerSecond)) events/s (\(Int(summary.pageEventsPerSecond)) page events/s) in the last \(Int(summary.seconds.rounded())) s, "
+            + "\(summary.lost) lost, \(ByteCount.human(summary.creditedBytes)) credited (\(ByteCount.human(summary.totalCreditedBytes)) since start)"
     }
 }
 
-/// The periodic log line of one file system: rates over the whole `--log-interval` window, and
-/// nothing for a window in which no event arrived and nothing was credited or lost, so an idle
-/// file system stays quiet in the journal.
-struct WatchLogWindow {
-    var start: Date
-    var delivered: UInt64 = 0
-    var pageEvents: UInt64 = 0
-    var credited: UInt64 = 0
-    var lost: UInt64 = 0
-
-    /// The line to log now, if the window is over and something happened in it; starts the next.
-    mutating func line(for report: WatchReport, at now: Date, interval: Double) -> String? {
-        let seconds = now.timeIntervalSince(start)
-        // Ticks are not exact: a window that is all but over counts as over.
-        guard seconds >= interval * 0.99 else { return nil }
-        let events = report.eventsDelivered - delivered, pages = report.creditor.pageEvents - pageEvents
-        let bytes = report.creditor.bytesCredited - credited, lostNow = report.eventsLost - lost
-        defer {
-            self = WatchLogWindow(start: now, delivered: report.eventsDelivered, pageEvents: report.creditor.pageEvents,
-                                  credited: report.creditor.bytesCredited, lost: report.eventsLost)
-        }
-        guard events > 0 || bytes > 0 || lostNow > 0 else { return nil }
-        // Records as the source delivered them (the eBPF source merges runs of pages into one),
-        // then the same events counted per page.
-        return "\(Int(Double(events) / seconds)) events/s (\(Int(Double(pages) / seconds)) page events/s) in the last \(Int(seconds.rounded())) s, "
-            + "\(lostNow) lost, \(ByteCount.human(bytes)) credited (\(ByteCount.human(report.creditor.bytesCredited)) since start)"
-    }
-}
-
-/// What a running watcher reports, in `<state dir>/watch.json` and with `--json`.
-struct WatchReport: Codable {
-    var mountPath: String
-    /// The file system's UUID (its fsid, as `btrfs filesystem show` prints it).
-    var uuid: String
-    var source: String
-    var pid: Int32
-    var updatedAt: Date
-    /// Only in `duet status`: seconds since `updatedAt` when it read the report (over 10 s, or the
-    /// `--log-interval` if shorter, means the watcher is stuck or gone).
-    var ageSeconds: Double?
-    /// Records per second as the source delivered them (the eBPF source merges runs of pages).
-    var eventsPerSecond: Double
-    /// The same counted per page (`CreditorStatistics.pageEvents`).
-    var pageEventsPerSecond: Double
-    var eventsDelivered: UInt64
-    var eventsLost: UInt64
-    var creditor: CreditorStatistics
-    var flushFailures: UInt64
-
-    init(mountPath: String, uuid: String, source: String, pid: Int32, updatedAt: Date, eventsPerSecond: Double, pageEventsPerSecond: Double,
-         eventsDelivered: UInt64, eventsLost: UInt64, creditor: CreditorStatistics, flushFailures: UInt64) {
-        self.mountPath = mountPath
-        self.uuid = uuid
-        self.source = source
-        self.pid = pid
-        self.updatedAt = updatedAt
-        self.eventsPerSecond = eventsPerSecond
-        self.pageEventsPerSecond = pageEventsPerSecond
-        self.eventsDelivered = eventsDelivered
-        self.eventsLost = eventsLost
-        self.creditor = creditor
-        self.flushFailures = flushFailures
-    }
-}
-
-/// `watch.json` beside the ledger: lets `duet status` tell whether a watcher runs, and its rates.
-struct WatchStatusFile {
-    let directory: String
-    var path: String { directory + "/watch.json" }
-
-    func write(_ report: WatchReport) {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        guard let data = try? encoder.encode(report) else { return }
-        try? AtomicFile.write(data, to: path)
-    }
-
-    /// What every version of the watcher has written: enough to tell whether one runs.
-    struct Identity: Codable {
-        var pid: Int32
-        var source: String?
-    }
-
-    /// The report, and the writer's identity even when the report is from another version of
-    /// duet (a watcher started before an upgrade keeps running: it must not look stopped).
-    func read() -> (report: WatchReport?, identity: Identity?) {
-        guard let data = try? AtomicFile.read(path) else { return (nil, nil) }
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        let report = try? decoder.decode(WatchReport.self, from: data)
-        return (report, report.map { Identity(pid: $0.pid, source: $0.source) } ?? (try? decoder.decode(Identity.self, from: data)))
-    }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-
-    /// Whether `pid` is a running `duet watch`: a watcher killed with -9 leaves its file behind,
-    /// and its pid may since belong to another process.
-    static func isWatcher(pid: Int32) -> Bool {
-        guard kill(pid, 0) == 0, let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-        return data.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == "watch" }
-    }
-}
+extension WatchSourceChoice: ExpressibleByArgument {}

@@ -1,6 +1,7 @@
 @testable import duet
 import DuetFS
 import DuetScrub
+import DuetWatch
 import Foundation
 import Testing
 

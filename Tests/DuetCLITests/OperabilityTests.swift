@@ -1,5 +1,6 @@
 @testable import duet
 import DuetTestSupport
+import DuetWatch
 import Foundation
 import Testing
 
@@ -71,37 +72,13 @@ struct OperabilityTests {
         #expect(!JournalStream.matches("1:2:3", device: 1, inode: 2))
     }
 
-    static func report(delivered: UInt64, pages: UInt64, credited: UInt64, lost: UInt64 = 0) -> WatchReport {
-        var creditor = CreditorStatisticsForTest.make(pageEvents: pages, bytesCredited: credited)
-        creditor.events = delivered
-        return WatchReport(mountPath: "/srv", uuid: "f", source: "bpf", pid: 1, updatedAt: Date(), eventsPerSecond: 0, pageEventsPerSecond: 0,
-                           eventsDelivered: delivered, eventsLost: lost, creditor: creditor, flushFailures: 0)
-    }
-
-    @Test("The watcher's periodic line: once per --log-interval, and none for a quiet window")
-    func watchLogWindow() {
-        let start = Date(timeIntervalSince1970: 1_000_000)
-        var window = WatchLogWindow(start: start)
-        // Within the interval: nothing, however busy.
-        #expect(window.line(for: Self.report(delivered: 10, pages: 100, credited: 4096), at: start + 1800, interval: 3600) == nil)
-        // The window is over: rates over its whole length, page events labelled as such.
-        let line = window.line(for: Self.report(delivered: 3600, pages: 36000, credited: 1 << 20), at: start + 3600, interval: 3600)
-        #expect(line == "1 events/s (10 page events/s) in the last 3600 s, 0 lost, 1.00MiB credited (1.00MiB since start)")
-        // A quiet hour: no line.
-        #expect(window.line(for: Self.report(delivered: 3600, pages: 36000, credited: 1 << 20), at: start + 7200, interval: 3600) == nil)
-        // Events lost count as something happening.
-        #expect(window.line(for: Self.report(delivered: 3600, pages: 36000, credited: 1 << 20, lost: 2), at: start + 10800, interval: 3600)?
-            .contains("2 lost") == true)
-    }
-}
-
-import DuetFS
-
-enum CreditorStatisticsForTest {
-    static func make(pageEvents: UInt64, bytesCredited: UInt64) -> CreditorStatistics {
-        var statistics = CreditorStatistics()
-        statistics.pageEvents = pageEvents
-        statistics.bytesCredited = bytesCredited
-        return statistics
+    @Test("The watcher's periodic line: rates over the window, page events labelled as such")
+    func watchLogLine() {
+        // The window rules (once per --log-interval, none for a quiet window) are DuetWatchTests'.
+        let summary = WatchLogSummary(seconds: 3600, events: 3590, pageEvents: 35900, lost: 0, creditedBytes: 1 << 20 - 4096,
+                                      totalCreditedBytes: 1 << 20)
+        #expect(WatchCommand.logLine(summary) == "0 events/s (9 page events/s) in the last 3600 s, 0 lost, 1020.00KiB credited (1.00MiB since start)")
+        let hour = WatchLogSummary(seconds: 3599.6, events: 3600, pageEvents: 36000, lost: 2, creditedBytes: 1 << 20, totalCreditedBytes: 3 << 20)
+        #expect(WatchCommand.logLine(hour) == "1 events/s (10 page events/s) in the last 3600 s, 2 lost, 1.00MiB credited (3.00MiB since start)")
     }
 }
