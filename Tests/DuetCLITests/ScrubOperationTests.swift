@@ -33,8 +33,7 @@ struct ScrubOperationTests {
                 writer.waitUntilExit()
             }
             // Let the writer get going: its first snapshot exists after 40 rounds.
-            for _ in 0..<600 where !FileManager.default.fileExists(atPath: testFS.path("snap40")) { usleep(50_000) }
-            #expect(FileManager.default.fileExists(atPath: testFS.path("snap40")), "the writer did not get going")
+            try Eventually.wait(what: "the writer to get going (its snapshot snap40)") { FileManager.default.fileExists(atPath: testFS.path("snap40")) }
             for run in 0..<4 {
                 #expect(writer.isRunning, "the writer must be busy during every scrub")
                 let outcome = try ScrubRun.run("start", testFS, stateDirectory: ScrubRun.stateDirectory(testFS), ["--full"])
@@ -61,10 +60,9 @@ struct ScrubOperationTests {
             try scrub.run()
             // Wait for a checkpoint that shows progress, then kill without warning.
             let store = ScrubStateStore(directory: state)
-            var progressed = false
-            for _ in 0..<200 {
-                usleep(100_000)
-                if let record = try? store.load(), record.counters.dataVerified > 0 { progressed = true; break }
+            let progressed = Eventually.poll(timeout: 20, every: 0.1) {
+                guard let record = try? store.load() else { return false }
+                return record.counters.dataVerified > 0
             }
             kill(scrub.processIdentifier, SIGKILL)
             scrub.waitUntilExit()
@@ -104,7 +102,7 @@ struct ScrubOperationTests {
                 let errors = Pipe()
                 scrub.standardError = errors
                 try scrub.run()
-                for _ in 0..<100 where !store.isLocked() { usleep(100_000) }
+                try Eventually.wait(what: "the scrub to take its lock") { store.isLocked() }
                 return (scrub, errors)
             }
             let resumeHint = "`duet scrub resume \(testFS.mountPoint) --state-dir \(state)` continues it"
@@ -116,9 +114,9 @@ struct ScrubOperationTests {
             #expect(second.errorOutput.split(separator: "\n").count == 1)
 
             // While it runs, status shows how far it got and the time left at its pace.
-            for _ in 0..<100 {
-                if let record = try? store.load(), record.counters.verified > 0, record.elapsedSeconds > 1 { break }
-                usleep(100_000)
+            Eventually.poll(timeout: 15, every: 0.1) {
+                guard let record = try? store.load() else { return false }
+                return record.counters.verified > 0 && record.elapsedSeconds > 1
             }
             let text = try DuetBinary.run(["scrub", "status", "--state-dir", state, testFS.mountPoint])
             let progress = try #require(text.output.split(separator: "\n").first { $0.hasPrefix("Progress:") }, "\(text.output)")
@@ -145,7 +143,10 @@ struct ScrubOperationTests {
 
             // Ctrl-C (SIGINT) of a resumed scrub: the same.
             let (resumed, resumedErrors) = try startScrub("resume")
-            usleep(500_000)
+            try Eventually.wait(what: "the resumed scrub to record that it runs") {
+                guard let record = try? store.load() else { return false }
+                return record.pid == resumed.processIdentifier && record.status == .running
+            }
             kill(resumed.processIdentifier, SIGINT)
             resumed.waitUntilExit()
             #expect(resumed.terminationStatus == 5)
@@ -195,9 +196,8 @@ struct ScrubOperationTests {
             try testFS.writeFile("busy", size: 64 << 20, seed: 69)
             try testFS.sync()
             try TestFileSystem.dropCaches()
-            let busy = try BusyReader(file: testFS.path("busy"), seconds: 60)
+            let busy = try BusyReader(file: testFS.path("busy"), seconds: 60)  // returns once reading
             defer { busy.stop() }
-            usleep(300_000)
             // Without the deadline the first read alone would wait `IdleMonitor.maximumWait` (60 s).
             let outcome = try ScrubRun.run("start", testFS, stateDirectory: ScrubRun.stateDirectory(testFS), ["--idle", "--deadline", "8s"])
             let record = try #require(outcome.record)

@@ -28,7 +28,7 @@ struct ScrubResumeTests {
         scrub.standardOutput = FileHandle.nullDevice
         scrub.standardError = FileHandle.nullDevice
         try scrub.run()
-        for _ in 0..<3000 where scrub.isRunning && !due(scrub.processIdentifier) { usleep(10_000) }
+        Eventually.poll(timeout: 30, every: 0.01) { !scrub.isRunning || due(scrub.processIdentifier) }
         kill(scrub.processIdentifier, signal)
         scrub.waitUntilExit()
         return scrub.terminationStatus
@@ -130,14 +130,9 @@ struct ScrubResumeTests {
             try scrub.run()
             // Kill once the saved cursor is inside the extent, well before the bad sector.
             let store = ScrubStateStore(directory: state)
-            var inside = false
-            for _ in 0..<600 {
-                usleep(20_000)
-                if let cursor = (try? store.load())?.cursorsByDevice[victim.deviceID],
-                   cursor > start.physical + (1 << 20), cursor < victim.physical - (16 << 20) {
-                    inside = true
-                    break
-                }
+            let inside = Eventually.poll(timeout: 12, every: 0.02) {
+                guard let cursor = (try? store.load())?.cursorsByDevice[victim.deviceID] else { return false }
+                return cursor > start.physical + (1 << 20) && cursor < victim.physical - (16 << 20)
             }
             kill(scrub.processIdentifier, SIGKILL)
             scrub.waitUntilExit()

@@ -36,7 +36,9 @@ struct ScrubServiceTests {
             // No scrub recorded: resume finds nothing (2), so a new one starts; stopped, it exits 5.
             let first = try Self.service(["--limit", "20M", "--state-dir", state, testFS.mountPoint])
             // The lock is taken before the first record is written: wait for both.
-            for _ in 0..<100 where !(store.isLocked() && (try? store.load()) != nil) { usleep(100_000) }
+            try Eventually.wait(what: "the scrub to take the lock and write its first record") {
+                store.isLocked() && (try? store.load()) != nil
+            }
             let running = try #require(try store.load())
             #expect(running.status == .running)
             kill(first.processIdentifier, SIGTERM)

@@ -100,14 +100,13 @@ struct ScrubStateSafetyTests {
                 scrub.waitUntilExit()
             }
             let store = ScrubStateStore(directory: testFS.directory + "/a")
-            for _ in 0..<100 where !store.isLocked() { usleep(50_000) }
-            #expect(store.isLocked())
+            try Eventually.wait(what: "the scrub to take its lock") { store.isLocked() }
             // While it runs, status shows how far it is and about how long is left.
             var progress = ""
-            for _ in 0..<100 where !progress.contains(" left") {
-                usleep(100_000)
+            try Eventually.poll(timeout: 15, every: 0.1) {
                 let status = try DuetBinary.run(["scrub", "status", "--state-dir", testFS.directory + "/a", testFS.mountPoint])
                 progress = status.output.split(separator: "\n").first { $0.hasPrefix("Progress:") }.map(String.init) ?? ""
+                return progress.contains(" left")
             }
             #expect(progress.contains("% done, about ") && progress.hasSuffix(" left"), "\(progress)")
             let second = try ScrubRun.run("start", testFS, stateDirectory: testFS.directory + "/b")
@@ -140,8 +139,11 @@ struct ScrubStateSafetyTests {
             scrub.standardError = errors
             try scrub.run()
             let store = ScrubStateStore(directory: state)
-            for _ in 0..<100 where (try? store.load())?.status != .running { usleep(50_000) }
-            usleep(500_000)  // into the first read's throttle wait (a 4 MiB read owes over an hour at 1 KiB/s)
+            try Eventually.wait(what: "the scrub to record that it runs") { (try? store.load())?.status == .running }
+            // Not a wait on a condition: nothing shows from outside that the scrub is inside the
+            // first read's throttle wait (a 4 MiB read owes over an hour at 1 KiB/s); it is there
+            // soon after it records that it runs, and a SIGTERM must stop it anywhere anyway.
+            usleep(500_000)
             let sent = Date()
             kill(scrub.processIdentifier, SIGTERM)
             let exited = DispatchSemaphore(value: 0)
@@ -274,10 +276,14 @@ final class WatchProcess {
         process.standardError = FileHandle.nullDevice
         try process.run()
         // Running once its status file names it.
-        for _ in 0..<200 {
-            if let data = try? AtomicFile.read(state + "/watch.json"), String(decoding: data, as: UTF8.self).contains("\"pid\":\(process.processIdentifier)") { break }
-            if !process.isRunning { break }
-            usleep(50_000)
+        do {
+            try Eventually.wait(what: "duet watch to name itself in \(state)/watch.json") {
+                if let data = try? AtomicFile.read(state + "/watch.json"), String(decoding: data, as: UTF8.self).contains("\"pid\":\(process.processIdentifier)") { return true }
+                return !process.isRunning
+            }
+        } catch {
+            stop()
+            throw error
         }
     }
 

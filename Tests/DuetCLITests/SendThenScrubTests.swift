@@ -89,9 +89,9 @@ struct SendThenScrubTests {
             #expect(jsonUInt64(total["creditedBytes"]) == UInt64(4 * Self.fileSize))
             // The watcher applies the inbox within its next flush (every second).
             var pending = 1
-            for _ in 0..<50 where pending > 0 {
-                usleep(100_000)
+            Eventually.poll(timeout: 10, every: 0.1) {
                 pending = ((try? FileManager.default.contentsOfDirectory(atPath: state + "/inbox")) ?? []).count
+                return pending == 0
             }
             #expect(pending == 0, "the watcher took the submission in")
 
@@ -149,10 +149,12 @@ struct SendThenScrubTests {
             try scrub.run()
             let store = ScrubStateStore(directory: state)
             var seenAhead: [UInt64] = []
-            while scrub.isRunning {
-                usleep(200_000)
+            // Samples the checkpoints until the scrub ends.
+            Eventually.poll(timeout: 300, every: 0.2) {
                 if let record = try? store.load(), record.status == .running, let ahead = record.verifiedAheadBytes { seenAhead.append(ahead) }
+                return !scrub.isRunning
             }
+            scrub.waitUntilExit()
             let record = try #require(try store.load())
             #expect(scrub.terminationStatus == 0)
             #expect(record.status == .finished)

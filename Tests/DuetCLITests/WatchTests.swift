@@ -17,7 +17,15 @@ struct WatchTests {
         // A watcher killed with -9 leaves its status file: only this one's counts as ready.
         try? FileManager.default.removeItem(atPath: state + "/watch.json")
         try watch.run()
-        for _ in 0..<100 where !FileManager.default.fileExists(atPath: state + "/watch.json") { usleep(100_000) }
+        do {
+            try Eventually.wait(what: "duet watch to write \(state)/watch.json") {
+                FileManager.default.fileExists(atPath: state + "/watch.json") || !watch.isRunning
+            }
+        } catch {
+            stop(watch)
+            throw error
+        }
+        guard watch.isRunning else { throw HarnessError("duet watch exited with status \(watch.terminationStatus) before it was ready") }
         return watch
     }
 
@@ -37,8 +45,24 @@ struct WatchTests {
     /// the machine evicts inside the settle window is rightly never credited: callers hold a file to
     /// its size less a small margin, and the scrub exactly to what the ledger held.
     static func waitForCredits(_ names: [String], size: UInt64, _ testFS: TestFileSystem, state: String) throws {
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline, try names.contains(where: { try credited($0, testFS, state: state) < size }) { usleep(200_000) }
+        try Eventually.poll(timeout: 20, every: 0.2) { try !names.contains(where: { try credited($0, testFS, state: state) < size }) }
+    }
+
+    /// The creditor counters of the running watcher's `watch.json` (rewritten every `--log-interval`).
+    static func creditorCounters(state: String) -> [String: UInt64]? {
+        guard let data = try? AtomicFile.read(state + "/watch.json"),
+              let report = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let creditor = report["creditor"] as? [String: Any] else { return nil }
+        return creditor.compactMapValues { jsonUInt64($0) }
+    }
+
+    /// Waits until the watcher has held at least `pages` pages and holds none now: each was
+    /// settled (credited or skipped), cancelled or dropped, so stopping it loses no credit.
+    static func waitUntilSettled(heldAtLeast pages: UInt64, state: String) throws {
+        try Eventually.wait(timeout: 30, every: 0.2, what: "the watcher to hold \(pages) pages and settle them all: \(creditorCounters(state: state) ?? [:])") {
+            guard let counters = creditorCounters(state: state), let held = counters["pagesHeld"], held >= pages else { return false }
+            return (counters["pagesSettled"] ?? 0) + (counters["pagesCancelled"] ?? 0) + (counters["pagesOverflowed"] ?? 0) >= held
+        }
     }
 
     static func read(_ path: String) throws {
@@ -63,7 +87,7 @@ struct WatchTests {
 
             let watch = try Self.startWatch(testFS, state: state)
             for index in 0..<4 { try Self.read(testFS.path("f\(index)")) }
-            sleep(3)   // settle window (1.5 s) + settle cadence + event delivery, with room for a loaded machine
+            try Self.waitUntilSettled(heldAtLeast: 4 * (24 << 20) / 4096, state: state)
             Self.stop(watch)
             #expect(watch.terminationStatus == 0)
             // What the watcher credited. A page the machine evicts inside the settle window is
@@ -137,10 +161,9 @@ struct WatchTests {
             watch.waitUntilExit()
             // The kernel frees a released program after an RCU grace period, not synchronously.
             var remaining = Set<Int>()
-            for _ in 0..<50 {
+            try Eventually.poll(timeout: 5, every: 0.1) {
                 remaining = held.intersection(try BPFPrograms.loaded().keys)
-                if remaining.isEmpty { break }
-                usleep(100_000)
+                return remaining.isEmpty
             }
             #expect(remaining.isEmpty, "probes of the killed watcher still loaded: \(remaining)")
 

@@ -75,12 +75,7 @@ private final class EventCollector: @unchecked Sendable {
 
     /// Polls until `condition` holds (true) or `seconds` pass (false).
     func wait(seconds: Double = 10, until condition: ([CacheEvent]) -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition(all) { return true }
-            usleep(20_000)
-        }
-        return condition(all)
+        Eventually.poll(timeout: seconds, every: 0.02) { condition(all) }
     }
 
     /// Pages covered by events of `kind` for one inode of one root.
@@ -279,13 +274,18 @@ struct BPFEventSourceTests {
             let size = 4 << 20
             try fs.writeFile("big", size: size, seed: 5)
             try TestFileSystem.dropCaches()
-            // One page of ring buffer (about 73 records) and a consumer that stalls on its first batch.
+            // One page of ring buffer (about 73 records) and a consumer that stalls on its first
+            // batch until every read is done, so the reads' records cannot all fit.
             let source = try BPFEventSource(mounts: [fs.mountPoint],
                                             configuration: .init(ringBufferBytes: 4096, pollIntervalMilliseconds: 50))
             let collector = EventCollector()
             let stalled = EventCounter()
+            let readsDone = DispatchSemaphore(value: 0)
             try source.start { batch in
-                if stalled.count == 0 { usleep(500_000) }
+                if stalled.count == 0 {
+                    _ = readsDone.wait(timeout: .now() + 30)
+                    readsDone.signal()  // for a later batch, should this one have been empty
+                }
                 stalled.deliver(batch)
                 collector.deliver(batch)
             }
@@ -300,8 +300,8 @@ struct BPFEventSourceTests {
                 _ = pread(fd, &page, page.count, off_t(index) * off_t(pageSize))
             }
             close(fd)
-            usleep(700_000)
-            source.stop()
+            readsDone.signal()
+            source.stop()  // drains what the ring buffer holds before it returns
             let statistics = source.statistics
             let inode = try BtrfsFacts.inode(fs.path("big"))
             let seen = UInt64(collector.all.filter { $0.inode == inode && $0.kind == .added }.count)
@@ -324,7 +324,7 @@ struct BPFEventSourceTests {
             #expect(bpfProgramIDs(heldBy: "self").isDisjoint(with: ours), "stop() left descriptors open")
             // The kernel frees a released program after an RCU grace period, not synchronously.
             var remaining: [Int] = []
-            let gone = waitUntil(seconds: 5) {
+            let gone = Eventually.poll(timeout: 5) {
                 remaining = ((try? loadedBPFPrograms()) ?? [:]).keys.filter { ours.contains($0) }
                 return remaining.isEmpty
             }
@@ -363,7 +363,7 @@ struct BPFEventSourceTests {
             process.waitUntilExit()
             #expect(process.terminationReason == .uncaughtSignal)
             var remaining: [Int: String] = [:]
-            let gone = waitUntil(seconds: 5) {
+            let gone = Eventually.poll(timeout: 5) {
                 remaining = (try? loadedBPFPrograms().filter { held.contains($0.key) }) ?? [:]
                 return remaining.isEmpty
             }
@@ -460,15 +460,6 @@ private final class EventCounter: @unchecked Sendable {
         count += batch.count
         lock.unlock()
     }
-}
-
-private func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if condition() { return true }
-        usleep(50_000)
-    }
-    return condition()
 }
 
 /// A tiny C program that loads the probes through the same loader (Sources/CDuetBPF/loader.c),

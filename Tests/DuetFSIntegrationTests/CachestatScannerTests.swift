@@ -24,12 +24,21 @@ final class ScannerEventSink: Sendable {
     }
 
     func wait(seconds: Double = 10, until condition: ([CacheEvent]) -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition(all) { return true }
-            usleep(20_000)
-        }
-        return condition(all)
+        Eventually.poll(timeout: seconds, every: 0.02) { condition(all) }
+    }
+}
+
+/// The polling source takes pages that appear in a file whose mtime or ctime is less than 50 ms
+/// older than the previous sweep's start for written, not read. Waits until `path`'s times lie
+/// far enough in the past that a sweep starting from now counts its new pages as read.
+func waitUntilTimesAreOld(_ path: String) throws {
+    var info = stat()
+    guard stat(path, &info) == 0 else { throw HarnessError("stat \(path): \(String(cString: strerror(errno)))") }
+    func seconds(_ time: timespec) -> Double { Double(time.tv_sec) + Double(time.tv_nsec) / 1e9 }
+    let newest = max(seconds(info.st_mtim), seconds(info.st_ctim))
+    // 50 ms of the source's widening for coarse timestamps, and as much again for the clock tick.
+    try Eventually.wait(timeout: 10, every: 0.01, what: "the times of \(path) to be 100 ms old") {
+        Date().timeIntervalSince1970 > newest + 0.1
     }
 }
 
@@ -165,7 +174,7 @@ extension PageCacheIntegrationTests {
                 let sink = ScannerEventSink()
                 // The file's times must be older than the baseline sweep, or pages that appear in it
                 // count as written. No pause after `start`: it returns once the baseline is taken.
-                usleep(300_000)
+                try waitUntilTimesAreOld(fs.path("f"))
                 try source.start(deliver: sink.deliver)
                 defer { source.stop() }
                 try MappingFiles.readPages(fs.path("f"), [5..<9])

@@ -77,30 +77,55 @@ extension PageCacheIntegrationTests {
         /// cancels the credit of what they evicted: such pages are read again, up to three more times.
         /// Returns how many times the files were read.
         @discardableResult
-        static func readUntilCredited(_ paths: [String], ledger: Ledger, expected: ExtentSet? = nil) throws -> Int {
+        static func readUntilCredited(_ paths: [String], ledger: Ledger, watcher: CreditWatcher, expected: ExtentSet? = nil) throws -> Int {
             var target = ExtentSet()
             for path in paths { for range in try MappingFiles.logicalRanges(path) { target.insert(range) } }
             if let expected { target = expected }
             for round in 1...4 {
                 for path in paths { try MappingFiles.readWhole(path) }
-                if Self.wait(seconds: 6, { target.subtracting(ExtentSet(ledger.credits().map(\.range))).isEmpty }) { return round }
+                if Eventually.poll(timeout: 6, { target.subtracting(ExtentSet(ledger.credits().map(\.range))).isEmpty }) { return round }
                 for path in paths {
                     let fd = open(path, O_RDONLY)
                     if fd >= 0 { posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED); close(fd) }
                 }
-                usleep(300_000)
+                // The eviction must be heard before the pages come back, or it cancels the new read.
+                if watcher.source is BPFEventSource {
+                    // Not a wait on a condition: the eBPF source's per-CPU runs reach user space
+                    // within one poll interval (50 ms here) and nothing marks that they did.
+                    usleep(100_000)
+                } else {
+                    try Self.catchUp(watcher)
+                }
             }
             return 4
         }
 
-        /// Waits until `condition` holds or `seconds` pass.
-        static func wait(seconds: Double = 15, _ condition: () throws -> Bool) rethrows -> Bool {
-            let deadline = Date().addingTimeInterval(seconds)
-            while Date() < deadline {
-                if try condition() { return true }
-                usleep(100_000)
+        /// Waits until the watcher's source has reported what happened before the call. The
+        /// polling source reports changes at its next sweep: two sweeps must end, as the first may
+        /// have begun before the call. The eBPF source needs nothing: its events go out as they
+        /// happen (within a 50 ms poll interval), and callers then wait on the creditor.
+        static func catchUp(_ watcher: CreditWatcher) throws {
+            guard let polling = watcher.source as? CachestatPollingSource else { return }
+            let start = polling.sweepStatistics.sweeps
+            try Eventually.wait(timeout: 15, every: 0.02, what: "two sweeps of the polling source") {
+                polling.sweepStatistics.sweeps >= start + 2
             }
-            return try condition()
+        }
+
+        /// Waits until `paths`' times are older than the start of the polling source's next sweep,
+        /// so pages of them read from now on count as read, not written (see `waitUntilTimesAreOld`).
+        static func waitUntilSweptAsOld(_ paths: [String], _ watcher: CreditWatcher) throws {
+            guard watcher.source is CachestatPollingSource else { return }
+            for path in paths { try waitUntilTimesAreOld(path) }
+            try Self.catchUp(watcher)
+        }
+
+        /// Waits until the creditor holds no page: every page heard so far has settled (and was
+        /// credited or skipped) or was cancelled, so a wrong credit would be in the ledger now.
+        static func waitUntilSettled(_ watcher: CreditWatcher) throws {
+            try Eventually.wait(timeout: 15, what: "the creditor to settle every held page (\(watcher.creditor.heldPages) held)") {
+                watcher.creditor.heldPages == 0
+            }
         }
 
         @Test("a file written then read credits only what was read from disk", arguments: CreditSourceKind.allCases)
@@ -112,19 +137,24 @@ extension PageCacheIntegrationTests {
                 let ledger = try scratch.open(fileSystem)
                 let recording = scratch.directory + "/events"
                 try Self.watching(kind, fs, ledger: ledger, recordTo: recording) { watcher in
-                    usleep(300_000)
                     try fs.writeFile("a", size: 1 << 20, seed: 1)
                     try fs.sync()
                     try fs.writeFile("b", size: 1 << 20, seed: 2)
                     try fs.sync()
-                    usleep(500_000)
+                    try Self.catchUp(watcher)  // the writes are heard
+                    let writesHeard = Date()
                     try TestFileSystem.dropCaches()
-                    usleep(500_000)
-                    try Self.readUntilCredited([fs.path("b")], ledger: ledger)
+                    try Self.waitUntilSweptAsOld([fs.path("b")], watcher)
+                    // Not a wait on a condition: an add heard within `reorderSeconds` after a write
+                    // to the same pages is not credited (the events may have crossed), and nothing
+                    // marks the end of that window. Let it pass, with the eBPF poll interval to spare.
+                    let left = kind.options.reorderSeconds + 0.1 - Date().timeIntervalSince(writesHeard)
+                    if left > 0 { usleep(UInt32(left * 1_000_000)) }
+                    try Self.readUntilCredited([fs.path("b")], ledger: ledger, watcher: watcher)
                     let b = try MappingFiles.logicalRanges(fs.path("b"))
                     let bytesOfB = b.reduce(UInt64(0)) { $0 + UInt64($1.count) }
-                    #expect(try Self.wait { ledger.credits().reduce(UInt64(0)) { $0 + UInt64($1.range.count) } >= bytesOfB })
-                    usleep(1_500_000)
+                    #expect(Eventually.poll(timeout: 15) { ledger.credits().reduce(UInt64(0)) { $0 + UInt64($1.range.count) } >= bytesOfB })
+                    try Self.waitUntilSettled(watcher)
                     let credited = ExtentSet(ledger.credits().map(\.range))
                     #expect(credited == ExtentSet(b), "\(kind): credited \(credited), B is \(b)")
                     let a = try MappingFiles.logicalRanges(fs.path("a"))
@@ -150,7 +180,7 @@ extension PageCacheIntegrationTests {
                 // The recording may end with B's adds (nothing happened after them), so they settle
                 // 1.5 s after the replay ends; a fixed 1.5 s sleep raced the settle tick, and `stop`
                 // does not force a final settle.
-                _ = Self.wait(seconds: 10) { ExtentSet(replayLedger.credits().map(\.range)) == live }
+                Eventually.poll(timeout: 10) { ExtentSet(replayLedger.credits().map(\.range)) == live }
                 watcher.stop()
                 #expect(ExtentSet(replayLedger.credits().map(\.range)) == live, "\(kind): replay of \(replay.recording.events.count) events")
             }
@@ -171,8 +201,8 @@ extension PageCacheIntegrationTests {
                 let disk = try Fiemap.extents(ofFileAt: fs.path("zst")).map { try #require(try lookup.extent(containing: $0.logical)).range }
                 #expect(disk.count == 8)
                 try Self.watching(kind, fs, ledger: ledger) { watcher in
-                    usleep(300_000)
-                    let reads = try Self.readUntilCredited([fs.path("zst")], ledger: ledger, expected: ExtentSet(disk))
+                    try Self.waitUntilSweptAsOld([fs.path("zst")], watcher)
+                    let reads = try Self.readUntilCredited([fs.path("zst")], ledger: ledger, watcher: watcher, expected: ExtentSet(disk))
                     #expect(ExtentSet(ledger.credits().map(\.range)) == ExtentSet(disk))
                     // Each read credits each extent at most once; a read again (after pages left the
                     // cache before they settled) credits again those that were already credited.
@@ -200,14 +230,25 @@ extension PageCacheIntegrationTests {
                 let watched = try MappingFiles.logicalRanges(fs.path("watched"))
                 let unwatched = try MappingFiles.logicalRanges(fs.path("unwatched"))
                 var ledger: Ledger? = try scratch.open(fileSystem)
-                try Self.watching(kind, fs, ledger: ledger!) { _ in
-                    usleep(300_000)
-                    try Self.readUntilCredited([fs.path("watched"), fs.path("unwatched")], ledger: ledger!)
+                try Self.watching(kind, fs, ledger: ledger!) { watcher in
+                    try Self.waitUntilSweptAsOld([fs.path("watched"), fs.path("unwatched")], watcher)
+                    try Self.readUntilCredited([fs.path("watched"), fs.path("unwatched")], ledger: ledger!, watcher: watcher)
                     #expect(ExtentSet(ledger!.credits().map(\.range)) == ExtentSet(watched + unwatched))
-                    // Rewrite one while watching.
+                    // Rewrite one while watching, and wait until the source has reported it and the
+                    // creditor holds nothing. The eBPF source reports 1 MiB dirtied (256 pages) and
+                    // more; the polling source may see nothing (the pages were cached and are clean
+                    // again after the fsync): its sweeps after the rewrite are what there is to wait on.
+                    let before = watcher.creditor.statistics.pageEvents
                     try MappingFiles.overwrite(fs.path("watched"), at: 0, TestData.bytes(count: 1 << 20, seed: 3))
                     try fs.sync()
-                    usleep(1_500_000)
+                    if watcher.source is BPFEventSource {
+                        try Eventually.wait(timeout: 15, what: "the creditor to hear the rewrite") {
+                            watcher.creditor.statistics.pageEvents >= before + 256
+                        }
+                    } else {
+                        try Self.catchUp(watcher)
+                    }
+                    try Self.waitUntilSettled(watcher)
                 }
                 // The watched rewrite: voided by the event (eBPF) or by the generation check (either).
                 #expect(try ledger!.validCredits(in: watched[0].lowerBound..<watched[watched.count - 1].upperBound, lookup: lookup).isEmpty)
@@ -241,12 +282,11 @@ extension PageCacheIntegrationTests {
                     let ledger = try scratch.open(fileSystem)
                     let chunks = try ChunkMap.load(from: fileSystem)
                     try Self.watching(.ebpf, fs, ledger: ledger) { watcher in
-                        usleep(300_000)
                         for i in 0..<300 { try MappingFiles.readWhole(fs.path("d/f\(i)")) }
                         func metadataCredits() -> [LedgerCredit] {
                             ledger.credits().filter { chunks.chunk(containing: $0.range.lowerBound)?.flags.contains(.metadata) == true }
                         }
-                        _ = Self.wait(seconds: 8) {
+                        Eventually.poll(timeout: 8) {
                             profile == .single ? !metadataCredits().isEmpty : watcher.creditor.statistics.bytesSkippedMultipleCopies > 0
                         }
                         let metadata = metadataCredits()

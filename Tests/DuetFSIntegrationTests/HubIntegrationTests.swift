@@ -18,8 +18,15 @@ struct HubIntegrationTests {
         return UInt64(status.st_ino)
     }
 
-    static func forwarder(to hub: Hub) -> @Sendable ([CacheEvent]) -> Void {
-        { hub.ingest($0) }
+    static func forwarder(to hub: Hub, _ sink: ScannerEventSink) -> @Sendable ([CacheEvent]) -> Void {
+        { hub.ingest($0); sink.deliver($0) }
+    }
+
+    /// Whether `events` hold both 1 MiB files read (all 256 pages of each) and `evicted` evicted.
+    static func sawReadsAndEviction(_ events: [CacheEvent], kept: UInt64, evicted: UInt64) -> Bool {
+        ScannerEventSink.pages(events, .added, root: 5, inode: kept).count >= 256
+            && ScannerEventSink.pages(events, .added, root: 5, inode: evicted).count >= 256
+            && ScannerEventSink.pages(events, .removed, root: 5, inode: evicted).count >= 256
     }
 
     @Test("state-based tasks see a read then an eviction cancel out; event-based tasks see both")
@@ -38,17 +45,20 @@ struct HubIntegrationTests {
             let state = hub.register(scope: .fileSystem(device: device), model: .stateBased, keySpace: .pages)
             let events = hub.register(scope: .fileSystem(device: device), model: .eventBased, keySpace: .pages)
             let source = try BPFEventSource(mounts: [testFS.mountPoint])
-            try source.start(deliver: Self.forwarder(to: hub))
+            let sink = ScannerEventSink()
+            try source.start(deliver: Self.forwarder(to: hub, sink))
             try Self.read(testFS.path("kept"))
             try Self.read(testFS.path("evicted"))
             let evicted = open(testFS.path("evicted"), O_RDONLY)
             posix_fadvise(evicted, 0, 0, POSIX_FADV_DONTNEED)
             close(evicted)
-            usleep(500_000)
-            source.stop()
-
             let kept = try Self.inode(testFS.path("kept"))
             let gone = try Self.inode(testFS.path("evicted"))
+            // The hub has been given both reads and the eviction.
+            let heard = Eventually.poll(timeout: 15) { Self.sawReadsAndEviction(sink.all, kept: kept, evicted: gone) }
+            try #require(heard, "the events of both reads and of the eviction did not arrive within 15 s")
+            source.stop()
+
             let stateItems = state.fetch(max: 10_000).filter { $0.inode == kept || $0.inode == gone }
             #expect(stateItems.allSatisfy { $0.inode == kept && $0.kinds.contains(.added) })
             #expect(stateItems.reduce(0) { $0 + $1.pageCount } == 256, "the kept file's pages, once each")

@@ -69,11 +69,10 @@ public enum ResourceJanitor {
 
     /// Unmounts `path`, retrying while something still holds it, lazily as a last resort.
     static func unmount(_ path: String) {
-        for _ in 0..<20 {
-            if (try? Command.execute(["umount", path]).status) == 0 || !isMounted(path) { return }
-            usleep(100_000)
+        let unmounted = Eventually.poll(timeout: 2, every: 0.1) {
+            (try? Command.execute(["umount", path]).status) == 0 || !isMounted(path)
         }
-        _ = try? Command.execute(["umount", "-l", path])
+        if !unmounted { _ = try? Command.execute(["umount", "-l", path]) }
     }
 
     /// Detaches `device` only if its backing file is inside `directory`: a device number may
@@ -83,9 +82,6 @@ public enum ResourceJanitor {
               result.status == 0 else { return }
         let backing = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
         guard backing.hasPrefix(directory + "/") else { return }
-        for _ in 0..<20 {
-            if (try? Command.execute(["losetup", "-d", device]).status) == 0 { return }
-            usleep(100_000)
-        }
+        Eventually.poll(timeout: 2, every: 0.1) { (try? Command.execute(["losetup", "-d", device]).status) == 0 }
     }
 }

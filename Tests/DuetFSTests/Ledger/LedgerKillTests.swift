@@ -1,3 +1,4 @@
+import DuetTestSupport
 import Foundation
 import Testing
 @testable import DuetFS
@@ -47,8 +48,8 @@ struct LedgerKillTests {
         child.standardError = FileHandle.nullDevice
         try child.run()
         func flushed() -> UInt64 { (try? String(contentsOfFile: progress, encoding: .utf8)).flatMap { UInt64($0) } ?? 0 }
-        let deadline = Date().addingTimeInterval(60)
-        while flushed() < 3_000, Date() < deadline, child.isRunning { usleep(2_000) }
+        // Polled often: the point is to kill while the writer is still appending.
+        Eventually.poll(timeout: 60, every: 0.002) { flushed() >= 3_000 || !child.isRunning }
         #expect(child.isRunning, "the writer was still appending when killed")
         kill(child.processIdentifier, SIGKILL)
         child.waitUntilExit()

@@ -1,4 +1,5 @@
 @testable import DuetFS
+import DuetTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -96,10 +97,20 @@ struct EventRecordingTests {
         #expect(seen.count == 2)
         if seen.count == 2 { #expect(seen[1] - seen[0] >= 280_000_000) }
 
-        let fast = ReplaySource(recording: recording, pacing: .recorded(speed: 10))
-        let start = SystemClock.monotonicNanoseconds()
-        try fast.start { _ in }
-        fast.waitUntilFinished()
-        #expect(SystemClock.monotonicNanoseconds() - start < 250_000_000)
+        // Scaled: an hour recorded between two batches, replayed 100 000 times faster, is 36 ms
+        // apart, not an hour (not a bound on how fast it runs: only that it ends at all).
+        let hour = EventRecording(version: 1, startWallNanoseconds: 0, batches: [
+            .init(time: 0, events: Self.sampleEvents(1)),
+            .init(time: 3_600_000_000_000, events: Self.sampleEvents(1, seed: 3)),
+        ], discardedBytes: 0)
+        let fastTimes = Shared<[UInt64]>([])
+        let fast = ReplaySource(recording: hour, pacing: .recorded(speed: 100_000))
+        try fast.start { _ in fastTimes.value.withLock { $0.append(SystemClock.monotonicNanoseconds()) } }
+        let finished = Eventually.poll(timeout: 60) { fast.isFinished }
+        fast.stop()
+        #expect(finished, "an hour replayed 100 000 times faster was still running after 60 s")
+        let fastSeen = fastTimes.value.withLock { $0 }
+        #expect(fastSeen.count == 2)
+        if fastSeen.count == 2 { #expect(fastSeen[1] - fastSeen[0] >= 34_000_000, "the scaled spacing is kept") }
     }
 }

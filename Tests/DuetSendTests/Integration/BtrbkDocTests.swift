@@ -23,7 +23,7 @@ struct BtrbkDocTests {
     /// Waits for the next second: btrbk names snapshots by the second (long-iso).
     static func nextSecond() {
         let now = Int(Date().timeIntervalSince1970)
-        while Int(Date().timeIntervalSince1970) == now { usleep(10_000) }
+        Eventually.poll(timeout: 2, every: 0.01) { Int(Date().timeIntervalSince1970) != now }
     }
 
     static func sends(_ log: String) throws -> [String] {

@@ -52,7 +52,7 @@ extension SendIntegrationTests {
                     try run()
                     try source.writeFile("live/c", size: 500_000, seed: 3)
                     try FileManager.default.removeItem(atPath: source.path("live/dir/b"))
-                    sleep(1) // a new btrbk timestamp (seconds in long-iso)
+                    BtrbkDocTests.nextSecond() // a new btrbk timestamp (seconds in long-iso)
                     try run()
 
                     let logged = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init)

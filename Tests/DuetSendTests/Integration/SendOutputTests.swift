@@ -85,13 +85,13 @@ extension SendIntegrationTests {
             process.arguments = ["send", "-q", "-f", target, snapshot]
             process.standardError = FileHandle.nullDevice
             try process.run()
-            while process.isRunning {
+            // Polled every millisecond: the kill is meant to land near `bytes`.
+            Eventually.poll(timeout: 120, every: 0.001) {
                 let written = (try? FileManager.default.contentsOfDirectory(atPath: directory))?
                     .filter { $0.hasPrefix(prefix) }
                     .compactMap { try? FileManager.default.attributesOfItem(atPath: directory + "/" + $0)[.size] as? Int }
                     .max() ?? 0
-                if written >= bytes { break }
-                usleep(1_000)
+                return written >= bytes || !process.isRunning
             }
             if process.isRunning { kill(process.processIdentifier, signal) }
             process.waitUntilExit()

@@ -182,9 +182,8 @@ extension SendIntegrationTests {
                     try source.writeFile("busy", size: 64 << 20, seed: 39)
                     try source.sync()
                     try TestFileSystem.dropCaches()
-                    let busy = try BusyReader(file: source.path("busy"), seconds: 4)
+                    let busy = try BusyReader(file: source.path("busy"), seconds: 4)  // returns once reading
                     defer { busy.stop() }
-                    usleep(300_000)
 
                     let stream = target.directory + "/stream"
                     let outcome = Outcome()
@@ -204,7 +203,11 @@ extension SendIntegrationTests {
                             outcome.error = error
                         }
                     }.start()
-                    usleep(1_200_000)
+                    // The stream header is written once the cache watch and the idle wait are set
+                    // up, and no data can follow while the device is busy: the send waits now.
+                    try Eventually.wait(what: "the send to write its stream header") {
+                        ((try? FileManager.default.attributesOfItem(atPath: stream)[.size] as? Int) ?? 0) > 0 || outcome.error != nil
+                    }
                     try Self.readFile(source.path("live/f1"))  // while the send waits
                     done.wait()
                     if let error = outcome.error { throw error }
@@ -230,9 +233,8 @@ extension SendIntegrationTests {
                     try source.sync()
                     try source.snapshot("live", as: "snap")
                     try TestFileSystem.dropCaches()
-                    let busy = try BusyReader(file: source.path("busy"), seconds: 60)
+                    let busy = try BusyReader(file: source.path("busy"), seconds: 60)  // returns once reading
                     defer { busy.stop() }
-                    usleep(300_000)
 
                     let stream = target.directory + "/stream"
                     let fd = open(stream, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
@@ -360,6 +362,9 @@ extension SendIntegrationTests {
                         }
                         try Self.readFile(source.path("snap/f6"))
                         try Self.readFile(source.path("live/f7"))
+                        // Not a wait on a condition: the send, another process, hears these reads'
+                        // page-cache events within its eBPF poll interval (100 ms) and shows nothing
+                        // of them until it ends. Give it three intervals before it goes on.
                         usleep(300_000)
                         while let chunk = try stream.fileHandleForReading.read(upToCount: 1 << 20), !chunk.isEmpty { out.write(chunk) }
                         try out.close()
