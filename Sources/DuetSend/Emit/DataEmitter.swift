@@ -111,7 +111,8 @@ public struct DataEmitter {
         var early = EarlyArrivals()
         for (position, piece) in queue.cached.enumerated() {
             if let arrivals, position % 4096 == 4095 {
-                early.take(arrivals, ownReads: queue.cached[(position - 4095)...position], root: snapshotRoot)
+                // This batch and the one before: events of a read can come after the next fetch.
+                early.take(arrivals, ownReads: queue.cached[max(0, position - 8191)...position], root: snapshotRoot)
             }
             if piece.source == .zeros {
                 try writeZeros(piece, files: files, to: &writer)
@@ -141,7 +142,7 @@ public struct DataEmitter {
                 }
             }
         }
-        if let arrivals { early.take(arrivals, ownReads: queue.cached.suffix(queue.cached.count % 4096), root: snapshotRoot) }
+        if let arrivals { early.take(arrivals, ownReads: queue.cached.suffix(queue.cached.count % 4096 + 4096), root: snapshotRoot) }
         queue.startDisk()
         if arrivals != nil {
             if early.overflowed {
