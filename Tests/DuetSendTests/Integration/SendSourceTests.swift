@@ -410,5 +410,35 @@ extension SendIntegrationTests {
                 }
             }
         }
+
+        /// Inline extents have no disk address for the disk phase to sort by: they go out with the
+        /// first phase, from the cache when their pages are there, else read (counted as from disk)
+        /// and dropped from the cache again, so the send leaves the cache as it found it.
+        @Test func inlineFilesGoOutFirstAndLeaveTheCacheAsItWas() throws {
+            try TestFileSystem.with { source in
+                try TestFileSystem.with { target in
+                    try source.createSubvolume("live")
+                    let names = (0..<40).map { "f\($0)" }
+                    for (index, name) in names.enumerated() { try source.writeFile("live/\(name)", size: 1000, seed: UInt64(index + 1)) }
+                    try source.writeFile("live/big", size: 1 << 20, seed: 99)
+                    try source.sync()
+                    try source.snapshot("live", as: "snap")
+                    try TestFileSystem.dropCaches()
+                    let cachedNames = names.prefix(10)
+                    for name in cachedNames { try Self.readFile(source.path("snap/\(name)")) }
+                    let stream = target.directory + "/stream"
+                    let report = try SendHarness.duetSend(source.path("snap"), proto: 1, to: stream, useOtherCache: false)
+                    #expect(report.total.bytesFromOwnCache == 10 * 1000)
+                    #expect(report.total.bytesFromDisk == 30 * 1000 + (1 << 20))
+                    for name in names {
+                        let fd = open(source.path("snap/\(name)"), O_RDONLY)
+                        defer { close(fd) }
+                        #expect(PageResidency.isResident(descriptor: fd, range: 0..<1000) == cachedNames.contains(name), "\(name)")
+                    }
+                    try SendHarness.receive(stream, into: target.mountPoint)
+                    try SendHarness.requireSame(try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
+                }
+            }
+        }
     }
 }
