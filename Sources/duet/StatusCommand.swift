@@ -79,7 +79,7 @@ struct StatusCommand: ParsableCommand {
                 previous = total
                 previousAge = age
             }
-            lastScrub = ledger.lastCompleteScrub.map { Date(timeIntervalSince1970: TimeInterval($0)) }
+            lastScrub = ledger.lastCompletePass.map { Date(timeIntervalSince1970: TimeInterval($0)) }
         }
 
         let now = Date()
