@@ -98,13 +98,7 @@ struct ScrubRunOptions: ParsableArguments {
             Terminal.fail(error.description, status: .nothingToResume)
         }
         if isatty(STDERR_FILENO) != 0 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        if repair, record.status == .finished, !record.findings.isEmpty {
-            let repaired = try Repairer(fileSystem: fileSystem).repair(record.findings)
-            record.findings = repaired
-            record.corrected = UInt64(repaired.filter { $0.corrected == true }.count)
-            record.uncorrectable = UInt64(repaired.filter { $0.corrected != true }.count)
-            try session.store.save(record)
-        }
+        if repair { record = try session.repair(record) }
         if let metricsDir {
             do {
                 try ScrubMetrics.write(record, to: metricsDir)

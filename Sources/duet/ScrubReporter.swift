@@ -64,11 +64,13 @@ enum ScrubReporter {
     }
 
     static func exitStatus(_ record: ScrubRecord) -> ExitStatus {
-        if record.status == .incomplete { return .incomplete }
-        if record.status != .finished { return .interrupted }
-        guard record.counters.errors > 0 else { return .clean }
-        if let uncorrectable = record.uncorrectable, uncorrectable == 0 { return .correctedErrors }
-        return .uncorrectableErrors
+        switch ScrubOutcome(record) {
+        case .clean: .clean
+        case .uncorrectableErrors: .uncorrectableErrors
+        case .correctedErrors: .correctedErrors
+        case .interrupted: .interrupted
+        case .incomplete: .incomplete
+        }
     }
 
     /// One progress line on a terminal, rewritten in place, with an ETA from the rate so far.
@@ -152,7 +154,7 @@ enum ScrubMetrics {
             ("duet_scrub_skipped_bytes", "Bytes skipped because foreground reads verified them.", Double(c.skippedVerified)),
             ("duet_scrub_device_read_bytes", "Bytes the last scrub read from devices.", Double(c.deviceBytesRead)),
             ("duet_scrub_errors", "Errors found by the last scrub.", Double(c.errors)),
-            ("duet_scrub_uncorrectable_errors", "Errors left after repair.", Double(record.uncorrectable ?? c.errors)),
+            ("duet_scrub_uncorrectable_errors", "Errors left after repair.", Double(record.remainingErrors)),
             ("duet_scrub_total_bytes", "Bytes a full scrub reads: used bytes of every block group times its copies.", Double(record.totalToScrubBytes)),
             ("duet_scrub_elapsed_seconds", "Time the last scrub spent scrubbing, over all its runs.", record.elapsedSeconds),
             ("duet_scrub_deferred_seconds", "Time the last scrub's reads waited for idle devices (--idle; summed over devices).", record.deferredSeconds ?? 0),
