@@ -228,30 +228,3 @@ enum Units {
         return UInt64(whole.description)
     }
 }
-
-/// Turns SIGINT/SIGTERM into a call, so a foreground scrub saves its progress and exits 5.
-final class SignalTrap: @unchecked Sendable {
-    private var sources: [DispatchSourceSignal] = []
-    private let signals: [Int32]
-
-    init(_ signals: [Int32], handler: @escaping @Sendable () -> Void) {
-        self.signals = signals
-        // A parent may hand down a mask that blocks these (test runners do): unblock them here.
-        var set = sigset_t()
-        sigemptyset(&set)
-        for number in signals { sigaddset(&set, number) }
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
-        for number in signals {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler(handler: handler)
-            source.resume()
-            sources.append(source)
-        }
-    }
-
-    func release() {
-        for source in sources { source.cancel() }
-        for number in signals { signal(number, SIG_DFL) }
-    }
-}

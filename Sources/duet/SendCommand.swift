@@ -108,34 +108,31 @@ struct SendCommand: ParsableCommand {
             FileHandle.standardError.write(Data("duet send: not enough arguments: 0 but at least 1 expected\n".utf8))
             Foundation.exit(ExitStatus.couldNotRun.rawValue)
         }
-        let output: SendOutput
+        let output: SendOutputGuard
         do throws(SendOutput.OpenFailure) {
-            output = try file.map { path throws(SendOutput.OpenFailure) in try SendOutput.file(path) } ?? .standardOutput()
+            output = try SendOutputGuard(file: file) {
+                SendLog.error("send interrupted by a signal")
+                _exit(ExitStatus.couldNotRun.rawValue)
+            }
         } catch {
             refuse(error.description)
         }
-        // Interrupted: like a failure, never an output that looks complete.
-        let signals = SignalTrap([SIGINT, SIGTERM, SIGHUP]) {
-            output.abandon(beforeExit: true)
-            SendLog.error("send interrupted by a signal")
-            _exit(ExitStatus.couldNotRun.rawValue)
-        }
-        defer { signals.release() }
+        defer { output.release() }
         let log = self.log
         let version: UInt32
         do throws(SendRefusal) {
-            if output.isTerminal { throw SendRefusal("not dumping send stream into a terminal, redirect it into a file") }
+            try SendPreflight.checkOutput(output.output)
             try SendPreflight.checkSnapshots(snapshots, resolvedParent: resolvedParent)
             version = try SendPreflight.checkProtocol(requested: proto, compressed: compressedData)
         } catch {
-            output.abandon(cut: false)
+            output.refuse()
             refuse(error.message)
         }
         // After btrfs send's own checks, so that a user gets their refusals first, as from btrfs send.
         do {
             try Terminal.requireRoot(for: "duet send")
         } catch {
-            output.abandon(cut: false)
+            output.refuse()
             throw error
         }
         if noData && log.verbosity > 1 { log.line(.standard, "Mode NO_FILE_DATA enabled") }
@@ -144,13 +141,11 @@ struct SendCommand: ParsableCommand {
         let session = SendSession(options: sessionOptions(version: version), output: output.descriptor)
         session.log = log
         do {
-            try session.run()
-            try output.commit()
+            try output.send(session)
         } catch {
-            output.abandon(cut: session.streamStarted)
             refuse((error as? DuetError)?.message ?? String(describing: error))
         }
-        signals.release()
+        output.release()
         if json {
             FileHandle.standardError.write(Data((try JSONEnvelope(command: "send", result: session.report).render() + "\n").utf8))
         } else if stats {
