@@ -25,11 +25,7 @@ struct ScrubRunOptions: ParsableArguments {
     @Option(help: "Read at most this many bytes per second from all devices (e.g. 200M).")
     var limit: String?
 
-    @Flag(help: "Back off while a device serves foreground I/O.")
-    var idle = false
-
-    @Option(help: "With --idle: finish within this time (e.g. 6h, 90m): stop waiting for idle devices once the rest would not fit otherwise.")
-    var deadline: String?
+    @OptionGroup var idleOptions: IdleOptions<ScrubRunOptions>
 
     @Option(help: "Bytes of reads in flight per scrub (e.g. 16M; default 64M); less is gentler on a shared disk.")
     var inFlight: String?
@@ -55,10 +51,6 @@ struct ScrubRunOptions: ParsableArguments {
     func validate() throws {
         if let checkpointInterval, !(0.05...3600).contains(checkpointInterval) { throw ValidationError("--checkpoint-interval: give 0.05 to 3600 seconds") }
         if let period, Units.seconds(period) == nil { throw ValidationError("--period \(period): give seconds or a number with s, m, h or d") }
-        if let deadline {
-            guard Units.seconds(deadline) != nil else { throw ValidationError("--deadline \(deadline): give seconds or a number with s, m, h or d") }
-            guard idle else { throw ValidationError("--deadline applies to --idle: without it the scrub never waits") }
-        }
         if let limit, (Units.bytes(limit) ?? 0) == 0 {
             throw ValidationError("--limit \(limit): give bytes per second above 0 that fit in 64 bits, optionally with K, M, G, T (binary units: 200M, 1.5G, 100MiB)")
         }
@@ -75,8 +67,8 @@ struct ScrubRunOptions: ParsableArguments {
         let fileSystem = try FileSystem(path: mount)
         var options = ScrubOptions()
         options.full = full
-        options.idle = idle
-        options.deadline = deadline.flatMap(Units.seconds).map { Date().addingTimeInterval(TimeInterval($0)) }
+        options.idle = idleOptions.idle
+        options.deadline = idleOptions.deadline(from: Date())
         options.bandwidthLimit = limit.flatMap(Units.bytes) ?? 0
         if let bytes = inFlight.flatMap(Units.bytes) { options.maximumInFlight = Int(bytes) }
         if let bytes = readSize.flatMap(Units.bytes) { options.coalescer.maximumRead = Int(bytes) }
@@ -116,6 +108,12 @@ struct ScrubRunOptions: ParsableArguments {
         }
         throw ExitCode(ScrubReporter.exitStatus(record).rawValue)
     }
+}
+
+extension ScrubRunOptions: IdleWaitingTask {
+    static let noun = "scrub"
+    static let idleHelp = "Back off while a device serves foreground I/O."
+    static let deadlineExamples = "6h, 90m"
 }
 
 struct ScrubStart: ParsableCommand {

@@ -62,11 +62,7 @@ struct SendCommand: ParsableCommand {
     @Flag(name: .customLong("no-events"), help: "Do not use page-cache events (eBPF) to move newly cached data ahead; poll with mincore instead.")
     var noEvents = false
 
-    @Flag(help: "Back off before reading from disk while a device of the file system serves other I/O; meanwhile send what that I/O brings into the cache.")
-    var idle = false
-
-    @Option(help: "With --idle: finish within this time (e.g. 2h, 30m): stop waiting for idle devices once the rest would not fit otherwise.")
-    var deadline: String?
+    @OptionGroup var idleOptions: IdleOptions<SendCommand>
 
     @Option(help: "The ledger's directory, credited with the data read from disk (default /var/lib/duet/<uuid>).", completion: .directory)
     var stateDir: String?
@@ -79,13 +75,6 @@ struct SendCommand: ParsableCommand {
 
     @Argument(help: "Read-only snapshots to send.", completion: .directory)
     var snapshots: [String] = []
-
-    func validate() throws {
-        if let deadline {
-            guard Units.seconds(deadline) != nil else { throw ValidationError("--deadline \(deadline): give seconds or a number with s, m, h or d") }
-            guard idle else { throw ValidationError("--deadline applies to --idle: without it the send never waits") }
-        }
-    }
 
     /// btrfs send's verbosity from -v/-q in command-line order; --json keeps standard error for JSON.
     var log: SendLog {
@@ -165,8 +154,8 @@ struct SendCommand: ParsableCommand {
         options.creditLedger = !noLedger
         options.cacheEvents = !noEvents
         options.ledgerDirectory = stateDir
-        options.idle = idle
-        options.deadline = deadline.flatMap(Units.seconds).map { Date().addingTimeInterval(TimeInterval($0)) }
+        options.idle = idleOptions.idle
+        options.deadline = idleOptions.deadline(from: Date())
         return options
     }
 
@@ -196,6 +185,12 @@ struct SendCommand: ParsableCommand {
         }
         return text
     }
+}
+
+extension SendCommand: IdleWaitingTask {
+    static let noun = "send"
+    static let idleHelp = "Back off before reading from disk while a device of the file system serves other I/O; meanwhile send what that I/O brings into the cache."
+    static let deadlineExamples = "2h, 30m"
 }
 
 /// One -v/--verbose or -q/--quiet, kept in command-line order: btrfs send's level depends on it
