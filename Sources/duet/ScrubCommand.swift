@@ -13,8 +13,7 @@ struct ScrubCommand: ParsableCommand {
 
 /// Options shared by `start` and `resume`.
 struct ScrubRunOptions: ParsableArguments {
-    @Argument(help: "The mount point of a mounted btrfs file system.", completion: .directory)
-    var mount: String
+    @OptionGroup var target: MountArgument
 
     @Flag(help: "Verify everything; skip nothing the ledger credits.")
     var full = false
@@ -36,8 +35,7 @@ struct ScrubRunOptions: ParsableArguments {
     @Flag(help: "Hand device extents with bad copies to the kernel scrub to rewrite from a good mirror, then verify again.")
     var repair = false
 
-    @Flag(help: "Print JSON (a versioned envelope) instead of text.")
-    var json = false
+    @OptionGroup var output: JSONFlag
 
     @Option(help: "Write Prometheus textfile metrics into this directory.", completion: .directory)
     var metricsDir: String?
@@ -64,7 +62,7 @@ struct ScrubRunOptions: ParsableArguments {
 
     func run(resume: Bool) throws {
         try Terminal.requireRoot(for: "duet scrub")
-        let fileSystem = try FileSystem(path: mount)
+        let fileSystem = try FileSystem(path: target.mount)
         var options = ScrubOptions()
         options.full = full
         options.idle = idleOptions.idle
@@ -99,9 +97,9 @@ struct ScrubRunOptions: ParsableArguments {
             }
         }
         if record.status == .interrupted {
-            Terminal.warn("scrub interrupted; progress saved: `duet scrub resume \(mount)\(stateDir.map { " --state-dir \($0)" } ?? "")` continues it")
+            Terminal.warn("scrub interrupted; progress saved: `duet scrub resume \(target.mount)\(stateDir.map { " --state-dir \($0)" } ?? "")` continues it")
         }
-        if json {
+        if output.json {
             print(try JSONEnvelope(command: resume ? "scrub resume" : "scrub start", result: ScrubResult(record: record, now: Date())).render())
         } else {
             print(ScrubReporter.summary(record))
@@ -133,24 +131,22 @@ struct ScrubResume: ParsableCommand {
 struct ScrubStatus: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "Show the latest or running scrub.")
 
-    @Argument(help: "The mount point of a mounted btrfs file system.", completion: .directory)
-    var mount: String
-    @Flag(help: "Print JSON (a versioned envelope) instead of text.")
-    var json = false
+    @OptionGroup var target: MountArgument
+    @OptionGroup var output: JSONFlag
     @Option(help: "Where scrub state lives (default /var/lib/duet/<uuid>).", completion: .directory)
     var stateDir: String?
 
     func run() throws {
         try Terminal.requireRoot(for: "duet scrub status")
-        let fileSystem = try FileSystem(path: mount)
+        let fileSystem = try FileSystem(path: target.mount)
         let fsid = try fileSystem.info().fsid
         let store = ScrubStateStore(directory: stateDir ?? Ledger.defaultDirectory(for: fsid))
         guard var record = try store.load() else {
-            Terminal.fail("no scrub has run on \(mount) (no record in \(store.directory))", status: .nothingToResume)
+            Terminal.fail("no scrub has run on \(target.mount) (no record in \(store.directory))", status: .nothingToResume)
         }
         // A record that says running without a lock holder was left by a killed scrub.
         if record.status == .running, !store.isLocked() { record.status = .interrupted }
-        if json {
+        if output.json {
             print(try JSONEnvelope(command: "scrub status", result: ScrubResult(record: record, now: Date())).render())
         } else {
             print(ScrubReporter.summary(record))
@@ -161,22 +157,21 @@ struct ScrubStatus: ParsableCommand {
 struct ScrubCancel: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Stop a running scrub (its progress is saved for resume).")
 
-    @Argument(help: "The mount point of a mounted btrfs file system.", completion: .directory)
-    var mount: String
+    @OptionGroup var target: MountArgument
     @Option(help: "Where scrub state lives (default /var/lib/duet/<uuid>).", completion: .directory)
     var stateDir: String?
 
     func run() throws {
         try Terminal.requireRoot(for: "duet scrub cancel")
-        let fileSystem = try FileSystem(path: mount)
+        let fileSystem = try FileSystem(path: target.mount)
         let fsid = try fileSystem.info().fsid
         let store = ScrubStateStore(directory: stateDir ?? Ledger.defaultDirectory(for: fsid))
         guard store.isLocked(), let record = try store.load(), record.status == .running else {
-            Terminal.fail("no scrub is running on \(mount)", status: .nothingToResume)
+            Terminal.fail("no scrub is running on \(target.mount)", status: .nothingToResume)
         }
         guard kill(record.pid, SIGTERM) == 0 else { throw DuetError.system("kill (SIGTERM)", "pid \(record.pid)") }
         for _ in 0..<600 where store.isLocked() { usleep(100_000) }
         if store.isLocked() { Terminal.fail("scrub process \(record.pid) did not stop within 60 s") }
-        print("scrub on \(mount) cancelled; `duet scrub resume \(mount)` continues it")
+        print("scrub on \(target.mount) cancelled; `duet scrub resume \(target.mount)` continues it")
     }
 }

@@ -9,22 +9,20 @@ struct StatusCommand: ParsableCommand {
         abstract: "Show what is cached now per subvolume, how much the ledger credits by age, and whether a watcher runs."
     )
 
-    @Argument(help: "The mount point of a mounted btrfs file system.", completion: .directory)
-    var mount: String
+    @OptionGroup var target: MountArgument
 
-    @Flag(help: "Print JSON (a versioned envelope) instead of text.")
-    var json = false
+    @OptionGroup var output: JSONFlag
 
     @Option(help: "Where the ledger lives (default /var/lib/duet/<uuid>).", completion: .directory)
     var stateDir: String?
 
     func run() throws {
         try Terminal.requireRoot(for: "duet status")
-        let fileSystem = try FileSystem(path: mount)
+        let fileSystem = try FileSystem(path: target.mount)
         let info = try fileSystem.info()
         let directory = stateDir ?? Ledger.defaultDirectory(for: info.fsid)
-        let report = try StatusReport(fileSystem: info.fsid, mountPath: mount, ledgerDirectory: directory)
-        if json {
+        let report = try StatusReport(fileSystem: info.fsid, mountPath: target.mount, ledgerDirectory: directory)
+        if output.json {
             print(try JSONEnvelope(command: "status", result: report).render())
             return
         }
@@ -40,7 +38,7 @@ struct StatusCommand: ParsableCommand {
         } else if let identity = report.watcherIdentity, report.watcherRunning {
             table.add("Watcher", "running (pid \(identity.pid)\(identity.source.map { ", \($0)" } ?? ""); another version of duet: restart it for its rates)")
         } else {
-            table.add("Watcher", "not running (start `duet watch \(mount)`)")
+            table.add("Watcher", "not running (start `duet watch \(target.mount)`)")
         }
         print(table.render())
     }
