@@ -141,11 +141,9 @@ struct ScrubStatus: ParsableCommand {
         let fileSystem = try FileSystem(path: target.mount)
         let fsid = try fileSystem.info().fsid
         let store = ScrubStateStore(directory: stateDir ?? Ledger.defaultDirectory(for: fsid))
-        guard var record = try store.load() else {
+        guard let record = try store.loadForStatus() else {
             Terminal.fail("no scrub has run on \(target.mount) (no record in \(store.directory))", status: .nothingToResume)
         }
-        // A record that says running without a lock holder was left by a killed scrub.
-        if record.status == .running, !store.isLocked() { record.status = .interrupted }
         if output.json {
             print(try JSONEnvelope(command: "scrub status", result: ScrubResult(record: record, now: Date())).render())
         } else {
