@@ -91,7 +91,7 @@ public final class ScrubSession: @unchecked Sendable {
                                 resume: record.cursorsByDevice, counters: record.counters, findings: record.findings)
         var aheadCounter: AheadCounter?
         if !options.full {
-            let since = skipSince(ledger.lastCompleteScrub)
+            let since = skipSince(ledger.lastCompletePass)
             scrubber.credits = { range, generation in ledger.credits(in: range, generation: generation, since: since) }
             let lookup = ExtentTreeGenerationLookup(fileSystem: fileSystem, nodeSize: UInt64(info.nodeSize))
             aheadCounter = AheadCounter { [generation = plan.generation] in
@@ -154,7 +154,7 @@ public final class ScrubSession: @unchecked Sendable {
             if record.counters.errors == 0 { record.lastSuccessAt = record.finishedAt }
             // By default the next scrub skips only what was verified after this one, so a scrub's
             // own credits never excuse the next from verifying that data again.
-            ledger.recordCompleteScrub(time: CompletionTime.afterOwnCredits())
+            ledger.recordCompletePass(time: CompletionTime.afterOwnCredits())
         }
         ledger.flush()
         try store.save(record)
@@ -213,11 +213,11 @@ public final class ScrubSession: @unchecked Sendable {
 
     /// The oldest credit time the scrub may skip: `--period`, else the last complete scrub,
     /// never more than 30 days back.
-    func skipSince(_ lastCompleteScrub: UInt64?) -> UInt64 {
+    func skipSince(_ lastCompletePass: UInt64?) -> UInt64 {
         let now = UInt64(Date().timeIntervalSince1970)
         let floor = now > Self.maximumPeriod ? now - Self.maximumPeriod : 0
         if let period { return max(floor, now > period ? now - period : 0) }
-        return max(floor, lastCompleteScrub ?? floor)
+        return max(floor, lastCompletePass ?? floor)
     }
 
     /// Bytes a full scrub reads: used bytes of every block group times its copies.

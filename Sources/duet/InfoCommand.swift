@@ -10,14 +10,13 @@ struct InfoCommand: ParsableCommand {
     @Argument(help: "The mount point (or any directory) of a mounted btrfs file system.", completion: .directory)
     var mount: String
 
-    @Flag(help: "Print JSON (a versioned envelope) instead of text.")
-    var json = false
+    @OptionGroup var output: JSONFlag
 
     func run() throws {
         try Terminal.requireRoot(for: "duet info")
         let fileSystem = try FileSystem(path: mount)
         let report = try FileSystemReport(fileSystem: fileSystem)
-        if json {
+        if output.json {
             print(try JSONEnvelope(command: "info", result: report).render())
             return
         }

@@ -13,8 +13,7 @@ struct ScrubCommand: ParsableCommand {
 
 /// Options shared by `start` and `resume`.
 struct ScrubRunOptions: ParsableArguments {
-    @Argument(help: "The mount point of a mounted btrfs file system.", completion: .directory)
-    var mount: String
+    @OptionGroup var target: MountArgument
 
     @Flag(help: "Verify everything; skip nothing the ledger credits.")
     var full = false
@@ -25,11 +24,7 @@ struct ScrubRunOptions: ParsableArguments {
     @Option(help: "Read at most this many bytes per second from all devices (e.g. 200M).")
     var limit: String?
 
-    @Flag(help: "Back off while a device serves foreground I/O.")
-    var idle = false
-
-    @Option(help: "With --idle: finish within this time (e.g. 6h, 90m): stop waiting for idle devices once the rest would not fit otherwise.")
-    var deadline: String?
+    @OptionGroup var idleOptions: IdleOptions<ScrubRunOptions>
 
     @Option(help: "Bytes of reads in flight per scrub (e.g. 16M; default 64M); less is gentler on a shared disk.")
     var inFlight: String?
@@ -40,8 +35,7 @@ struct ScrubRunOptions: ParsableArguments {
     @Flag(help: "Hand device extents with bad copies to the kernel scrub to rewrite from a good mirror, then verify again.")
     var repair = false
 
-    @Flag(help: "Print JSON (a versioned envelope) instead of text.")
-    var json = false
+    @OptionGroup var output: JSONFlag
 
     @Option(help: "Write Prometheus textfile metrics into this directory.", completion: .directory)
     var metricsDir: String?
@@ -55,10 +49,6 @@ struct ScrubRunOptions: ParsableArguments {
     func validate() throws {
         if let checkpointInterval, !(0.05...3600).contains(checkpointInterval) { throw ValidationError("--checkpoint-interval: give 0.05 to 3600 seconds") }
         if let period, Units.seconds(period) == nil { throw ValidationError("--period \(period): give seconds or a number with s, m, h or d") }
-        if let deadline {
-            guard Units.seconds(deadline) != nil else { throw ValidationError("--deadline \(deadline): give seconds or a number with s, m, h or d") }
-            guard idle else { throw ValidationError("--deadline applies to --idle: without it the scrub never waits") }
-        }
         if let limit, (Units.bytes(limit) ?? 0) == 0 {
             throw ValidationError("--limit \(limit): give bytes per second above 0 that fit in 64 bits, optionally with K, M, G, T (binary units: 200M, 1.5G, 100MiB)")
         }
@@ -72,11 +62,11 @@ struct ScrubRunOptions: ParsableArguments {
 
     func run(resume: Bool) throws {
         try Terminal.requireRoot(for: "duet scrub")
-        let fileSystem = try FileSystem(path: mount)
+        let fileSystem = try FileSystem(path: target.mount)
         var options = ScrubOptions()
         options.full = full
-        options.idle = idle
-        options.deadline = deadline.flatMap(Units.seconds).map { Date().addingTimeInterval(TimeInterval($0)) }
+        options.idle = idleOptions.idle
+        options.deadline = idleOptions.deadline(from: Date())
         options.bandwidthLimit = limit.flatMap(Units.bytes) ?? 0
         if let bytes = inFlight.flatMap(Units.bytes) { options.maximumInFlight = Int(bytes) }
         if let bytes = readSize.flatMap(Units.bytes) { options.coalescer.maximumRead = Int(bytes) }
@@ -98,13 +88,7 @@ struct ScrubRunOptions: ParsableArguments {
             Terminal.fail(error.description, status: .nothingToResume)
         }
         if isatty(STDERR_FILENO) != 0 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        if repair, record.status == .finished, !record.findings.isEmpty {
-            let repaired = try Repairer(fileSystem: fileSystem).repair(record.findings)
-            record.findings = repaired
-            record.corrected = UInt64(repaired.filter { $0.corrected == true }.count)
-            record.uncorrectable = UInt64(repaired.filter { $0.corrected != true }.count)
-            try session.store.save(record)
-        }
+        if repair { record = try session.repair(record) }
         if let metricsDir {
             do {
                 try ScrubMetrics.write(record, to: metricsDir)
@@ -113,15 +97,21 @@ struct ScrubRunOptions: ParsableArguments {
             }
         }
         if record.status == .interrupted {
-            Terminal.warn("scrub interrupted; progress saved: `duet scrub resume \(mount)\(stateDir.map { " --state-dir \($0)" } ?? "")` continues it")
+            Terminal.warn("scrub interrupted; progress saved: `duet scrub resume \(target.mount)\(stateDir.map { " --state-dir \($0)" } ?? "")` continues it")
         }
-        if json {
+        if output.json {
             print(try JSONEnvelope(command: resume ? "scrub resume" : "scrub start", result: ScrubResult(record: record, now: Date())).render())
         } else {
             print(ScrubReporter.summary(record))
         }
         throw ExitCode(ScrubReporter.exitStatus(record).rawValue)
     }
+}
+
+extension ScrubRunOptions: IdleWaitingTask {
+    static let noun = "scrub"
+    static let idleHelp = "Back off while a device serves foreground I/O."
+    static let deadlineExamples = "6h, 90m"
 }
 
 struct ScrubStart: ParsableCommand {
@@ -141,24 +131,20 @@ struct ScrubResume: ParsableCommand {
 struct ScrubStatus: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "Show the latest or running scrub.")
 
-    @Argument(help: "The mount point of a mounted btrfs file system.", completion: .directory)
-    var mount: String
-    @Flag(help: "Print JSON (a versioned envelope) instead of text.")
-    var json = false
+    @OptionGroup var target: MountArgument
+    @OptionGroup var output: JSONFlag
     @Option(help: "Where scrub state lives (default /var/lib/duet/<uuid>).", completion: .directory)
     var stateDir: String?
 
     func run() throws {
         try Terminal.requireRoot(for: "duet scrub status")
-        let fileSystem = try FileSystem(path: mount)
+        let fileSystem = try FileSystem(path: target.mount)
         let fsid = try fileSystem.info().fsid
         let store = ScrubStateStore(directory: stateDir ?? Ledger.defaultDirectory(for: fsid))
-        guard var record = try store.load() else {
-            Terminal.fail("no scrub has run on \(mount) (no record in \(store.directory))", status: .nothingToResume)
+        guard let record = try store.loadForStatus() else {
+            Terminal.fail("no scrub has run on \(target.mount) (no record in \(store.directory))", status: .nothingToResume)
         }
-        // A record that says running without a lock holder was left by a killed scrub.
-        if record.status == .running, !store.isLocked() { record.status = .interrupted }
-        if json {
+        if output.json {
             print(try JSONEnvelope(command: "scrub status", result: ScrubResult(record: record, now: Date())).render())
         } else {
             print(ScrubReporter.summary(record))
@@ -169,22 +155,21 @@ struct ScrubStatus: ParsableCommand {
 struct ScrubCancel: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Stop a running scrub (its progress is saved for resume).")
 
-    @Argument(help: "The mount point of a mounted btrfs file system.", completion: .directory)
-    var mount: String
+    @OptionGroup var target: MountArgument
     @Option(help: "Where scrub state lives (default /var/lib/duet/<uuid>).", completion: .directory)
     var stateDir: String?
 
     func run() throws {
         try Terminal.requireRoot(for: "duet scrub cancel")
-        let fileSystem = try FileSystem(path: mount)
+        let fileSystem = try FileSystem(path: target.mount)
         let fsid = try fileSystem.info().fsid
         let store = ScrubStateStore(directory: stateDir ?? Ledger.defaultDirectory(for: fsid))
         guard store.isLocked(), let record = try store.load(), record.status == .running else {
-            Terminal.fail("no scrub is running on \(mount)", status: .nothingToResume)
+            Terminal.fail("no scrub is running on \(target.mount)", status: .nothingToResume)
         }
         guard kill(record.pid, SIGTERM) == 0 else { throw DuetError.system("kill (SIGTERM)", "pid \(record.pid)") }
         for _ in 0..<600 where store.isLocked() { usleep(100_000) }
         if store.isLocked() { Terminal.fail("scrub process \(record.pid) did not stop within 60 s") }
-        print("scrub on \(mount) cancelled; `duet scrub resume \(mount)` continues it")
+        print("scrub on \(target.mount) cancelled; `duet scrub resume \(target.mount)` continues it")
     }
 }

@@ -64,11 +64,13 @@ enum ScrubReporter {
     }
 
     static func exitStatus(_ record: ScrubRecord) -> ExitStatus {
-        if record.status == .incomplete { return .incomplete }
-        if record.status != .finished { return .interrupted }
-        guard record.counters.errors > 0 else { return .clean }
-        if let uncorrectable = record.uncorrectable, uncorrectable == 0 { return .correctedErrors }
-        return .uncorrectableErrors
+        switch ScrubOutcome(record) {
+        case .clean: .clean
+        case .uncorrectableErrors: .uncorrectableErrors
+        case .correctedErrors: .correctedErrors
+        case .interrupted: .interrupted
+        case .incomplete: .incomplete
+        }
     }
 
     /// One progress line on a terminal, rewritten in place, with an ETA from the rate so far.
@@ -98,25 +100,6 @@ enum ScrubReporter {
     static func duration(_ seconds: Double) -> String {
         let total = Int(seconds.rounded())
         return String(format: "%d:%02d:%02d", total / 3600, total / 60 % 60, total % 60)
-    }
-}
-
-/// How far a scrub got, from its last checkpoint: the numbers behind the "Progress" line and
-/// the `percentDone` and `remainingSeconds` of `--json`.
-enum ScrubProgress {
-    /// Verified and skipped bytes as a share of the total to scrub, 0 to 100.
-    static func percentDone(_ record: ScrubRecord) -> Double? {
-        guard record.totalToScrubBytes > 0 else { return nil }
-        let done = record.counters.verified + record.counters.skippedVerified
-        return min(1, Double(done) / Double(record.totalToScrubBytes)) * 100
-    }
-
-    /// While running: the time left at the pace so far (none before the first second or byte).
-    static func remainingSeconds(_ record: ScrubRecord) -> Double? {
-        guard record.status == .running, let percent = percentDone(record), percent > 0, percent < 100,
-              record.elapsedSeconds > 1 else { return nil }
-        let share = percent / 100
-        return record.elapsedSeconds / share * (1 - share)
     }
 }
 
@@ -152,7 +135,7 @@ enum ScrubMetrics {
             ("duet_scrub_skipped_bytes", "Bytes skipped because foreground reads verified them.", Double(c.skippedVerified)),
             ("duet_scrub_device_read_bytes", "Bytes the last scrub read from devices.", Double(c.deviceBytesRead)),
             ("duet_scrub_errors", "Errors found by the last scrub.", Double(c.errors)),
-            ("duet_scrub_uncorrectable_errors", "Errors left after repair.", Double(record.uncorrectable ?? c.errors)),
+            ("duet_scrub_uncorrectable_errors", "Errors left after repair.", Double(record.remainingErrors)),
             ("duet_scrub_total_bytes", "Bytes a full scrub reads: used bytes of every block group times its copies.", Double(record.totalToScrubBytes)),
             ("duet_scrub_elapsed_seconds", "Time the last scrub spent scrubbing, over all its runs.", record.elapsedSeconds),
             ("duet_scrub_deferred_seconds", "Time the last scrub's reads waited for idle devices (--idle; summed over devices).", record.deferredSeconds ?? 0),
@@ -224,32 +207,5 @@ enum Units {
         NSDecimalRound(&whole, &product, 0, .down)
         guard whole <= Decimal(UInt64.max) else { return nil }
         return UInt64(whole.description)
-    }
-}
-
-/// Turns SIGINT/SIGTERM into a call, so a foreground scrub saves its progress and exits 5.
-final class SignalTrap: @unchecked Sendable {
-    private var sources: [DispatchSourceSignal] = []
-    private let signals: [Int32]
-
-    init(_ signals: [Int32], handler: @escaping @Sendable () -> Void) {
-        self.signals = signals
-        // A parent may hand down a mask that blocks these (test runners do): unblock them here.
-        var set = sigset_t()
-        sigemptyset(&set)
-        for number in signals { sigaddset(&set, number) }
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
-        for number in signals {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler(handler: handler)
-            source.resume()
-            sources.append(source)
-        }
-    }
-
-    func release() {
-        for source in sources { source.cancel() }
-        for number in signals { signal(number, SIG_DFL) }
     }
 }

@@ -62,11 +62,7 @@ struct SendCommand: ParsableCommand {
     @Flag(name: .customLong("no-events"), help: "Do not use page-cache events (eBPF) to move newly cached data ahead; poll with mincore instead.")
     var noEvents = false
 
-    @Flag(help: "Back off before reading from disk while a device of the file system serves other I/O; meanwhile send what that I/O brings into the cache.")
-    var idle = false
-
-    @Option(help: "With --idle: finish within this time (e.g. 2h, 30m): stop waiting for idle devices once the rest would not fit otherwise.")
-    var deadline: String?
+    @OptionGroup var idleOptions: IdleOptions<SendCommand>
 
     @Option(help: "The ledger's directory, credited with the data read from disk (default /var/lib/duet/<uuid>).", completion: .directory)
     var stateDir: String?
@@ -79,13 +75,6 @@ struct SendCommand: ParsableCommand {
 
     @Argument(help: "Read-only snapshots to send.", completion: .directory)
     var snapshots: [String] = []
-
-    func validate() throws {
-        if let deadline {
-            guard Units.seconds(deadline) != nil else { throw ValidationError("--deadline \(deadline): give seconds or a number with s, m, h or d") }
-            guard idle else { throw ValidationError("--deadline applies to --idle: without it the send never waits") }
-        }
-    }
 
     /// btrfs send's verbosity from -v/-q in command-line order; --json keeps standard error for JSON.
     var log: SendLog {
@@ -108,34 +97,31 @@ struct SendCommand: ParsableCommand {
             FileHandle.standardError.write(Data("duet send: not enough arguments: 0 but at least 1 expected\n".utf8))
             Foundation.exit(ExitStatus.couldNotRun.rawValue)
         }
-        let output: SendOutput
+        let output: SendOutputGuard
         do throws(SendOutput.OpenFailure) {
-            output = try file.map { path throws(SendOutput.OpenFailure) in try SendOutput.file(path) } ?? .standardOutput()
+            output = try SendOutputGuard(file: file) {
+                SendLog.error("send interrupted by a signal")
+                _exit(ExitStatus.couldNotRun.rawValue)
+            }
         } catch {
             refuse(error.description)
         }
-        // Interrupted: like a failure, never an output that looks complete.
-        let signals = SignalTrap([SIGINT, SIGTERM, SIGHUP]) {
-            output.abandon(beforeExit: true)
-            SendLog.error("send interrupted by a signal")
-            _exit(ExitStatus.couldNotRun.rawValue)
-        }
-        defer { signals.release() }
+        defer { output.release() }
         let log = self.log
         let version: UInt32
         do throws(SendRefusal) {
-            if output.isTerminal { throw SendRefusal("not dumping send stream into a terminal, redirect it into a file") }
+            try SendPreflight.checkOutput(output.output)
             try SendPreflight.checkSnapshots(snapshots, resolvedParent: resolvedParent)
             version = try SendPreflight.checkProtocol(requested: proto, compressed: compressedData)
         } catch {
-            output.abandon(cut: false)
+            output.refuse()
             refuse(error.message)
         }
         // After btrfs send's own checks, so that a user gets their refusals first, as from btrfs send.
         do {
             try Terminal.requireRoot(for: "duet send")
         } catch {
-            output.abandon(cut: false)
+            output.refuse()
             throw error
         }
         if noData && log.verbosity > 1 { log.line(.standard, "Mode NO_FILE_DATA enabled") }
@@ -144,13 +130,11 @@ struct SendCommand: ParsableCommand {
         let session = SendSession(options: sessionOptions(version: version), output: output.descriptor)
         session.log = log
         do {
-            try session.run()
-            try output.commit()
+            try output.send(session)
         } catch {
-            output.abandon(cut: session.streamStarted)
             refuse((error as? DuetError)?.message ?? String(describing: error))
         }
-        signals.release()
+        output.release()
         if json {
             FileHandle.standardError.write(Data((try JSONEnvelope(command: "send", result: session.report).render() + "\n").utf8))
         } else if stats {
@@ -170,8 +154,8 @@ struct SendCommand: ParsableCommand {
         options.creditLedger = !noLedger
         options.cacheEvents = !noEvents
         options.ledgerDirectory = stateDir
-        options.idle = idle
-        options.deadline = deadline.flatMap(Units.seconds).map { Date().addingTimeInterval(TimeInterval($0)) }
+        options.idle = idleOptions.idle
+        options.deadline = idleOptions.deadline(from: Date())
         return options
     }
 
@@ -201,6 +185,12 @@ struct SendCommand: ParsableCommand {
         }
         return text
     }
+}
+
+extension SendCommand: IdleWaitingTask {
+    static let noun = "send"
+    static let idleHelp = "Back off before reading from disk while a device of the file system serves other I/O; meanwhile send what that I/O brings into the cache."
+    static let deadlineExamples = "2h, 30m"
 }
 
 /// One -v/--verbose or -q/--quiet, kept in command-line order: btrfs send's level depends on it

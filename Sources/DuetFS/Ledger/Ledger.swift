@@ -50,7 +50,7 @@ public final class Ledger: Sendable {
     private struct State: Sendable {
         var map: LedgerMap
         var epoch: UInt64
-        var lastCompleteScrub: UInt64?
+        var lastCompletePass: UInt64?
         var journalFD: Int32 = -1
         var lockFD: Int32 = -1
         /// Bytes of the journal on disk that are known good: where the next append goes.
@@ -156,8 +156,8 @@ public final class Ledger: Sendable {
         }
         for entry in snapshot.entries { state.map.appendLoaded(entry) }
         state.epoch = snapshot.journalEpoch
-        state.lastCompleteScrub = snapshot.lastCompleteScrub
-        state.map.completionBoundary = snapshot.lastCompleteScrub ?? 0
+        state.lastCompletePass = snapshot.lastCompletePass
+        state.map.completionBoundary = snapshot.lastCompletePass ?? 0
         state.snapshotBytes = bytes.count
         report.snapshotEntries = snapshot.entries.count
     }
@@ -221,7 +221,7 @@ public final class Ledger: Sendable {
     }
 
     /// Appends the journal record of an edit already applied to the map, in the form `credit`
-    /// and `recordCompleteScrub` write (credits cut to whole sectors).
+    /// and `recordCompletePass` write (credits cut to whole sectors).
     private static func journalApplied(_ record: LedgerJournal.Record, to state: inout State, shift: UInt64) {
         var stored = record
         if record.kind == .credit {
@@ -241,8 +241,8 @@ public final class Ledger: Sendable {
         switch record.kind {
         case .credit: state.map.credit(inward(bytes, shift), generation: record.generation, time: record.time)
         case .void: state.map.void(outward(bytes, shift))
-        case .scrubCompleted:
-            state.lastCompleteScrub = record.time
+        case .passCompleted:
+            state.lastCompletePass = record.time
             state.map.completionBoundary = record.time
         }
     }
@@ -272,16 +272,18 @@ public final class Ledger: Sendable {
         }
     }
 
-    /// Records that a scrub of the whole file system completed at `time`.
-    public func recordCompleteScrub(time: UInt64) {
+    /// Records that a task verified the whole file system in one pass that completed at `time`
+    /// (today only `duet scrub` does); credits from before it and after it never share an entry.
+    public func recordCompletePass(time: UInt64) {
         state.withLock { state in
-            state.lastCompleteScrub = time
+            state.lastCompletePass = time
             state.map.completionBoundary = time
-            append(.init(kind: .scrubCompleted, time: time), to: &state)
+            append(.init(kind: .passCompleted, time: time), to: &state)
         }
     }
 
-    public var lastCompleteScrub: UInt64? { state.withLock { $0.lastCompleteScrub } }
+    /// When the last complete pass (see `recordCompletePass`) was recorded, if ever.
+    public var lastCompletePass: UInt64? { state.withLock { $0.lastCompletePass } }
 
     private func append(_ record: LedgerJournal.Record, to state: inout State) {
         LedgerJournal.encode(record, into: &state.buffer)
@@ -416,7 +418,7 @@ public final class Ledger: Sendable {
 
     private func snapshot(of state: State, epoch: UInt64) -> LedgerSnapshot {
         LedgerSnapshot(fileSystem: fileSystem, sectorSize: UInt32(options.sectorSize), journalEpoch: epoch,
-                       lastCompleteScrub: state.lastCompleteScrub, entries: Array(state.map.entries))
+                       lastCompletePass: state.lastCompletePass, entries: Array(state.map.entries))
     }
 
     private func compact(_ state: inout State) throws(LedgerError) {

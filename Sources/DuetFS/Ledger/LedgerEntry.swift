@@ -38,7 +38,7 @@ struct LedgerEntry: Hashable, Sendable {
     }
 
     /// Whether credits with times in `time ... newest` and in `other` together span at most
-    /// `resolution` and lie on one side of `boundary` (the last complete scrub): an entry keeps
+    /// `resolution` and lie on one side of `boundary` (the last complete pass): an entry keeps
     /// its oldest time, so one that straddled it would hide a newer credit from the next scrub.
     func timesFit(_ otherOldest: UInt64, _ otherNewest: UInt64, resolution: UInt64, boundary: UInt64 = 0) -> Bool {
         let oldest = Swift.min(time, otherOldest)

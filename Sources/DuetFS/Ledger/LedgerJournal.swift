@@ -28,8 +28,9 @@ enum LedgerJournal {
         case credit = 1
         /// `start ..< start + length` written anew by btrfs: its credit is gone.
         case void = 2
-        /// A scrub of the whole file system completed at `time`.
-        case scrubCompleted = 3
+        /// A pass over the whole file system (a complete scrub) completed at `time`. The raw value
+        /// is on disk: journals written when this was called `scrubCompleted` read the same.
+        case passCompleted = 3
     }
 
     struct Record: Equatable {

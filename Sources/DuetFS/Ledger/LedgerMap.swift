@@ -10,7 +10,7 @@ struct LedgerMap: Sendable {
     /// Credits whose times differ by at most this many seconds may share an entry (which keeps
     /// the older time).
     let timeResolution: UInt64
-    /// The last complete scrub's time: no entry merges credits from before it with credits from
+    /// The last complete pass's time: no entry merges credits from before it with credits from
     /// at or after it (see `LedgerEntry.timesFit`).
     var completionBoundary: UInt64 = 0
 

@@ -40,12 +40,12 @@ public final class LedgerRecorder: Sendable {
         }
     }
 
-    /// See `Ledger.recordCompleteScrub(time:)`.
-    public func recordCompleteScrub(time: UInt64) {
+    /// See `Ledger.recordCompletePass(time:)`.
+    public func recordCompletePass(time: UInt64) {
         if let ledger {
-            ledger.recordCompleteScrub(time: time)
+            ledger.recordCompletePass(time: time)
         } else {
-            pending.withLock { $0.append(.init(kind: .scrubCompleted, time: time)) }
+            pending.withLock { $0.append(.init(kind: .passCompleted, time: time)) }
         }
     }
 

@@ -4,7 +4,7 @@
 /// Layout (little-endian):
 ///
 ///     header, 56 bytes: magic "DUETLSNP", version u32 = 1, sector size u32, fsid [16],
-///                       journal epoch u64, last complete scrub u64 (0 = none), entry count u64
+///                       journal epoch u64, last complete pass u64 (0 = none), entry count u64
 ///     entries, each:    varint  gap in sectors since the previous entry's end
 ///                       varint  (length in sectors << 1) | has-bitmap
 ///                       zigzag  generation − previous entry's generation
@@ -23,7 +23,7 @@ struct LedgerSnapshot: Equatable {
     var sectorSize: UInt32
     /// The journal epoch that continues this snapshot: a journal with another epoch predates it.
     var journalEpoch: UInt64
-    var lastCompleteScrub: UInt64?
+    var lastCompletePass: UInt64?
     var entries: [LedgerEntry]
 
     func encoded() -> [UInt8] {
@@ -33,7 +33,7 @@ struct LedgerSnapshot: Equatable {
         writer.append(sectorSize)
         writer.append(contentsOf: fileSystem.bytes)
         writer.append(journalEpoch)
-        writer.append(lastCompleteScrub ?? 0)
+        writer.append(lastCompletePass ?? 0)
         writer.append(UInt64(entries.count))
         var previousEnd: UInt64 = 0
         var previousGeneration: UInt64 = 0
@@ -65,7 +65,7 @@ struct LedgerSnapshot: Equatable {
         guard let version = reader.readUInt32(), version == Self.version else { throw LedgerFormatProblem("unsupported version") }
         guard let sectorSize = reader.readUInt32(), sectorSize.nonzeroBitCount == 1,
               let fsid = reader.readBytes(16), let epoch = reader.readUInt64(),
-              let scrub = reader.readUInt64(), let count = reader.readUInt64() else { throw LedgerFormatProblem("truncated header") }
+              let pass = reader.readUInt64(), let count = reader.readUInt64() else { throw LedgerFormatProblem("truncated header") }
         var entries: [LedgerEntry] = []
         entries.reserveCapacity(Int(min(count, UInt64(bytes.count))))
         var previousEnd: UInt64 = 0
@@ -99,7 +99,7 @@ struct LedgerSnapshot: Equatable {
         }
         guard reader.remaining == 0 else { throw LedgerFormatProblem("\(reader.remaining) bytes after the last entry") }
         return LedgerSnapshot(fileSystem: FileSystemID(bytes: Array(fsid)), sectorSize: sectorSize,
-                              journalEpoch: epoch, lastCompleteScrub: scrub == 0 ? nil : scrub, entries: entries)
+                              journalEpoch: epoch, lastCompletePass: pass == 0 ? nil : pass, entries: entries)
     }
 }
 

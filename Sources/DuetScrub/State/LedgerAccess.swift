@@ -34,7 +34,7 @@ final class LedgerAccess: @unchecked Sendable {
         return readCopy
     }
 
-    var lastCompleteScrub: UInt64? { current()?.lastCompleteScrub }
+    var lastCompletePass: UInt64? { current()?.lastCompletePass }
 
     /// What opening the ledger dropped (a damaged or cut-short journal), for a warning.
     var openWarning: String? {
@@ -60,8 +60,8 @@ final class LedgerAccess: @unchecked Sendable {
         recorder?.credit(range: range, generation: generation, time: UInt64(Date().timeIntervalSince1970))
     }
 
-    func recordCompleteScrub(time: UInt64) {
-        recorder?.recordCompleteScrub(time: time)
+    func recordCompletePass(time: UInt64) {
+        recorder?.recordCompletePass(time: time)
     }
 
     func flush() {

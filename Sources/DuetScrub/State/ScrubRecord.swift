@@ -135,6 +135,14 @@ public final class ScrubStateStore: @unchecked Sendable {
         }
     }
 
+    /// The record as `duet scrub status` shows it: one that says running while no process holds
+    /// the lock was left by a killed scrub, and is interrupted.
+    public func loadForStatus() throws -> ScrubRecord? {
+        guard var record = try load() else { return nil }
+        if record.status == .running, !isLocked() { record.status = .interrupted }
+        return record
+    }
+
     /// Moves a damaged record aside (kept for inspection) so a new scrub can start; returns its new name.
     public func setAside() throws -> String {
         let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")

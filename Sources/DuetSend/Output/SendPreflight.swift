@@ -33,6 +33,11 @@ public enum SendPreflight {
         return resolved
     }
 
+    /// The output, once open: never a terminal, where a binary stream is of no use.
+    public static func checkOutput(_ output: SendOutput) throws(SendRefusal) {
+        if output.isTerminal { throw SendRefusal("not dumping send stream into a terminal, redirect it into a file") }
+    }
+
     /// The snapshots, once the output is open: all on the mount of the first (the parent too),
     /// each a read-only subvolume.
     public static func checkSnapshots(_ paths: [String], resolvedParent: String?) throws(SendRefusal) {

@@ -147,7 +147,7 @@ struct LedgerDurabilityTests {
                                   time: UInt64.random(in: 0..<100_000, using: &rng))
                 }
             }
-            ledger.recordCompleteScrub(time: 123_456)
+            ledger.recordCompletePass(time: 123_456)
             expected = ledger.credits()
             try ledger.compact()
             #expect(ledger.credits() == expected)
@@ -159,7 +159,7 @@ struct LedgerDurabilityTests {
         }
         let reopened = try scratch.open()
         #expect(reopened.credits() == expected)
-        #expect(reopened.lastCompleteScrub == 123_456)
+        #expect(reopened.lastCompletePass == 123_456)
         #expect(reopened.loadReport.journalRecordsReplayed == 1)
     }
 
@@ -174,16 +174,24 @@ struct LedgerDurabilityTests {
         #expect(try scratch.open(LedgerOptions(readOnly: true)).credits().count == 200)
     }
 
-    @Test("scrub completion time is journaled")
-    func scrubTime() throws {
+    /// The kind is stored as its raw value: renaming the case must not change what journals
+    /// already on disk (kind 3, from when it was `scrubCompleted`) mean.
+    @Test("a complete pass keeps journal record kind 3")
+    func completePassKind() {
+        #expect(LedgerJournal.RecordKind.passCompleted.rawValue == 3)
+        #expect(LedgerJournal.RecordKind(rawValue: 3) == .passCompleted)
+    }
+
+    @Test("the time of a complete pass is journaled")
+    func completePassTime() throws {
         let scratch = LedgerScratch()
         do {
             let ledger = try scratch.open()
-            #expect(ledger.lastCompleteScrub == nil)
-            ledger.recordCompleteScrub(time: 1_700_000_000)
+            #expect(ledger.lastCompletePass == nil)
+            ledger.recordCompletePass(time: 1_700_000_000)
             try ledger.flush()
         }
-        #expect(try scratch.open().lastCompleteScrub == 1_700_000_000)
+        #expect(try scratch.open().lastCompletePass == 1_700_000_000)
     }
 
     @Test("one writer at a time; a read-only open needs no lock and never writes")

@@ -34,7 +34,7 @@ struct LedgerInboxTests {
         #expect(recorder.submitsToInbox)
         // Unaligned on purpose: only whole sectors are credited, as `Ledger.credit` does.
         recorder.credit(range: 100..<(2 * MiB + 100), generation: 7, time: 200)
-        recorder.recordCompleteScrub(time: 300)
+        recorder.recordCompletePass(time: 300)
         #expect(inboxFiles(scratch).isEmpty, "nothing is submitted before flush")
         try recorder.flush()
         #expect(inboxFiles(scratch).count == 1)
@@ -44,12 +44,12 @@ struct LedgerInboxTests {
         #expect(reader.loadReport.inboxRecordsApplied == 2)
         #expect(reader.isCredited(4096..<2 * MiB))
         #expect(!reader.isCredited(0..<4096))
-        #expect(reader.lastCompleteScrub == 300)
+        #expect(reader.lastCompletePass == 300)
 
         #expect(!writer.isCredited(4096..<2 * MiB))
         try writer.flush()
         #expect(writer.isCredited(4096..<2 * MiB))
-        #expect(writer.lastCompleteScrub == 300)
+        #expect(writer.lastCompletePass == 300)
         #expect(inboxFiles(scratch).isEmpty, "ingested submissions are removed once journaled")
 
         // Journaled: it survives the writer, with the inbox gone.

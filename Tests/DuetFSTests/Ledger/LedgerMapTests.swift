@@ -81,7 +81,7 @@ struct LedgerMapTests {
         #expect(map.entries.map(\.time) == [0, 86_400, 0])
     }
 
-    @Test("credits from before and after the last complete scrub never share an entry, even within the resolution")
+    @Test("credits from before and after the last complete pass never share an entry, even within the resolution")
     func completionBoundaryKeepsCreditsApart() {
         var map = LedgerMap(timeResolution: 3600)
         map.credit(0..<100, generation: 1, time: 1000)

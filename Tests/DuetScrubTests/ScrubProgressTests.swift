@@ -1,0 +1,33 @@
+import DuetScrub
+import Foundation
+import Testing
+
+/// What `duet scrub status` derives from a saved record: progress, time left, and whether a
+/// record that says running still has a scrub behind it.
+@Suite struct ScrubProgressTests {
+    @Test("done is verified plus skipped of the total; time left only while running")
+    func progressAndTimeLeft() throws {
+        let running = try ScrubOutcomeTests.record(.running)
+        #expect(ScrubProgress.percentDone(running) == 50)
+        #expect(ScrubProgress.remainingSeconds(running) == 40, "as long again at the same pace")
+        #expect(ScrubProgress.remainingSeconds(try ScrubOutcomeTests.record(.interrupted)) == nil)
+    }
+
+    @Test("a record left running with no scrub holding the lock shows as interrupted")
+    func staleRunningRecord() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("duet-scrub-status-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let reader = ScrubStateStore(directory: directory)
+        #expect(try reader.loadForStatus() == nil)
+        do {
+            let scrub = ScrubStateStore(directory: directory)
+            try scrub.lock()
+            try scrub.save(try ScrubOutcomeTests.record(.running))
+            #expect(try reader.loadForStatus()?.status == .running, "a scrub holds the lock")
+            withExtendedLifetime(scrub) {}
+        }
+        // The scrub's store is gone, and its lock with it, as when the process is killed.
+        #expect(try reader.loadForStatus()?.status == .interrupted)
+        #expect(try reader.load()?.status == .running, "the saved record itself is left as it is")
+    }
+}
