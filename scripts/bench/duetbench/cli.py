@@ -44,7 +44,7 @@ Parts (each can be chosen with --parts):
   scale   `btrfs send` vs `duet send` of a snapshot of --scale-files small files (default
           1,000,000) and one of --scale-gib GiB of sparse-ish files, cold, both under
           `ulimit -n 1024`: time ratio, peak RSS of each, device bytes; duet's stream received
-          with `btrfs receive` and compared with the snapshot (scripts/bench/scale.py). Not
+          with `btrfs receive` and compared with the snapshot (duetbench/parts/scale.py). Not
           in the default parts nor in --quick: it takes about 10 minutes.
   ioprio  whether idle I/O priority takes effect under the throttle: the kernel scrub beside the
           foreground in one shared group (whatever --contention says), best-effort vs idle
