@@ -53,10 +53,13 @@ let package = Package(
         .target(name: "DuetTestSupport", dependencies: ["DuetFS", "CDuet"], path: "Tests/DuetTestSupport"),
         .testTarget(name: "DuetFSTests", dependencies: ["DuetFS", "CDuet", "DuetTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DuetFSIntegrationTests", dependencies: ["DuetFS", "DuetTestSupport", "CDuet"]),
-        .testTarget(name: "DuetCLITests", dependencies: ["duet", "DuetFS", "DuetScrub", "DuetWatch", "DuetTestSupport", "CDuet"]),
+        .testTarget(name: "DuetCLITests", dependencies: ["duet", "DuetFS", "DuetScrub", "DuetSend", "DuetWatch", "DuetTestSupport", "CDuet"]),
+        .testTarget(name: "DuetCLIIntegrationTests", dependencies: ["duet", "DuetFS", "DuetScrub", "DuetWatch", "DuetTestSupport", "CDuet"]),
         .testTarget(name: "DuetScrubTests", dependencies: ["DuetScrub", "DuetFS", "DuetTestSupport"]),
+        .testTarget(name: "DuetScrubIntegrationTests", dependencies: ["DuetScrub", "DuetFS", "DuetTestSupport"]),
         .testTarget(name: "DuetWatchTests", dependencies: ["DuetWatch", "DuetFS"]),
         .testTarget(name: "DuetSendTests", dependencies: ["DuetSend", "DuetFS", "DuetTestSupport", "duet"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DuetSendIntegrationTests", dependencies: ["DuetSend", "DuetFS", "DuetTestSupport", "duet"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -17,6 +17,15 @@ struct IdleDeadlineTests {
         #expect(abs(deadline.slack(remaining: 1000 * mib, now: start.addingTimeInterval(10)) - 66) < 1e-9)
     }
 
+    @Test("a burst inside the first second is no pace yet: the assumed rate still projects the rest")
+    func burstInTheFirstSecond() {
+        let deadline = IdleDeadline(end: start.addingTimeInterval(100), now: start)
+        // 64 MiB (more than measuredEnough) in half a second would be 128 MiB/s and 90.1 s to
+        // spare; at the assumed 50 MiB/s, 1000 MiB need 24 s with the margin: 75.5 s of 99.5.
+        deadline.recordWork(64 * mib)
+        #expect(abs(deadline.slack(remaining: 1000 * mib, now: start.addingTimeInterval(0.5)) - 75.5) < 1e-9)
+    }
+
     @Test("once measured, the task's pace so far, waits included, projects the rest")
     func measuredPace() {
         let deadline = IdleDeadline(end: start.addingTimeInterval(300), now: start)

@@ -16,8 +16,7 @@ import sys
 import tempfile
 import time
 
-# bench.py's helpers (imported from there: run, drop_caches, LoopBtrfs).
-from bench import LoopBtrfs, drop_caches, run
+from ..fixtures import LoopBtrfs, drop_caches, run
 
 SMALL_SIZES = (1024, 4096)
 PER_DIRECTORY = 1000
@@ -165,22 +164,3 @@ def bench_scale(duet, files, sparse_gib, workdir):
         if receive_fs:
             receive_fs.close()
     return report
-
-
-def scale_table(scale):
-    lines = [f"Scale: cold cache, both under `ulimit -n {scale['descriptor_limit']}`; {scale['files']:,} files "
-             f"({' and '.join(f'{s} B' for s in scale['small_sizes'])} alternately), {scale['sparse_gib']:g} GiB of sparse-ish files "
-             "(1 MiB data, 1 MiB hole).", "",
-             "| snapshot | data extents | btrfs send s | duet send s | time ratio | btrfs RSS MiB | duet RSS MiB | duet RSS bound MiB "
-             "| btrfs read MiB | duet read MiB | duet status | received identical |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for name in ("small", "sparse"):
-        row = scale.get(name)
-        if not row:
-            continue
-        k, d = row["kernel"], row["duet"]
-        lines.append(f"| {name} | {row['data_extents']:,} | {k['seconds']:.1f} | {d['seconds']:.1f} | {row['time_ratio']:.2f} | "
-                     f"{k['peak_rss_bytes'] / 2**20:.1f} | {d['peak_rss_bytes'] / 2**20:.1f} | {row['rss_bound_bytes'] / 2**20:.0f} | "
-                     f"{k['device_bytes'] / 2**20:.0f} | {d['device_bytes'] / 2**20:.0f} | {d['status']} | {row['received_identical']} |")
-    lines.append("")
-    return lines

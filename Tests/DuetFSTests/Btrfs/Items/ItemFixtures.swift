@@ -35,7 +35,7 @@ struct ItemFixture {
     let dumped: [Dumped]
 
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures/items")
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/items")
 
     init(tree: UInt64) throws {
         let items = try String(contentsOf: Self.directory.appendingPathComponent("tree-\(tree).items"), encoding: .utf8)

@@ -2,7 +2,7 @@ import DuetSend
 import Testing
 
 /// `StreamPlan` on small hand-made streams: which command goes to which section, and with
-/// which path. (Kept with the integration tests because it belongs to the send pipeline.)
+/// which path.
 @Suite struct StreamPlanTests {
     static let uuid = SendUUID(bytes: Array(1...16))!
 

@@ -112,34 +112,3 @@ import Testing
         #expect(resumed.position == 5000, "never moves back")
     }
 }
-
-@Suite struct ThrottleTests {
-    @Test("a wait gives up as soon as it is told to stop, whatever the rate")
-    func stopsAtAnyRate() {
-        let throttle = Throttle(bytesPerSecond: 1024)
-        // One 4 MiB read at 1 KiB/s owes over an hour; a stop request must end the wait.
-        #expect(throttle.consume(4 << 20, stop: { true }) == false)
-        #expect(throttle.debit(0) > 3600, "the debt stays: the next read waits for it")
-    }
-
-    @Test("the bucket never holds more than a second's bytes: the rest of a read is charged as wait")
-    func debits() {
-        let throttle = Throttle(bytesPerSecond: 1 << 20)
-        #expect(throttle.debit(4 << 20) >= 3)
-        #expect(throttle.consume(0, stop: { true }) == false)
-    }
-}
-
-@Suite struct CompletionTimeTests {
-    @Test("the completion is the next whole second, recorded once the clock has reached it")
-    func waitsForNextSecond() {
-        final class Clock: @unchecked Sendable { var now = 1_700_000_000.25 }
-        let clock = Clock()
-        var slept: [Double] = []
-        let time = CompletionTime.afterOwnCredits(now: { Date(timeIntervalSince1970: clock.now) },
-                                                  sleep: { slept.append($0); clock.now += $0 })
-        #expect(time == 1_700_000_001)
-        #expect(clock.now >= 1_700_000_001, "no credit made after it can carry an older second")
-        #expect(slept.allSatisfy { $0 <= Throttle.slice + 1e-9 })
-    }
-}

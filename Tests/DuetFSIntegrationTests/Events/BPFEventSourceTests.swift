@@ -486,7 +486,7 @@ private enum KillHelper {
     static func build() throws -> String {
         guard let cc = Tools.cc else { throw HarnessError("no C compiler (clang or cc) to build the kill -9 helper") }
         let cDuetBPF = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Sources/CDuetBPF").path
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Sources/CDuetBPF").path
         let directory = NSTemporaryDirectory() + "duet-bpf-helper-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let main = directory + "/hold.c"
