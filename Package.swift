@@ -38,7 +38,7 @@ let package = Package(
             exclude: ["Hub/README.md", "Ledger/README.md", "Mapping/README.md", "System/README.md", "Watch/README.md"]
         ),
         .target(name: "DuetScrub", dependencies: ["DuetFS", .product(name: "SystemPackage", package: "swift-system")]),
-        .target(name: "DuetSend", dependencies: ["DuetFS", .product(name: "Logging", package: "swift-log")], exclude: ["Stream/README.md", "Paths/README.md", "Plan/README.md"]),
+        .target(name: "DuetSend", dependencies: ["DuetFS", .product(name: "Logging", package: "swift-log"), .product(name: "SystemPackage", package: "swift-system")], exclude: ["Stream/README.md", "Paths/README.md", "Plan/README.md"]),
         // `duet watch` as a task: source choice, the per-file-system session, watch.json, rates.
         .target(name: "DuetWatch", dependencies: ["DuetFS"], exclude: ["README.md"]),
         .executableTarget(
@@ -47,6 +47,7 @@ let package = Package(
                 "DuetFS", "DuetScrub", "DuetSend", "DuetWatch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         // Creates and always tears down loop-backed btrfs file systems for integration tests.
