@@ -35,10 +35,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Collections", package: "swift-collections"),
             ],
-            exclude: ["Hub/README.md", "Ledger/README.md", "Mapping/README.md", "Watch/README.md"]
+            exclude: ["Hub/README.md", "Ledger/README.md", "Mapping/README.md", "System/README.md", "Watch/README.md"]
         ),
-        .target(name: "DuetScrub", dependencies: ["DuetFS"]),
-        .target(name: "DuetSend", dependencies: ["DuetFS", .product(name: "Logging", package: "swift-log")], exclude: ["Stream/README.md", "Paths/README.md", "Plan/README.md"]),
+        .target(name: "DuetScrub", dependencies: ["DuetFS", .product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "DuetSend", dependencies: ["DuetFS", .product(name: "Logging", package: "swift-log"), .product(name: "SystemPackage", package: "swift-system")], exclude: ["Stream/README.md", "Paths/README.md", "Plan/README.md"]),
         // `duet watch` as a task: source choice, the per-file-system session, watch.json, rates.
         .target(name: "DuetWatch", dependencies: ["DuetFS"], exclude: ["README.md"]),
         .executableTarget(
@@ -47,10 +47,11 @@ let package = Package(
                 "DuetFS", "DuetScrub", "DuetSend", "DuetWatch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         // Creates and always tears down loop-backed btrfs file systems for integration tests.
-        .target(name: "DuetTestSupport", dependencies: ["DuetFS", "CDuet"], path: "Tests/DuetTestSupport"),
+        .target(name: "DuetTestSupport", dependencies: ["DuetFS", .product(name: "SystemPackage", package: "swift-system")], path: "Tests/DuetTestSupport"),
         .testTarget(name: "DuetFSTests", dependencies: ["DuetFS", "CDuet", "DuetTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DuetFSIntegrationTests", dependencies: ["DuetFS", "DuetTestSupport", "CDuet"]),
         .testTarget(name: "DuetCLITests", dependencies: ["duet", "DuetFS", "DuetScrub", "DuetSend", "DuetWatch", "DuetTestSupport", "CDuet"]),

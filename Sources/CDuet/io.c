@@ -2,6 +2,5 @@
 #include <fcntl.h>
 #include "cduet.h"
 
-int duet_open_direct(const char *path, int flags) {
-    return open(path, flags | O_DIRECT | O_CLOEXEC);
-}
+int duet_open_flag_direct(void) { return O_DIRECT; }
+int duet_open_flag_noatime(void) { return O_NOATIME; }

@@ -417,7 +417,8 @@ public final class Scrubber: @unchecked Sendable {
                 if let (kind, detail) = confirmed {
                     // Counted per sector, as the kernel scrub counts a bad tree block.
                     local.treeErrors += piece.length / sector
-                    let owner = block.loadUnaligned(fromByteOffset: 88, as: UInt64.self).littleEndian
+                    // A planned tree block is nodesize long, so its header always decodes.
+                    let owner = (try? TreeBlockHeader(block))?.owner ?? 0
                     report(ScrubFinding(kind: kind, deviceID: device.id, devicePath: device.path, physical: piece.physical,
                                         logical: piece.logical, mirror: piece.mirror, length: piece.length,
                                         affected: ["tree block of tree \(owner), level \(piece.level)"], detail: detail))

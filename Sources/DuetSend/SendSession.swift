@@ -1,6 +1,7 @@
 import DuetFS
 import Foundation
 import Glibc
+import SystemPackage
 
 /// `duet send` end to end for one or more snapshots: metadata pass (kernel send with
 /// `NO_FILE_DATA`) → plan (sections, final paths, data pieces and their sources) → emit
@@ -191,9 +192,14 @@ public final class SendSession {
     private func send(snapshotPath: String, snapshot: Subvolume, parentRoot: UInt64, cloneRoots: [UInt64],
                       version: UInt32, framing: Framing) throws -> (SendStatistics, [String], String?, Bool) {
         let started = Date()
-        let descriptor = open(snapshotPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw DuetError.system("open", snapshotPath) }
-        defer { close(descriptor) }
+        let directory: FileDescriptor
+        do {
+            directory = try FileDescriptor.open(snapshotPath, .readOnly, options: .directory)
+        } catch {
+            throw DuetError.system("open", snapshotPath, error)
+        }
+        defer { directory.closeIgnoringErrors() }
+        let descriptor = directory.rawValue
         // --no-data passes the kernel's stream on as it is, so the kernel frames it; otherwise the
         // metadata is parsed (it needs its header) and the writer frames the output.
         var kernelFlags: KernelSend.Flags = []

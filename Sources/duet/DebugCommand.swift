@@ -3,6 +3,7 @@ import DuetFS
 import Foundation
 import Logging
 import Synchronization
+import SystemPackage
 
 /// Developer tools, hidden from help: dumps raw tree items so fixtures can be captured from
 /// real file systems (scripts/fixtures/make-item-fixtures).
@@ -177,17 +178,17 @@ struct CompareSourcesCommand: ParsableCommand {
         defer { buffer.deallocate() }
         for _ in 0..<rounds {
             for file in files {
-                let fd = open(file.path, O_RDONLY | O_CLOEXEC)
-                guard fd >= 0 else { throw DuetError.system("open", file.path) }
-                defer { close(fd) }
-                var offset: off_t = 0
+                let descriptor: FileDescriptor
+                do { descriptor = try FileDescriptor.open(file.path, .readOnly) } catch { throw DuetError.system("open", file.path, error) }
+                defer { descriptor.closeIgnoringErrors() }
+                var offset: UInt64 = 0
                 while true {
-                    let n = pread(fd, buffer.baseAddress, buffer.count, offset)
-                    if n < 0 { throw DuetError.system("pread", file.path) }
-                    if n == 0 { break }
-                    offset += off_t(n)
+                    let n: Int
+                    do { n = try descriptor.read(fully: buffer, at: offset) } catch { throw DuetError.system("pread", file.path, error) }
+                    offset += UInt64(n)
+                    if n < buffer.count { break }
                 }
-                let rc = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
+                let rc = posix_fadvise(descriptor.rawValue, 0, 0, POSIX_FADV_DONTNEED)
                 if rc != 0 { throw DuetError.system("posix_fadvise", file.path, errno: rc) }
             }
             try Self.waitUntilRead(kernel)

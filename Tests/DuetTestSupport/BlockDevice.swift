@@ -1,11 +1,12 @@
-import CDuet
+import DuetFS
 import Foundation
+import SystemPackage
 
 /// Reads and writes a block device with O_DIRECT, below every cache: how tests inspect what
 /// is on a device and inject corruption into one copy.
 public enum BlockDevice {
     public static func read(_ device: String, offset: UInt64, length: Int) throws -> [UInt8] {
-        try withDescriptor(device, O_RDONLY) { descriptor, buffer in
+        try withDescriptor(device, .readOnly) { descriptor, buffer in
             let count = pread(descriptor, buffer, length, off_t(offset))
             guard count == length else { throw HarnessError("pread \(device) at \(offset): \(count)") }
             return Array(UnsafeRawBufferPointer(start: buffer, count: length))
@@ -13,7 +14,7 @@ public enum BlockDevice {
     }
 
     public static func write(_ device: String, offset: UInt64, bytes: [UInt8]) throws {
-        try withDescriptor(device, O_WRONLY) { descriptor, buffer in
+        try withDescriptor(device, .writeOnly) { descriptor, buffer in
             bytes.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
             let count = pwrite(descriptor, buffer, bytes.count, off_t(offset))
             guard count == bytes.count, fsync(descriptor) == 0 else { throw HarnessError("pwrite \(device) at \(offset): \(count)") }
@@ -35,9 +36,14 @@ public enum BlockDevice {
         return fields[2] * 512
     }
 
-    private static func withDescriptor<T>(_ device: String, _ flags: Int32, _ body: (Int32, UnsafeMutableRawPointer) throws -> T) throws -> T {
-        let descriptor = duet_open_direct(device, flags)
-        guard descriptor >= 0 else { throw HarnessError("open \(device): \(String(cString: strerror(errno)))") }
+    private static func withDescriptor<T>(_ device: String, _ mode: FileDescriptor.AccessMode,
+                                          _ body: (Int32, UnsafeMutableRawPointer) throws -> T) throws -> T {
+        let descriptor: Int32
+        do {
+            descriptor = try FileDescriptor.open(device, mode, options: .direct).rawValue
+        } catch {
+            throw HarnessError("open \(device): \(String(cString: strerror(error.rawValue)))")
+        }
         defer { close(descriptor) }
         var buffer: UnsafeMutableRawPointer?
         guard posix_memalign(&buffer, 4096, 1 << 20) == 0, let buffer else { throw HarnessError("posix_memalign failed") }

@@ -45,8 +45,10 @@ uint32_t duet_crc32c_update(uint32_t crc, const void *data, size_t length);
 uint32_t duet_crc32c_update_portable(uint32_t crc, const void *data, size_t length);
 int duet_crc32c_is_hardware(void);
 
-/* open(2) with O_DIRECT (a GNU extension Swift's Glibc module does not export). */
-int duet_open_direct(const char *path, int flags);
+/* open(2) flags that are GNU extensions, which Swift's Glibc module does not export: their
+ * values differ between architectures, so they come from <fcntl.h> compiled with _GNU_SOURCE. */
+int duet_open_flag_direct(void);
+int duet_open_flag_noatime(void);
 
 /* ---- cachestat(2), added by the mapping/creditor work (Sources/DuetFS/Events/CachestatScanner.swift) ----
  * Syscall 451 (Linux 6.5+, CONFIG_CACHESTAT_SYSCALL); glibc has no wrapper and syscall(2) is

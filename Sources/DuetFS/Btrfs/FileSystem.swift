@@ -41,9 +41,11 @@ public final class FileSystem: Sendable {
     deinit { try? descriptor.close() }
 
     /// Issues `request` with `argument`; on failure throws naming the ioctl and the path.
-    func ioctl(_ name: String, _ request: UInt, _ argument: UnsafeMutableRawPointer, subject: String? = nil) throws {
-        if duet_ioctl(descriptor.rawValue, request, argument) != 0 {
-            throw DuetError.system(name, subject ?? path)
+    func ioctl(_ name: String, _ request: UInt, _ argument: UnsafeMutableRawPointer?, subject: String? = nil) throws(DuetError) {
+        do {
+            _ = try descriptor.ioctl(request, argument)
+        } catch {
+            throw DuetError.system(name, subject ?? path, error)
         }
     }
 
@@ -79,9 +81,12 @@ public final class FileSystem: Sendable {
     public func device(id: UInt64) throws -> DeviceInfo? {
         var args = btrfs_ioctl_dev_info_args()
         args.devid = id
-        if duet_ioctl(descriptor.rawValue, duet_ioc_dev_info(), &args) != 0 {
-            if errno == ENODEV { return nil }
-            throw DuetError.system("BTRFS_IOC_DEV_INFO (devid \(id))", path)
+        do {
+            _ = try descriptor.ioctl(duet_ioc_dev_info(), &args)
+        } catch .operationNotSupportedByDevice {  // ENODEV: no device with this id
+            return nil
+        } catch {
+            throw DuetError.system("BTRFS_IOC_DEV_INFO (devid \(id))", path, error)
         }
         let devicePath = withUnsafeBytes(of: args.path) { raw in
             String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
@@ -103,9 +108,7 @@ public final class FileSystem: Sendable {
 
     /// `BTRFS_IOC_SYNC`: commits the running transaction, so the trees match what is on disk.
     public func sync() throws {
-        if duet_ioctl(descriptor.rawValue, duet_ioc_sync(), nil) != 0 {
-            throw DuetError.system("BTRFS_IOC_SYNC", path)
-        }
+        try ioctl("BTRFS_IOC_SYNC", duet_ioc_sync(), nil)
     }
 
     /// Commits the running transaction (`BTRFS_IOC_START_SYNC`, then `BTRFS_IOC_WAIT_SYNC`) and
@@ -114,12 +117,8 @@ public final class FileSystem: Sendable {
     /// has started one, whose new tree blocks are not written until it commits.
     public func commitGeneration() throws -> UInt64 {
         var transaction: UInt64 = 0
-        if duet_ioctl(descriptor.rawValue, duet_ioc_start_sync(), &transaction) != 0 {
-            throw DuetError.system("BTRFS_IOC_START_SYNC", path)
-        }
-        if duet_ioctl(descriptor.rawValue, duet_ioc_wait_sync(), &transaction) != 0 {
-            throw DuetError.system("BTRFS_IOC_WAIT_SYNC", path)
-        }
+        try ioctl("BTRFS_IOC_START_SYNC", duet_ioc_start_sync(), &transaction)
+        try ioctl("BTRFS_IOC_WAIT_SYNC", duet_ioc_wait_sync(), &transaction)
         return transaction
     }
 

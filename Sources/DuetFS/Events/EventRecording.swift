@@ -1,6 +1,7 @@
 import CDuet
 import Glibc
 import Synchronization
+import SystemPackage
 
 /// The on-disk format of an event recording, version 1 (little endian throughout):
 ///
@@ -159,15 +160,11 @@ public final class EventRecorder: Sendable {
     }
 
     private static func write(_ state: inout State, path: String) throws(DuetError) {
-        var written = 0
         let total = state.buffer.count
-        while written < total {
-            let n = state.buffer.withUnsafeBytes { Glibc.write(state.fd, $0.baseAddress! + written, total - written) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw DuetError.system("write", path)
-            }
-            written += n
+        do {
+            try FileDescriptor(rawValue: state.fd).writeAll(state.buffer)
+        } catch {
+            throw DuetError.system("write", path, error)
         }
         state.bytes += UInt64(total)
         state.buffer.removeAll(keepingCapacity: true)
@@ -227,16 +224,11 @@ public struct EventRecording: Sendable {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw DuetError.system("open", path) }
         defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw DuetError.system("read", path)
-            }
-            if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
+        let bytes: [UInt8]
+        do {
+            bytes = try FileDescriptor(rawValue: fd).readAll(chunkSize: 1 << 20)
+        } catch {
+            throw DuetError.system("read", path, error)
         }
         return try decode(bytes, path: path)
     }

@@ -1,6 +1,7 @@
 import CDuet
 import Glibc
 import Synchronization
+import SystemPackage
 
 /// Page-cache events from the Duet kernel framework (`kernel-patches/linux-6.12`, `/dev/duet`).
 ///
@@ -443,11 +444,13 @@ extension KernelEventSource {
         /// Reads until the kernel has nothing more; false after a failure.
         private func drain(_ buffer: UnsafeMutableRawBufferPointer) -> Bool {
             while true {
-                let n = read(fd, buffer.baseAddress, buffer.count)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    if errno == EAGAIN { return true }
-                    fail("read")
+                let n: Int
+                do {
+                    n = try FileDescriptor(rawValue: fd).readSome(into: buffer)
+                } catch .resourceTemporarilyUnavailable {
+                    return true
+                } catch {
+                    fail("read", error)
                     return false
                 }
                 if n == 0 { return true }
@@ -470,8 +473,8 @@ extension KernelEventSource {
             }
         }
 
-        private func fail(_ call: String) {
-            let error = DuetError.system(call, "the Duet task of \(mount)")
+        private func fail(_ call: String, _ code: Errno = Errno(rawValue: errno)) {
+            let error = DuetError.system(call, "the Duet task of \(mount)", code)
             failure.withLock { $0 = error }
         }
     }

@@ -1,4 +1,5 @@
 import Glibc
+import SystemPackage
 
 /// The ledger's few file-system operations, each a thin wrapper over the POSIX call it names,
 /// with errors that carry the path. Durability rests on three of them: `fsync` of a file,
@@ -34,29 +35,19 @@ enum LedgerFiles {
             throw .system(operation: "open", path: path, errno: errno)
         }
         defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .system(operation: "read", path: path, errno: errno)
-            }
-            if count == 0 { return bytes }
-            bytes.append(contentsOf: chunk[..<count])
+        do {
+            return try FileDescriptor(rawValue: fd).readAll(chunkSize: 1 << 20)
+        } catch {
+            throw .system(operation: "read", path: path, errno: error.rawValue)
         }
     }
 
-    /// Writes every byte at the descriptor's position, retrying short writes and EINTR.
+    /// Writes every byte at the descriptor's position.
     static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(LedgerError) {
-        var done = 0
-        while done < bytes.count {
-            let count = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .system(operation: "write", path: path, errno: errno)
-            }
-            done += count
+        do {
+            try FileDescriptor(rawValue: fd).writeAll(bytes)
+        } catch {
+            throw .system(operation: "write", path: path, errno: error.rawValue)
         }
     }
 

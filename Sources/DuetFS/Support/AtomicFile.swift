@@ -1,4 +1,5 @@
 import Foundation
+import SystemPackage
 
 /// Whole-file replacement that survives a crash at any point and never writes through a link:
 /// the data goes to a new temporary name (`NoFollow.createTemporary`), is fsync'd, and is renamed
@@ -6,20 +7,12 @@ import Foundation
 public enum AtomicFile {
     public static func write(_ data: Data, to path: String, mode: mode_t = 0o600) throws {
         let (descriptor, temporary) = try NoFollow.createTemporary(beside: path, mode: mode)
-        var written = 0
-        data.withUnsafeBytes { bytes in
-            while written < bytes.count {
-                let count = Glibc.write(descriptor, bytes.baseAddress! + written, bytes.count - written)
-                if count < 0, errno == EINTR { continue }
-                if count <= 0 { break }
-                written += count
-            }
-        }
-        let writeError = errno
-        guard written == data.count else {
+        do {
+            try FileDescriptor(rawValue: descriptor).writeAll([UInt8](data))
+        } catch {
             close(descriptor)
             unlink(temporary)
-            throw DuetError.system("write", temporary, errno: writeError)
+            throw DuetError.system("write", temporary, error)
         }
         let synced = fsync(descriptor)
         let syncError = errno
@@ -48,14 +41,10 @@ public enum AtomicFile {
             throw NoFollow.openError(path)
         }
         defer { close(descriptor) }
-        var data = Data()
-        var chunk = [UInt8](repeating: 0, count: 64 << 10)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            if count < 0 { throw DuetError.system("read", path) }
-            if count == 0 { return data }
-            data.append(contentsOf: chunk[..<count])
+        do {
+            return Data(try FileDescriptor(rawValue: descriptor).readAll())
+        } catch {
+            throw DuetError.system("read", path, error)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SystemPackage
 
 /// One task of a kind per file system, whatever state directory each was given: an `flock` on
 /// `/run/duet/<uuid>.<task>.lock`. The state directory's own lock cannot do this: two scrubs of
@@ -26,15 +27,18 @@ public final class FileSystemLock: @unchecked Sendable {
         self.descriptor = descriptor
         let note = "\(getpid()) \(stateDirectory)\n"
         ftruncate(descriptor, 0)
-        _ = note.withCString { pwrite(descriptor, $0, strlen($0), 0) }
+        // The note only improves another process's refusal message; the lock is what matters.
+        try? FileDescriptor(rawValue: descriptor).writeAll(Array(note.utf8), at: 0)
     }
 
     deinit { close(descriptor) }
 
     private static func holder(_ descriptor: Int32) -> String {
         var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, 0) }
-        guard count > 0 else { return "" }
+        let read = buffer.withUnsafeMutableBytes { raw in
+            Result { () throws(Errno) in try FileDescriptor(rawValue: descriptor).read(fully: raw, at: 0) }
+        }
+        guard case .success(let count) = read, count > 0 else { return "" }
         let text = String(decoding: buffer[..<count], as: UTF8.self).trimmingCharacters(in: .newlines)
         guard let space = text.firstIndex(of: " ") else { return "" }
         return " (pid \(text[..<space]), state directory \(text[text.index(after: space)...]))"

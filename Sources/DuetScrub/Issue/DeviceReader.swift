@@ -1,36 +1,35 @@
-import CDuet
 import DuetFS
 import Foundation
-import Glibc
+import SystemPackage
 
 /// Reads a block device with `O_DIRECT` into page-aligned buffers, so the page cache neither
 /// serves stale bytes nor is polluted by the scrub.
 public final class DeviceReader: @unchecked Sendable {
     public let path: String
-    private let descriptor: Int32
+    private let descriptor: FileDescriptor
 
     public init(path: String) throws {
-        let descriptor = duet_open_direct(path, O_RDONLY)
-        guard descriptor >= 0 else { throw DuetError.system("open (O_DIRECT)", path) }
+        do {
+            descriptor = try FileDescriptor.open(path, .readOnly, options: .direct)
+        } catch {
+            throw DuetError.system("open (O_DIRECT)", path, error)
+        }
         self.path = path
-        self.descriptor = descriptor
     }
 
-    deinit { close(descriptor) }
+    deinit { descriptor.closeIgnoringErrors() }
 
     /// Reads `length` bytes at `offset` into `buffer` (aligned, at least `length` long).
     public func read(into buffer: UnsafeMutableRawPointer, offset: UInt64, length: Int) throws {
         var done = 0
-        while done < length {
-            let count = pread(descriptor, buffer + done, length - done, off_t(offset) + off_t(done))
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw DuetError.system("pread of \(length - done) bytes at physical \(offset + UInt64(done))", path)
-            }
-            if count == 0 {
-                throw DuetError(.system(errno: EIO), "\(path): unexpected end of device at physical \(offset + UInt64(done))")
-            }
-            done += count
+        let count: Int
+        do {
+            count = try descriptor.read(fully: UnsafeMutableRawBufferPointer(start: buffer, count: length), at: offset, done: &done)
+        } catch {
+            throw DuetError.system("pread of \(length - done) bytes at physical \(offset + UInt64(done))", path, error)
+        }
+        if count < length {
+            throw DuetError(.system(errno: Errno.ioError.rawValue), "\(path): unexpected end of device at physical \(offset + UInt64(count))")
         }
     }
 

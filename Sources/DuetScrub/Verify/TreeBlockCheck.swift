@@ -16,20 +16,21 @@ public struct TreeBlockCheck: Sendable {
 
     /// nil when the block is good, else what is wrong and the finding kind.
     public func problem(_ block: UnsafeRawBufferPointer, logical: UInt64, level: UInt8, maximumGeneration: UInt64) -> (ScrubFinding.Kind, String)? {
-        guard block.count >= nodeSize else { return (.treeHeader, "short block") }
-        let covered = UnsafeRawBufferPointer(rebasing: block[32..<nodeSize])
-        if !checksummer.matches(covered, expected: UnsafeRawBufferPointer(rebasing: block[0..<32])) {
+        guard block.count >= nodeSize, nodeSize >= TreeBlockHeader.size, let header = try? TreeBlockHeader(block) else {
+            return (.treeHeader, "short block")
+        }
+        let checksumEnd = TreeBlockHeader.checksumSize
+        let covered = UnsafeRawBufferPointer(rebasing: block[checksumEnd..<nodeSize])
+        if !header.checksum.withUnsafeBytes({ checksummer.matches(covered, expected: $0) }) {
             return (.treeChecksum, "tree block checksum mismatch")
         }
-        let bytenr = block.loadUnaligned(fromByteOffset: 48, as: UInt64.self).littleEndian
-        if bytenr != logical { return (.treeHeader, "header bytenr \(bytenr), expected \(logical)") }
-        if !metadataUUID.elementsEqual(block[32..<48]) { return (.treeHeader, "header fsid does not match the file system") }
-        let generation = block.loadUnaligned(fromByteOffset: 80, as: UInt64.self).littleEndian
-        if generation > maximumGeneration { return (.treeHeader, "header generation \(generation) newer than committed \(maximumGeneration)") }
-        let owner = block.loadUnaligned(fromByteOffset: 88, as: UInt64.self).littleEndian
-        if owner == 0 { return (.treeHeader, "header owner 0") }
-        let headerLevel = block[100]
-        if headerLevel != level { return (.treeHeader, "header level \(headerLevel), extent tree says \(level)") }
+        if header.bytenr != logical { return (.treeHeader, "header bytenr \(header.bytenr), expected \(logical)") }
+        if header.fsid != metadataUUID { return (.treeHeader, "header fsid does not match the file system") }
+        if header.generation > maximumGeneration {
+            return (.treeHeader, "header generation \(header.generation) newer than committed \(maximumGeneration)")
+        }
+        if header.owner == 0 { return (.treeHeader, "header owner 0") }
+        if header.level != level { return (.treeHeader, "header level \(header.level), extent tree says \(level)") }
         return nil
     }
 }
@@ -37,10 +38,8 @@ public struct TreeBlockCheck: Sendable {
 /// Verifies the superblock copies of a device: magic, checksum over `[32, 4096)`, fsid and
 /// the copy's own offset.
 public struct SuperblockCheck: Sendable {
-    /// Copy offsets: 64 KiB, 64 MiB, 256 GiB (`btrfs_sb_offset`).
-    public static let offsets: [UInt64] = [64 << 10, 64 << 20, 256 << 30]
-    public static let size = 4096
-    static let magic = Array("_BHRfS_M".utf8)
+    public static let offsets = Superblock.copyOffsets
+    public static let size = Superblock.size
 
     public let checksummer: Checksummer
     public let fsid: [UInt8]
@@ -56,15 +55,16 @@ public struct SuperblockCheck: Sendable {
     }
 
     public func problem(_ block: [UInt8], offset: UInt64) -> String? {
-        guard block.count >= Self.size else { return "short read" }
-        guard Array(block[64..<72]) == Self.magic else { return "bad magic" }
+        guard let superblock = try? Superblock(bytes: block) else { return "short read" }
+        guard superblock.hasMagic else { return "bad magic" }
         let ok = block.withUnsafeBytes { raw in
-            checksummer.matches(UnsafeRawBufferPointer(rebasing: raw[32..<Self.size]), expected: UnsafeRawBufferPointer(rebasing: raw[0..<32]))
+            superblock.checksum.withUnsafeBytes {
+                checksummer.matches(UnsafeRawBufferPointer(rebasing: raw[Superblock.checksumSize..<Self.size]), expected: $0)
+            }
         }
         if !ok { return "superblock checksum mismatch" }
-        guard Array(block[32..<48]) == fsid else { return "superblock fsid does not match" }
-        let bytenr = block.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 48, as: UInt64.self).littleEndian }
-        guard bytenr == offset else { return "superblock bytenr \(bytenr), expected \(offset)" }
+        guard superblock.fsid == fsid else { return "superblock fsid does not match" }
+        guard superblock.bytenr == offset else { return "superblock bytenr \(superblock.bytenr), expected \(offset)" }
         return nil
     }
 }

@@ -1,5 +1,6 @@
 import DuetFS
 import Glibc
+import SystemPackage
 
 /// What a send did, for the summary and `--json`.
 public struct SendStatistics: Codable, Sendable, Equatable {
@@ -540,17 +541,15 @@ public struct DataEmitter {
 
     private func readFully(_ descriptor: Int32, into buffer: inout [UInt8], count: Int, at offset: UInt64, path: SendPath) throws -> Int {
         var done = 0
-        while done < count {
-            let got = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
-            if got > 0 {
-                done += got
-            } else if got == 0 {
-                break
-            } else if errno != EINTR {
-                throw DataReadError(path: snapshotPath + "/" + path.description, offset: offset + UInt64(done), errno: errno)
-            }
+        do {
+            return try buffer.withUnsafeMutableBytes { raw in
+                Result { () throws(Errno) in
+                    try FileDescriptor(rawValue: descriptor).read(fully: UnsafeMutableRawBufferPointer(rebasing: raw[0..<count]), at: offset, done: &done)
+                }
+            }.get()
+        } catch {
+            throw DataReadError(path: snapshotPath + "/" + path.description, offset: offset + UInt64(done), errno: error.rawValue)
         }
-        return done
     }
 }
 

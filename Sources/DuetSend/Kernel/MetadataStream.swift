@@ -1,6 +1,7 @@
 import DuetFS
 import Foundation
 import Glibc
+import SystemPackage
 
 /// The first stage of `duet send`: the kernel's own send with `NO_FILE_DATA`, which gives every
 /// metadata command (names, renames, links, attributes, clones) and an `UPDATE_EXTENT` where
@@ -93,11 +94,8 @@ extension MetadataStream {
             result = .failure(error)
         }
         var rest = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = rest.withUnsafeMutableBytes { Glibc.read(readEnd, $0.baseAddress, $0.count) }
-            if count > 0 || (count < 0 && errno == EINTR) { continue }
-            break
-        }
+        let pipe = FileDescriptor(rawValue: readEnd)
+        while let count = try? rest.withUnsafeMutableBytes({ try pipe.readSome(into: $0) }), count > 0 {}
         sender.finished.wait()
         close(readEnd)
         if let sendError = sender.failure {
@@ -144,17 +142,10 @@ final class PipeDrain: @unchecked Sendable {
 
     func run() {
         defer { finished.signal() }
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count > 0 {
-                bytes.append(contentsOf: buffer[0..<count])
-            } else if count == 0 {
-                return
-            } else if errno != EINTR {
-                failure = errno
-                return
-            }
+        do {
+            bytes = try FileDescriptor(rawValue: descriptor).readAll()
+        } catch {
+            failure = error.rawValue
         }
     }
 }

@@ -1,4 +1,4 @@
-import Glibc
+import SystemPackage
 
 /// The lines `btrfs send` prints on standard error, at its verbosity levels, so that scripts and
 /// test suites comparing its output (fstests' golden files) see the same text from `duet send`.
@@ -45,13 +45,7 @@ public struct SendLog: Sendable {
     }
 
     static func standardError(_ text: String) {
-        var bytes = Array(text.utf8)
-        var done = 0
-        while done < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress! + done, $0.count - done) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { return }
-            done += count
-        }
+        // Nowhere is left to report a failure to write to standard error.
+        try? FileDescriptor.standardError.writeAll(Array(text.utf8))
     }
 }

@@ -1,6 +1,7 @@
 import DuetFS
 import Foundation
 import Glibc
+import SystemPackage
 
 /// Where a send stream goes, and what happens to it when the send does not finish.
 ///
@@ -161,6 +162,7 @@ public final class SendOutput: @unchecked Sendable {
     }
 
     private func cutStream() {
-        _ = SendSession.cutMarker.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        // Best effort: the stream is already failing, and the failure is what gets reported.
+        try? FileDescriptor(rawValue: descriptor).writeAll(SendSession.cutMarker)
     }
 }

@@ -1,6 +1,7 @@
 import DuetFS
 import Foundation
 import Glibc
+import SystemPackage
 
 /// A send refused before any stream was written, with the message `btrfs send` gives for the
 /// same mistake (printed after "ERROR: ").
@@ -82,10 +83,9 @@ public enum SendPreflight {
 
     // MARK: helpers
 
-    /// `O_NOATIME` (01000000 on Linux; Glibc's module leaves it out without _GNU_SOURCE). btrfs
-    /// send opens with it, which is why a user who does not own the path gets EPERM there: the
-    /// same refusal, with the same message, as btrfs send gives without root.
-    static let noAccessTime: Int32 = 0o1000000
+    /// `O_NOATIME`: btrfs send opens with it, which is why a user who does not own the path gets
+    /// EPERM there: the same refusal, with the same message, as btrfs send gives without root.
+    static let noAccessTime: Int32 = FileDescriptor.OpenOptions.noAccessTime.rawValue
 
     static func resolve(_ path: String) -> String? {
         guard let resolved = realpath(path, nil) else { return nil }

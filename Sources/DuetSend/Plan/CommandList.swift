@@ -1,4 +1,5 @@
 import Glibc
+import SystemPackage
 
 /// Send commands kept for later, packed back to back in an unlinked temporary file and decoded
 /// when read in order; in memory only their count.
@@ -187,32 +188,25 @@ final class CommandSpool: @unchecked Sendable {
         }
         let fromFile = Int(min(UInt64(count), written - offset))
         var bytes = [UInt8](repeating: 0, count: fromFile)
-        var done = 0
-        while done < fromFile {
-            let got = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, fromFile - done, off_t(offset) + off_t(done)) }
-            if got > 0 {
-                done += got
-            } else if got < 0 && errno == EINTR {
-                continue
-            } else {
-                // Our own unlinked file, written a moment ago: only a failing disk gets here.
-                fatalError("reading the send's command spool failed: \(String(cString: strerror(errno)))")
-            }
+        let got = bytes.withUnsafeMutableBytes { raw in
+            Result { () throws(Errno) in try FileDescriptor(rawValue: descriptor).read(fully: raw, at: offset) }
+        }
+        // Our own unlinked file, written a moment ago: only a failing disk gets here.
+        switch got {
+        case .success(let count) where count == fromFile: break
+        case .success: fatalError("reading the send's command spool failed: \(String(cString: strerror(EIO)))")
+        case .failure(let error): fatalError("reading the send's command spool failed: \(String(cString: strerror(error.rawValue)))")
         }
         return bytes + buffer.prefix(count - fromFile)
     }
 
     private func flush() {
         guard !buffer.isEmpty else { return }
-        var done = 0
-        while done < buffer.count {
-            let count = buffer.withUnsafeBytes { pwrite(descriptor, $0.baseAddress! + done, buffer.count - done, off_t(written) + off_t(done)) }
-            if count >= 0 {
-                done += count
-            } else if errno != EINTR {
-                spilling = false  // keeps this buffer and what follows in memory
-                return
-            }
+        do {
+            try FileDescriptor(rawValue: descriptor).writeAll(buffer, at: written)
+        } catch {
+            spilling = false  // keeps this buffer and what follows in memory
+            return
         }
         written += UInt64(buffer.count)
         buffer.removeAll(keepingCapacity: true)

@@ -1,5 +1,4 @@
 import DuetFS
-import Glibc
 
 /// One piece of file data to emit: a range of one file with one backing and one source.
 public struct DataPiece: @unchecked Sendable {

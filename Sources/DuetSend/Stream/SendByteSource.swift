@@ -1,4 +1,5 @@
-import Glibc
+import DuetFS
+import SystemPackage
 
 /// Where a `SendStreamReader` gets its bytes: a pipe or file, or memory.
 public protocol SendByteSource {
@@ -26,12 +27,10 @@ public struct FileDescriptorByteSource: SendByteSource, Sendable {
     public init(descriptor: Int32) { self.descriptor = descriptor }
 
     public mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws(SendIOFailure) -> Int {
-        guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
-        while true {
-            let count = Glibc.read(descriptor, base, buffer.count)
-            if count >= 0 { return count }
-            if errno == EINTR { continue }
-            throw SendIOFailure(errno: errno)
+        do {
+            return try FileDescriptor(rawValue: descriptor).readSome(into: buffer)
+        } catch {
+            throw SendIOFailure(errno: error.rawValue)
         }
     }
 }
@@ -43,14 +42,10 @@ public struct FileDescriptorByteSink: SendByteSink, Sendable {
     public init(descriptor: Int32) { self.descriptor = descriptor }
 
     public mutating func write(_ bytes: UnsafeRawBufferPointer) throws(SendIOFailure) {
-        var done = 0
-        while done < bytes.count {
-            let count = Glibc.write(descriptor, bytes.baseAddress! + done, bytes.count - done)
-            if count >= 0 {
-                done += count
-            } else if errno != EINTR {
-                throw SendIOFailure(errno: errno)
-            }
+        do {
+            try FileDescriptor(rawValue: descriptor).writeAll(bytes)
+        } catch {
+            throw SendIOFailure(errno: error.rawValue)
         }
     }
 }
