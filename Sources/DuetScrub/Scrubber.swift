@@ -389,41 +389,27 @@ public final class Scrubber: @unchecked Sendable {
                     verifiedBytes += sector
                     if good { continue }
                     let physical = piece.physical + index * sector
-                    // A confirmation that fails (the re-read or a tree search errs) cannot clear
-                    // the mismatch: it is reported, never counted as unconfirmed.
-                    let detail: String
-                    switch Result(catching: { try confirmer.dataSectorStillBad(piece, logical: logical, physical: physical, reader: reader) }) {
-                    case .success(false):
-                        local.unconfirmed += 1
-                        continue
-                    case .success(true): detail = "data checksum mismatch"
-                    case .failure(let error): detail = "data checksum mismatch; confirming it failed: \(error)"
-                    }
-                    local.dataErrors += 1
-                    report(ScrubFinding(kind: .dataChecksum, deviceID: device.id, devicePath: device.path, physical: physical,
+                    let confirmation = confirmer.confirmDataSector(piece, logical: logical, physical: physical, reader: reader)
+                    let (found, counts) = confirmation.verdict(firstSeen: .dataChecksum, "data checksum mismatch", sectors: 1)
+                    local.add(counts)
+                    guard let found else { continue }
+                    report(ScrubFinding(kind: found.kind, deviceID: device.id, devicePath: device.path, physical: physical,
                                         logical: logical, mirror: piece.mirror, length: sector,
-                                        affected: AffectedFiles(fileSystem: fileSystem).files(atLogical: logical), detail: detail))
+                                        affected: AffectedFiles(fileSystem: fileSystem).files(atLogical: logical), detail: found.detail))
                 }
                 if verifiedBytes > 0, piece.singleCopy { verifiedRange?(piece.logical..<(piece.logical + piece.length), piece.generation) }
             case .treeBlock:
                 let block = UnsafeRawBufferPointer(start: buffer.pointer + offset, count: Int(piece.length))
                 local.treeVerified += piece.length
                 guard let first = treeCheck.problem(block, logical: piece.logical, level: piece.level, maximumGeneration: plan.generation) else { continue }
-                let confirmed: (ScrubFinding.Kind, String)?
-                switch Result(catching: { try confirmer.treeBlockStillBad(piece, reader: reader, check: treeCheck) }) {
-                case .success(let problem): confirmed = problem
-                case .failure(let error): confirmed = (first.0, "\(first.1); confirming it failed: \(error)")
-                }
-                if let (kind, detail) = confirmed {
-                    // Counted per sector, as the kernel scrub counts a bad tree block.
-                    local.treeErrors += piece.length / sector
-                    let owner = block.loadUnaligned(fromByteOffset: 88, as: UInt64.self).littleEndian
-                    report(ScrubFinding(kind: kind, deviceID: device.id, devicePath: device.path, physical: piece.physical,
-                                        logical: piece.logical, mirror: piece.mirror, length: piece.length,
-                                        affected: ["tree block of tree \(owner), level \(piece.level)"], detail: detail))
-                } else {
-                    local.unconfirmed += 1
-                }
+                let confirmation = confirmer.confirmTreeBlock(piece, reader: reader, check: treeCheck)
+                let (found, counts) = confirmation.verdict(firstSeen: first.0, first.1, sectors: piece.length / sector)
+                local.add(counts)
+                guard let found else { continue }
+                let owner = block.loadUnaligned(fromByteOffset: 88, as: UInt64.self).littleEndian
+                report(ScrubFinding(kind: found.kind, deviceID: device.id, devicePath: device.path, physical: piece.physical,
+                                    logical: piece.logical, mirror: piece.mirror, length: piece.length,
+                                    affected: ["tree block of tree \(owner), level \(piece.level)"], detail: found.detail))
             case .superblock:
                 break
             }
