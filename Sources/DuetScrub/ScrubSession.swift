@@ -20,6 +20,17 @@ public final class ScrubSession: @unchecked Sendable {
     private let lock = NSLock()
     private var scrubber: Scrubber?
     private var cancelRequested = false
+    /// Warnings already given: a failure that repeats at every checkpoint is told once.
+    private var warned: Set<RepeatedWarning> = []
+
+    private enum RepeatedWarning { case checkpoint, ledger }
+
+    private func warnOnce(_ kind: RepeatedWarning, _ message: String) {
+        lock.lock()
+        let first = warned.insert(kind).inserted
+        lock.unlock()
+        if first { warn?(message) }
+    }
 
     public static let maximumPeriod: UInt64 = 30 * 24 * 3600
 
@@ -123,9 +134,11 @@ public final class ScrubSession: @unchecked Sendable {
             record.verifiedAheadBytes = aheadCounter?.count() ?? record.verifiedAheadBytes
             if options.idle { record.deferredSeconds = (deferredBefore ?? 0) + scrubber.secondsDeferred }
             record.updatedAt = Date()
-            try? store.save(checkpointed(record, runStart: runStart))
+            do { try store.save(checkpointed(record, runStart: runStart)) } catch {
+                warnOnce(.checkpoint, "could not save the scrub's progress (\(error)): it goes on, but after a kill `duet scrub resume` starts from the last saved point")
+            }
             progress?(scrubber.current().counters, record.totalToScrubBytes)
-            ledger.flush()
+            do { try ledger.flush() } catch { warnOnce(.ledger, "could not write this scrub's credits to the ledger (\(error)): a later scrub reads that data again") }
         }
         let final = scrubber.current()
         record.counters = final.counters
@@ -156,7 +169,7 @@ public final class ScrubSession: @unchecked Sendable {
             // own credits never excuse the next from verifying that data again.
             ledger.recordCompleteScrub(time: CompletionTime.afterOwnCredits())
         }
-        ledger.flush()
+        do { try ledger.flush() } catch { warnOnce(.ledger, "could not write this scrub's credits to the ledger (\(error)): a later scrub reads that data again") }
         try store.save(record)
         return record
     }

@@ -58,6 +58,7 @@ struct StatusCommand: ParsableCommand {
         try scanner.scanCachedPages(in: .fileSystem(device: device)) { events in
             for event in events where event.kind == .added { pages[event.root, default: 0] += event.pageCount }
         }
+        // Names only label the figures: without them a subvolume shows as "?".
         let names = Dictionary(uniqueKeysWithValues: ((try? Subvolumes.list(mountPath: mount)) ?? []).map { ($0.id, $0.path) })
         let cached = pages.keys.sorted().map { id in
             Report.CachedSubvolume(id: id, path: id == Subvolumes.topLevelID ? "<top level>" : names[id] ?? "?", cachedBytes: pages[id]! * pageSize)
@@ -66,6 +67,7 @@ struct StatusCommand: ParsableCommand {
         // Ledger coverage by age, read-only so a running watcher keeps its lock.
         var coverage: [Report.Coverage] = []
         var lastScrub: Date?
+        // An unreadable ledger shows no coverage: status reports, and `duet scrub` warns about a damaged one.
         if FileManager.default.fileExists(atPath: directory),
            let ledger = try? Ledger.open(fileSystem: info.fsid, directory: directory, options: LedgerOptions(readOnly: true)) {
             let now = UInt64(Date().timeIntervalSince1970)

@@ -28,6 +28,7 @@ public final class IdleMonitor: @unchecked Sendable {
     /// Sectors read + written so far on the device, in bytes. `/sys/class/block` also lists
     /// partitions, which `/sys/block` does not (there `--idle` silently did nothing).
     public static func deviceBytes(_ device: String) -> UInt64? {
+        // A device without a stat file (nil) is never waited for: --idle can slow a scrub, not stop it.
         guard let text = try? String(contentsOfFile: "/sys/class/block/\(statName(device))/stat", encoding: .utf8) else { return nil }
         let fields = text.split(separator: " ").compactMap { UInt64($0) }
         guard fields.count >= 7 else { return nil }
@@ -37,6 +38,7 @@ public final class IdleMonitor: @unchecked Sendable {
     /// Bytes this process has had read from storage (`read_bytes` of `/proc/self/io`), readahead
     /// it caused included: the own I/O of a task that reads through the page cache.
     public static func processReadBytes() -> UInt64 {
+        // Without /proc/self/io all of the device's I/O looks foreign: the task waits longer, no more.
         guard let text = try? String(contentsOfFile: "/proc/self/io", encoding: .utf8) else { return 0 }
         for line in text.split(separator: "\n") where line.hasPrefix("read_bytes:") {
             return UInt64(line.dropFirst("read_bytes:".count).trimmingCharacters(in: .whitespaces)) ?? 0

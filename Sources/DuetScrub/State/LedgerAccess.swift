@@ -10,6 +10,8 @@ final class LedgerAccess: @unchecked Sendable {
     private let directory: String
     private let lock = NSLock()
     private let recorder: LedgerRecorder?
+    /// Why the scrub records nothing in the ledger (the ledger could not be opened), for a warning.
+    private let recorderFailure: String?
     private var readCopy: Ledger?
     private var loadedAt = Date.distantPast
     static let reloadInterval: TimeInterval = 1
@@ -17,10 +19,20 @@ final class LedgerAccess: @unchecked Sendable {
     init(fileSystem: FileSystemID, directory: String) {
         self.fileSystem = fileSystem
         self.directory = directory
-        recorder = try? LedgerRecorder(fileSystem: fileSystem, directory: directory)
+        // The ledger only lets work be skipped: a scrub without it verifies everything and still
+        // reports every error, so it goes on, with a warning.
+        do {
+            recorder = try LedgerRecorder(fileSystem: fileSystem, directory: directory)
+            recorderFailure = nil
+        } catch {
+            recorder = nil
+            recorderFailure = "\(error)"
+        }
         if recorder?.ledger == nil { reload() }
     }
 
+    /// Called with the lock held, or from `init`. A ledger that cannot be read gives no credits:
+    /// the scrub reads what it would have skipped, which costs time, never an error found.
     private func reload() {
         readCopy = try? Ledger.open(fileSystem: fileSystem, directory: directory, options: LedgerOptions(readOnly: true))
         loadedAt = Date()
@@ -38,6 +50,9 @@ final class LedgerAccess: @unchecked Sendable {
 
     /// What opening the ledger dropped (a damaged or cut-short journal), for a warning.
     var openWarning: String? {
+        if let recorderFailure {
+            return "the ledger in \(directory) could not be opened (\(recorderFailure)): this scrub skips nothing and records nothing"
+        }
         guard let ledger = recorder?.ledger ?? readCopy else { return nil }
         return ledger.loadReport.damageWarning(journal: directory + "/journal")
     }
@@ -64,7 +79,9 @@ final class LedgerAccess: @unchecked Sendable {
         recorder?.recordCompleteScrub(time: time)
     }
 
-    func flush() {
-        try? recorder?.flush()
+    /// Writes out the credits recorded so far. A failure loses credits (a later scrub reads that
+    /// data again), not findings; the caller warns.
+    func flush() throws {
+        try recorder?.flush()
     }
 }

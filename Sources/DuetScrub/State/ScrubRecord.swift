@@ -108,6 +108,7 @@ public final class ScrubStateStore: @unchecked Sendable {
         guard descriptor >= 0 else { throw NoFollow.openError(lockPath) }
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             close(descriptor)
+            // The pid only adds to the refusal; an unreadable record must not replace it.
             let holder = (try? load()).map { " (pid \($0.pid))" } ?? ""
             throw DuetError(.system(errno: EBUSY), "a scrub of this file system is already running\(holder): wait for it, or stop it with `duet scrub cancel`")
         }
