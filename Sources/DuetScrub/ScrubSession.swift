@@ -1,9 +1,12 @@
 import DuetFS
 import Foundation
+import Synchronization
 
 /// One `duet scrub start` or `resume`: takes the per-file-system lock, plans, runs the
 /// scrubber with checkpoints at least every `checkpointInterval`, consults and feeds the
 /// ledger, and leaves a record that `status` reads and `resume` continues.
+// @unchecked: the public settings (`options` … `warn`) are set before `run` and not after; what
+// `cancel` shares with `run` from another thread is in `shared`.
 public final class ScrubSession: @unchecked Sendable {
     public let fileSystem: FileSystem
     public let info: FileSystemInfo
@@ -17,18 +20,18 @@ public final class ScrubSession: @unchecked Sendable {
     /// Something the operator should know that does not stop the scrub (damaged state set aside).
     public var warn: (@Sendable (String) -> Void)?
 
-    private let lock = NSLock()
-    private var scrubber: Scrubber?
-    private var cancelRequested = false
-    /// Warnings already given: a failure that repeats at every checkpoint is told once.
-    private var warned: Set<RepeatedWarning> = []
+    private struct Shared {
+        var scrubber: Scrubber?
+        var cancelRequested = false
+        /// Warnings already given: a failure that repeats at every checkpoint is told once.
+        var warned: Set<RepeatedWarning> = []
+    }
+    private let shared = Mutex(Shared())
 
     private enum RepeatedWarning { case checkpoint, ledger }
 
     private func warnOnce(_ kind: RepeatedWarning, _ message: String) {
-        lock.lock()
-        let first = warned.insert(kind).inserted
-        lock.unlock()
+        let first = shared.withLock { $0.warned.insert(kind).inserted }
         if first { warn?(message) }
     }
 
@@ -43,10 +46,10 @@ public final class ScrubSession: @unchecked Sendable {
 
     /// Asks the running scrub to stop; `run` then saves and returns an interrupted record.
     public func cancel() {
-        lock.lock()
-        cancelRequested = true
-        let current = scrubber
-        lock.unlock()
+        let current = shared.withLock { shared in
+            shared.cancelRequested = true
+            return shared.scrubber
+        }
         current?.cancel()
     }
 
@@ -110,10 +113,10 @@ public final class ScrubSession: @unchecked Sendable {
             }
         }
         scrubber.verifiedRange = { range, generation in ledger.credit(range, generation: generation) }
-        lock.lock()
-        self.scrubber = scrubber
-        let cancelledEarly = cancelRequested
-        lock.unlock()
+        let cancelledEarly = shared.withLock { shared in
+            shared.scrubber = scrubber
+            return shared.cancelRequested
+        }
         if cancelledEarly { scrubber.cancel() }
 
         try store.save(record)

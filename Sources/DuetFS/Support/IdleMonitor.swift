@@ -1,15 +1,18 @@
 import Foundation
+import Synchronization
 
 /// `--idle` of `duet scrub` and `duet send`: whether a device serves foreground I/O, measured
 /// from the block device's counters (`/sys/class/block/<dev>/stat`): sectors read and written
 /// beyond what the task's own reads account for. The rate is taken over a window of at least
 /// `window` seconds: a task asks before every read, often a millisecond apart, and a rate over so
 /// short an interval is nearly always zero, so it would never wait.
-public final class IdleMonitor: @unchecked Sendable {
-    private let lock = NSLock()
+public final class IdleMonitor: Sendable {
     /// Per device: the sample that opens the current window, and the verdict of the last full one.
-    private var base: [String: (foreign: UInt64, time: Date)] = [:]
-    private var busyInLastWindow: [String: Bool] = [:]
+    private struct Windows {
+        var base: [String: (foreign: UInt64, time: Date)] = [:]
+        var busyInLastWindow: [String: Bool] = [:]
+    }
+    private let windows = Mutex(Windows())
     /// Foreground bytes per second above which the device counts as busy.
     public let busyThreshold: Double = 1_048_576
     /// Seconds over which foreground I/O is measured.
@@ -59,23 +62,23 @@ public final class IdleMonitor: @unchecked Sendable {
         let own = ownBytes()
         let foreign = total > own ? total - own : 0
         let now = Date()
-        lock.lock()
-        defer { lock.unlock() }
-        guard let opened = base[device] else {
-            base[device] = (foreign, now)
-            return true
+        return windows.withLock { windows in
+            guard let opened = windows.base[device] else {
+                windows.base[device] = (foreign, now)
+                return true
+            }
+            let grown = Double(foreign > opened.foreign ? foreign - opened.foreign : 0)
+            let age = now.timeIntervalSince(opened.time)
+            if age >= window {
+                let busy = grown / age >= busyThreshold
+                windows.busyInLastWindow[device] = busy
+                windows.base[device] = (foreign, now)
+                return busy
+            }
+            // Inside a window: busy if the last full window was, or if this one already holds more
+            // foreground bytes than a whole window may.
+            return (windows.busyInLastWindow[device] ?? true) || grown >= busyThreshold * window
         }
-        let grown = Double(foreign > opened.foreign ? foreign - opened.foreign : 0)
-        let age = now.timeIntervalSince(opened.time)
-        if age >= window {
-            let busy = grown / age >= busyThreshold
-            busyInLastWindow[device] = busy
-            base[device] = (foreign, now)
-            return busy
-        }
-        // Inside a window: busy if the last full window was, or if this one already holds more
-        // foreground bytes than a whole window may.
-        return (busyInLastWindow[device] ?? true) || grown >= busyThreshold * window
     }
 
     /// Waits while `device` is busy, at most `limit` (and never more than `maximumWait`); returns
