@@ -229,6 +229,7 @@ enum Units {
 
 /// Turns SIGINT/SIGTERM into a call, so a foreground scrub saves its progress and exits 5.
 final class SignalTrap: @unchecked Sendable {
+    // @unchecked: `sources` is filled in `init` and only read after, by `release`.
     private var sources: [DispatchSourceSignal] = []
     private let signals: [Int32]
 

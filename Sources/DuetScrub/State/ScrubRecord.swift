@@ -90,6 +90,7 @@ public struct ScrubRecord: Codable, Sendable {
 /// per-file-system lock under `/run/duet` is the session's). Every file in it is opened without
 /// following links and replaced through new temporary names (`NoFollow`, `AtomicFile`).
 public final class ScrubStateStore: @unchecked Sendable {
+    // @unchecked: `lockDescriptor` is set by `lock()` on the session's thread, before any other uses the store.
     public let directory: String
     private var lockDescriptor: Int32 = -1
     var recordPath: String { directory + "/scrub.json" }

@@ -7,6 +7,7 @@ import Glibc
 /// taken from (its `parent_uuid`), or another snapshot of that subvolume. Its bytes are used only
 /// after they hash to the csum tree's checksums of the snapshot's extent.
 public final class AliasSubvolume: @unchecked Sendable {
+    // @unchecked: `files` and `clock` (the open-file cache) are used by the emitter's thread only.
     public let path: String
     public let root: UInt64
     let fileSystem: FileSystem
@@ -20,6 +21,7 @@ public final class AliasSubvolume: @unchecked Sendable {
     /// An open file of the alias subvolume, closed when the last user lets go of it (an
     /// evicted one may still be in use by the caller that looked it up).
     public final class AliasFile: @unchecked Sendable {
+        // @unchecked: the lazy `extents` and `load` are used by the emitter's thread only.
         public let descriptor: Int32
         private let load: () -> FileExtents?
         /// Its extent items, searched the first time they are asked for: callers look at the
