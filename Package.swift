@@ -35,10 +35,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Collections", package: "swift-collections"),
             ],
-            exclude: ["Hub/README.md", "Ledger/README.md", "Mapping/README.md", "Watch/README.md"]
+            exclude: ["README.md", "Hub/README.md", "Ledger/README.md", "Mapping/README.md", "Watch/README.md"]
         ),
-        .target(name: "DuetScrub", dependencies: ["DuetFS"]),
-        .target(name: "DuetSend", dependencies: ["DuetFS", .product(name: "Logging", package: "swift-log")], exclude: ["Stream/README.md", "Paths/README.md", "Plan/README.md"]),
+        .target(name: "DuetScrub", dependencies: ["DuetFS"], exclude: ["README.md"]),
+        .target(name: "DuetSend", dependencies: ["DuetFS", .product(name: "Logging", package: "swift-log")], exclude: ["README.md", "Stream/README.md", "Paths/README.md", "Plan/README.md"]),
         // `duet watch` as a task: source choice, the per-file-system session, watch.json, rates.
         .target(name: "DuetWatch", dependencies: ["DuetFS"], exclude: ["README.md"]),
         .executableTarget(
