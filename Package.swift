@@ -35,10 +35,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Collections", package: "swift-collections"),
             ],
-            exclude: ["Hub/README.md", "Ledger/README.md", "Mapping/README.md", "System/README.md", "Watch/README.md"]
+            exclude: ["README.md", "Hub/README.md", "Ledger/README.md", "Mapping/README.md", "System/README.md", "Watch/README.md"]
         ),
-        .target(name: "DuetScrub", dependencies: ["DuetFS", .product(name: "SystemPackage", package: "swift-system")]),
-        .target(name: "DuetSend", dependencies: ["DuetFS", .product(name: "Logging", package: "swift-log"), .product(name: "SystemPackage", package: "swift-system")], exclude: ["Stream/README.md", "Paths/README.md", "Plan/README.md"]),
+        .target(name: "DuetScrub", dependencies: ["DuetFS", .product(name: "SystemPackage", package: "swift-system")], exclude: ["README.md"]),
+        .target(name: "DuetSend", dependencies: ["DuetFS", .product(name: "Logging", package: "swift-log"), .product(name: "SystemPackage", package: "swift-system")], exclude: ["README.md", "Stream/README.md", "Paths/README.md", "Plan/README.md"]),
         // `duet watch` as a task: source choice, the per-file-system session, watch.json, rates.
         .target(name: "DuetWatch", dependencies: ["DuetFS"], exclude: ["README.md"]),
         .executableTarget(

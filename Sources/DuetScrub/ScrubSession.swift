@@ -1,9 +1,12 @@
 import DuetFS
 import Foundation
+import Synchronization
 
 /// One `duet scrub start` or `resume`: takes the per-file-system lock, plans, runs the
 /// scrubber with checkpoints at least every `checkpointInterval`, consults and feeds the
 /// ledger, and leaves a record that `status` reads and `resume` continues.
+// @unchecked: the public settings (`options` … `warn`) are set before `run` and not after; what
+// `cancel` shares with `run` from another thread is in `shared`.
 public final class ScrubSession: @unchecked Sendable {
     public let fileSystem: FileSystem
     public let info: FileSystemInfo
@@ -17,9 +20,20 @@ public final class ScrubSession: @unchecked Sendable {
     /// Something the operator should know that does not stop the scrub (damaged state set aside).
     public var warn: (@Sendable (String) -> Void)?
 
-    private let lock = NSLock()
-    private var scrubber: Scrubber?
-    private var cancelRequested = false
+    private struct Shared {
+        var scrubber: Scrubber?
+        var cancelRequested = false
+        /// Warnings already given: a failure that repeats at every checkpoint is told once.
+        var warned: Set<RepeatedWarning> = []
+    }
+    private let shared = Mutex(Shared())
+
+    private enum RepeatedWarning { case checkpoint, ledger }
+
+    private func warnOnce(_ kind: RepeatedWarning, _ message: String) {
+        let first = shared.withLock { $0.warned.insert(kind).inserted }
+        if first { warn?(message) }
+    }
 
     public static let maximumPeriod: UInt64 = 30 * 24 * 3600
 
@@ -32,10 +46,10 @@ public final class ScrubSession: @unchecked Sendable {
 
     /// Asks the running scrub to stop; `run` then saves and returns an interrupted record.
     public func cancel() {
-        lock.lock()
-        cancelRequested = true
-        let current = scrubber
-        lock.unlock()
+        let current = shared.withLock { shared in
+            shared.cancelRequested = true
+            return shared.scrubber
+        }
         current?.cancel()
     }
 
@@ -99,10 +113,10 @@ public final class ScrubSession: @unchecked Sendable {
             }
         }
         scrubber.verifiedRange = { range, generation in ledger.credit(range, generation: generation) }
-        lock.lock()
-        self.scrubber = scrubber
-        let cancelledEarly = cancelRequested
-        lock.unlock()
+        let cancelledEarly = shared.withLock { shared in
+            shared.scrubber = scrubber
+            return shared.cancelRequested
+        }
         if cancelledEarly { scrubber.cancel() }
 
         try store.save(record)
@@ -123,9 +137,11 @@ public final class ScrubSession: @unchecked Sendable {
             record.verifiedAheadBytes = aheadCounter?.count() ?? record.verifiedAheadBytes
             if options.idle { record.deferredSeconds = (deferredBefore ?? 0) + scrubber.secondsDeferred }
             record.updatedAt = Date()
-            try? store.save(checkpointed(record, runStart: runStart))
+            do { try store.save(checkpointed(record, runStart: runStart)) } catch {
+                warnOnce(.checkpoint, "could not save the scrub's progress (\(error)): it goes on, but after a kill `duet scrub resume` starts from the last saved point")
+            }
             progress?(scrubber.current().counters, record.totalToScrubBytes)
-            ledger.flush()
+            do { try ledger.flush() } catch { warnOnce(.ledger, "could not write this scrub's credits to the ledger (\(error)): a later scrub reads that data again") }
         }
         let final = scrubber.current()
         record.counters = final.counters
@@ -156,7 +172,7 @@ public final class ScrubSession: @unchecked Sendable {
             // own credits never excuse the next from verifying that data again.
             ledger.recordCompletePass(time: CompletionTime.afterOwnCredits())
         }
-        ledger.flush()
+        do { try ledger.flush() } catch { warnOnce(.ledger, "could not write this scrub's credits to the ledger (\(error)): a later scrub reads that data again") }
         try store.save(record)
         return record
     }

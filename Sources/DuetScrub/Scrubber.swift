@@ -1,9 +1,12 @@
 import DuetFS
 import Foundation
+import Synchronization
 
 /// Runs one scrub pass: plan → skip → issue → verify → report. One reader thread per device
 /// issues reads in physical order; verification runs on the global concurrent queue so reading
 /// and hashing overlap; a semaphore bounds the bytes in flight.
+// @unchecked: `credits` and `verifiedRange` are set before `run` and not after; what the
+// threads share is in `shared`.
 public final class Scrubber: @unchecked Sendable {
     public let fileSystem: FileSystem
     public let planner: ScrubPlanner
@@ -15,12 +18,17 @@ public final class Scrubber: @unchecked Sendable {
     /// Called after every verified piece range (for the ledger and live credits).
     public var verifiedRange: (@Sendable (Range<UInt64>, UInt64) -> Void)?
 
-    private let lock = NSLock()
-    /// Counters of work wholly below the cursors: what a checkpoint may claim.
-    private var committed = ScrubCounters()
-    private var findings: [ScrubFinding] = []
-    private var progress: [UInt64: DeviceProgress] = [:]
-    private var cancelled = false
+    /// What the device, reader and verification threads share.
+    private struct Shared {
+        /// Counters of work wholly below the cursors: what a checkpoint may claim.
+        var committed: ScrubCounters
+        var findings: [ScrubFinding]
+        var progress: [UInt64: DeviceProgress] = [:]
+        var cancelled = false
+        /// Seconds reads waited for idle devices, summed over devices.
+        var waited: TimeInterval = 0
+    }
+    private let shared: Mutex<Shared>
 
     /// One device's state in this run.
     private struct DeviceProgress {
@@ -44,21 +52,18 @@ public final class Scrubber: @unchecked Sendable {
     /// Per device: the bytes of its device extents ahead of an offset, for the work a deadline
     /// projects.
     private let remainingWork: [UInt64: RemainingWork]
-    /// Seconds reads waited for idle devices, summed over devices.
-    private var waited: TimeInterval = 0
 
     /// - Parameter resume: per device, the physical offset below which everything was verified.
     public init(fileSystem: FileSystem, planner: ScrubPlanner, plan: ScrubPlan, options: ScrubOptions,
                 resume: [UInt64: UInt64] = [:], counters: ScrubCounters = ScrubCounters(), findings: [ScrubFinding] = []) {
-        self.findings = findings
+        var shared = Shared(committed: counters, findings: findings)
         self.fileSystem = fileSystem
         self.planner = planner
         self.plan = plan
         self.options = options
-        self.committed = counters
         for devicePlan in plan.devices {
             let start = resume[devicePlan.device.id] ?? 0
-            progress[devicePlan.device.id] = DeviceProgress(cursor: DeviceCursor(resumingAt: start))
+            shared.progress[devicePlan.device.id] = DeviceProgress(cursor: DeviceCursor(resumingAt: start))
         }
         inFlightUnit = options.coalescer.maximumRead
         buffers = AlignedBufferPool(bufferSize: options.coalescer.maximumRead)
@@ -74,50 +79,43 @@ public final class Scrubber: @unchecked Sendable {
                 let id = devicePlan.device.id
                 let work = RemainingWork(spans: devicePlan.extents.map { $0.devExtent.physical..<($0.devExtent.physical + $0.devExtent.length) })
                 remainingWork[id] = work
-                progress[id]?.workLeft = work.bytes(from: resume[id] ?? 0)
+                shared.progress[id]?.workLeft = work.bytes(from: resume[id] ?? 0)
                 deadlines[id] = IdleDeadline(end: end)
             }
         }
         self.deadlines = deadlines
         self.remainingWork = remainingWork
+        self.shared = Mutex(shared)
     }
 
     /// Seconds this run's reads waited for idle devices (`--idle`), summed over devices.
     public var secondsDeferred: TimeInterval {
-        lock.lock()
-        defer { lock.unlock() }
-        return waited
+        shared.withLock { $0.waited }
     }
 
     deinit { readers.stop() }
 
     /// Stops issuing reads; `run` returns once in-flight verification has finished.
     public func cancel() {
-        lock.lock()
-        cancelled = true
-        lock.unlock()
+        shared.withLock { $0.cancelled = true }
     }
 
     public var isCancelled: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return cancelled
+        shared.withLock { $0.cancelled }
     }
 
     /// What a checkpoint saves: committed counters, findings and per-device cursors.
     public func checkpoint() -> (counters: ScrubCounters, findings: [ScrubFinding], cursors: [UInt64: UInt64]) {
-        lock.lock()
-        defer { lock.unlock() }
-        return (committed, findings, progress.mapValues(\.cursor.position))
+        shared.withLock { ($0.committed, $0.findings, $0.progress.mapValues(\.cursor.position)) }
     }
 
     /// Everything done so far, for progress displays and the final report.
     public func current() -> (counters: ScrubCounters, findings: [ScrubFinding]) {
-        lock.lock()
-        defer { lock.unlock() }
-        var total = committed
-        for device in progress.values { total.add(device.cursor.heldCounters) }
-        return (total, findings)
+        shared.withLock { shared in
+            var total = shared.committed
+            for device in shared.progress.values { total.add(device.cursor.heldCounters) }
+            return (total, shared.findings)
+        }
     }
 
     /// Bytes not yet issued that `credited` says reads since the last complete scrub verified:
@@ -127,9 +125,7 @@ public final class Scrubber: @unchecked Sendable {
     /// and mirrored or striped data are always read), so it never claims work the scrub will do.
     public func verifiedAhead(credited: (Range<UInt64>) -> UInt64) -> UInt64 {
         guard !options.full else { return 0 }
-        lock.lock()
-        let issued = progress.mapValues { $0.cursor.isDone ? DeviceCursor.done : $0.cursor.issuedEnd }
-        lock.unlock()
+        let issued = shared.withLock { $0.progress.mapValues { $0.cursor.isDone ? DeviceCursor.done : $0.cursor.issuedEnd } }
         var total: UInt64 = 0
         for devicePlan in plan.devices {
             guard let issuedEnd = issued[devicePlan.device.id], issuedEnd != DeviceCursor.done else { continue }
@@ -150,8 +146,7 @@ public final class Scrubber: @unchecked Sendable {
     /// After a run that was not cancelled: the devices whose planned bytes were not all read or
     /// skipped. Empty is the condition for calling the scrub finished.
     public func coverageGaps() -> [CoverageGap] {
-        lock.lock()
-        defer { lock.unlock() }
+        let progress = shared.withLock { $0.progress }
         return plan.devices.compactMap { devicePlan in
             let id = devicePlan.device.id
             guard let coverage = progress[id]?.coverage, coverage.planned != coverage.covered else { return nil }
@@ -177,9 +172,7 @@ public final class Scrubber: @unchecked Sendable {
 
     /// Adds counters that belong to no read (superblocks, a whole device extent's failure).
     private func commit(_ update: (inout ScrubCounters) -> Void) {
-        lock.lock()
-        update(&committed)
-        lock.unlock()
+        shared.withLock { update(&$0.committed) }
     }
 
     private func scrubDevice(_ devicePlan: ScrubPlan.DevicePlan) {
@@ -204,9 +197,7 @@ public final class Scrubber: @unchecked Sendable {
             let prepared = current.wait()
             ahead = nil
             if case .success(let extent) = prepared {
-                lock.lock()
-                progress[device.id]?.coverage.planned += extent.plannedBytes
-                lock.unlock()
+                shared.withLock { $0.progress[device.id]?.coverage.planned += extent.plannedBytes }
             }
             if isCancelled { break }
             if index + 1 < works.count {
@@ -224,9 +215,9 @@ public final class Scrubber: @unchecked Sendable {
         }
         _ = ahead?.wait()  // a cancelled scrub leaves no preparation running behind it
         verification.wait()
-        lock.lock()
-        if let held = progress[device.id]?.cursor.finishDevice(cancelled: cancelled) { committed.add(held) }
-        lock.unlock()
+        shared.withLock { shared in
+            if let held = shared.progress[device.id]?.cursor.finishDevice(cancelled: shared.cancelled) { shared.committed.add(held) }
+        }
     }
 
     /// Finds the pieces of a device extent, takes away what the ledger credits, and loads the
@@ -286,10 +277,10 @@ public final class Scrubber: @unchecked Sendable {
     private func finishExtent(device: UInt64, skipped: UInt64, through end: UInt64) {
         var counters = ScrubCounters()
         counters.skippedVerified = skipped
-        lock.lock()
-        if let ready = progress[device]?.cursor.passed(end, counters: counters) { committed.add(ready) }
-        progress[device]?.coverage.covered += skipped
-        lock.unlock()
+        shared.withLock { shared in
+            if let ready = shared.progress[device]?.cursor.passed(end, counters: counters) { shared.committed.add(ready) }
+            shared.progress[device]?.coverage.covered += skipped
+        }
     }
 
     private func issue(_ request: ReadRequest, skipped: UInt64, device: DeviceInfo, reader: DeviceReader,
@@ -298,25 +289,24 @@ public final class Scrubber: @unchecked Sendable {
             var limit = IdleMonitor.maximumWait
             let deadline = deadlines[device.id]
             if let deadline, let work = remainingWork[device.id] {
-                lock.lock()
-                let left = work.bytes(from: progress[device.id]?.cursor.issuedEnd ?? 0)
-                let before = progress[device.id]?.workLeft ?? left
-                progress[device.id]?.workLeft = left
-                lock.unlock()
+                let (left, before) = shared.withLock { shared in
+                    let left = work.bytes(from: shared.progress[device.id]?.cursor.issuedEnd ?? 0)
+                    let before = shared.progress[device.id]?.workLeft ?? left
+                    shared.progress[device.id]?.workLeft = left
+                    return (left, before)
+                }
                 deadline.recordWork(before > left ? before - left : 0)
                 limit = deadline.slack(remaining: left)
             }
             let seconds = idleMonitor.waitWhileBusy(device: device.path, atMost: limit, ownBytes: { self.ownBytes(device.id) }) { self.isCancelled }
-            lock.lock()
-            waited += seconds
-            lock.unlock()
+            shared.withLock { $0.waited += seconds }
         }
         if let throttle, !throttle.consume(UInt64(request.length), stop: { isCancelled }) { return }
         inFlight.wait()
-        lock.lock()
-        progress[device.id]?.cursor.issued(request.physical, end: request.physical + UInt64(request.length))
-        progress[device.id]?.coverage.covered += skipped + request.pieces.reduce(0) { $0 + $1.length }
-        lock.unlock()
+        shared.withLock { shared in
+            shared.progress[device.id]?.cursor.issued(request.physical, end: request.physical + UInt64(request.length))
+            shared.progress[device.id]?.coverage.covered += skipped + request.pieces.reduce(0) { $0 + $1.length }
+        }
         var counters = ScrubCounters()
         counters.skippedVerified = skipped
         // Reads are issued in physical order and run several at a time (up to the in-flight
@@ -327,9 +317,7 @@ public final class Scrubber: @unchecked Sendable {
             let buffer = buffers.take(request.length)
             do {
                 try reader.read(into: buffer.pointer, offset: request.physical, length: request.length)
-                lock.lock()
-                progress[device.id]?.ownBytes += UInt64(request.length)
-                lock.unlock()
+                shared.withLock { $0.progress[device.id]?.ownBytes += UInt64(request.length) }
             } catch {
                 buffers.give(buffer)
                 counters.readErrors += 1
@@ -350,18 +338,16 @@ public final class Scrubber: @unchecked Sendable {
     }
 
     private func ownBytes(_ device: UInt64) -> UInt64 {
-        lock.lock()
-        defer { lock.unlock() }
-        return progress[device]?.ownBytes ?? 0
+        shared.withLock { $0.progress[device]?.ownBytes ?? 0 }
     }
 
     private func finish(_ request: ReadRequest, device: DeviceInfo, counters: ScrubCounters) {
-        lock.lock()
-        if let ready = progress[device.id]?.cursor.finished(readAt: request.physical, end: request.physical + UInt64(request.length),
-                                                            counters: counters) {
-            committed.add(ready)
+        shared.withLock { shared in
+            if let ready = shared.progress[device.id]?.cursor.finished(readAt: request.physical, end: request.physical + UInt64(request.length),
+                                                                       counters: counters) {
+                shared.committed.add(ready)
+            }
         }
-        lock.unlock()
         inFlight.signal()
     }
 
@@ -389,42 +375,28 @@ public final class Scrubber: @unchecked Sendable {
                     verifiedBytes += sector
                     if good { continue }
                     let physical = piece.physical + index * sector
-                    // A confirmation that fails (the re-read or a tree search errs) cannot clear
-                    // the mismatch: it is reported, never counted as unconfirmed.
-                    let detail: String
-                    switch Result(catching: { try confirmer.dataSectorStillBad(piece, logical: logical, physical: physical, reader: reader) }) {
-                    case .success(false):
-                        local.unconfirmed += 1
-                        continue
-                    case .success(true): detail = "data checksum mismatch"
-                    case .failure(let error): detail = "data checksum mismatch; confirming it failed: \(error)"
-                    }
-                    local.dataErrors += 1
-                    report(ScrubFinding(kind: .dataChecksum, deviceID: device.id, devicePath: device.path, physical: physical,
+                    let confirmation = confirmer.confirmDataSector(piece, logical: logical, physical: physical, reader: reader)
+                    let (found, counts) = confirmation.verdict(firstSeen: .dataChecksum, "data checksum mismatch", sectors: 1)
+                    local.add(counts)
+                    guard let found else { continue }
+                    report(ScrubFinding(kind: found.kind, deviceID: device.id, devicePath: device.path, physical: physical,
                                         logical: logical, mirror: piece.mirror, length: sector,
-                                        affected: AffectedFiles(fileSystem: fileSystem).files(atLogical: logical), detail: detail))
+                                        affected: AffectedFiles(fileSystem: fileSystem).files(atLogical: logical), detail: found.detail))
                 }
                 if verifiedBytes > 0, piece.singleCopy { verifiedRange?(piece.logical..<(piece.logical + piece.length), piece.generation) }
             case .treeBlock:
                 let block = UnsafeRawBufferPointer(start: buffer.pointer + offset, count: Int(piece.length))
                 local.treeVerified += piece.length
                 guard let first = treeCheck.problem(block, logical: piece.logical, level: piece.level, maximumGeneration: plan.generation) else { continue }
-                let confirmed: (ScrubFinding.Kind, String)?
-                switch Result(catching: { try confirmer.treeBlockStillBad(piece, reader: reader, check: treeCheck) }) {
-                case .success(let problem): confirmed = problem
-                case .failure(let error): confirmed = (first.0, "\(first.1); confirming it failed: \(error)")
-                }
-                if let (kind, detail) = confirmed {
-                    // Counted per sector, as the kernel scrub counts a bad tree block.
-                    local.treeErrors += piece.length / sector
-                    // A planned tree block is nodesize long, so its header always decodes.
-                    let owner = (try? TreeBlockHeader(block))?.owner ?? 0
-                    report(ScrubFinding(kind: kind, deviceID: device.id, devicePath: device.path, physical: piece.physical,
-                                        logical: piece.logical, mirror: piece.mirror, length: piece.length,
-                                        affected: ["tree block of tree \(owner), level \(piece.level)"], detail: detail))
-                } else {
-                    local.unconfirmed += 1
-                }
+                let confirmation = confirmer.confirmTreeBlock(piece, reader: reader, check: treeCheck)
+                let (found, counts) = confirmation.verdict(firstSeen: first.0, first.1, sectors: piece.length / sector)
+                local.add(counts)
+                guard let found else { continue }
+                // A planned tree block is nodesize long, so its header always decodes.
+                let owner = (try? TreeBlockHeader(block))?.owner ?? 0
+                report(ScrubFinding(kind: found.kind, deviceID: device.id, devicePath: device.path, physical: piece.physical,
+                                    logical: piece.logical, mirror: piece.mirror, length: piece.length,
+                                    affected: ["tree block of tree \(owner), level \(piece.level)"], detail: found.detail))
             case .superblock:
                 break
             }
@@ -454,12 +426,12 @@ public final class Scrubber: @unchecked Sendable {
                                     length: UInt64(SuperblockCheck.size), affected: [], detail: "superblock copy unreadable: \(error)"))
             }
         }
-        lock.lock()
-        committed.add(counters)
-        // Offset 1 lies below every device extent (btrfs keeps the first MiB free): it records
-        // only that the superblocks are done.
-        progress[device.id]?.cursor.advance(to: 1)
-        lock.unlock()
+        shared.withLock { shared in
+            shared.committed.add(counters)
+            // Offset 1 lies below every device extent (btrfs keeps the first MiB free): it records
+            // only that the superblocks are done.
+            shared.progress[device.id]?.cursor.advance(to: 1)
+        }
     }
 
     private func reportReadError(_ request: ReadRequest, device: DeviceInfo, error: Error) {
@@ -472,10 +444,10 @@ public final class Scrubber: @unchecked Sendable {
 
     /// Records a finding once: a resumed scrub may meet the same error again.
     private func report(_ finding: ScrubFinding) {
-        lock.lock()
-        if !findings.contains(where: { $0.deviceID == finding.deviceID && $0.physical == finding.physical && $0.kind == finding.kind }) {
-            findings.append(finding)
+        shared.withLock { shared in
+            if !shared.findings.contains(where: { $0.deviceID == finding.deviceID && $0.physical == finding.physical && $0.kind == finding.kind }) {
+                shared.findings.append(finding)
+            }
         }
-        lock.unlock()
     }
 }

@@ -225,6 +225,7 @@ public final class SendSession {
         ProcessMemory.mapLargeBlocks()
         var (plan, streamVersion) = try MetadataStream.read(request) { reader in
             let plan = try StreamPlan.build(next: { try reader.next() }) { inode in
+                // No name in the snapshot: the plan refuses a command that needs one (noFinalPath).
                 guard let inode, let path = try? FileSystem.paths(ofInode: inode, inSubvolumeAt: snapshotPath).first else { return nil }
                 return SendPath(path)
             }

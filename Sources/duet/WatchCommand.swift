@@ -56,6 +56,7 @@ struct WatchCommand: ParsableCommand {
         while let ticks = session.next() {
             for tick in ticks {
                 if json {
+                    // A tick that cannot be encoded (a non-finite rate) is left out; the next follows within seconds.
                     if let line = try? JSONEnvelope(command: "watch", result: tick.report).render(compact: true) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
                 } else if let summary = tick.logSummary {
                     logger.info("\(tick.mountPath): \(Self.logLine(summary))")

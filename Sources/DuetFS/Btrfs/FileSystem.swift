@@ -38,6 +38,7 @@ public final class FileSystem: Sendable {
         self.path = path
     }
 
+    // A read-only descriptor's close loses nothing, and a deinit cannot throw.
     deinit { try? descriptor.close() }
 
     /// Issues `request` with `argument`; on failure throws naming the ioctl and the path.

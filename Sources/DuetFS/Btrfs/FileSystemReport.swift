@@ -50,6 +50,7 @@ public struct FileSystemReport: Codable, Sendable {
     public init(fileSystem: FileSystem) throws {
         let info = try fileSystem.info()
         uuid = info.fsid.description
+        // The path it was opened at names the file system as well when the mount table cannot be read.
         mountPath = (try? MountTable.current().entry(containing: fileSystem.path).mountPoint) ?? fileSystem.path
         metadataUUID = info.metadataUUID.description
         checksum = info.checksumType.name

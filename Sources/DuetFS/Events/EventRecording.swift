@@ -114,6 +114,7 @@ public final class EventRecorder: Sendable {
     }
 
     deinit {
+        // A deinit cannot throw; owners that need the error call close().
         try? close()
     }
 
@@ -198,6 +199,8 @@ public final class RecordingEventSource: EventSource {
 
     public func stop() {
         source.stop()
+        // stop() cannot throw: what fails to write stays buffered, and the owner's close() writes it
+        // again and reports the error.
         try? recorder.flush()
     }
 

@@ -175,6 +175,7 @@ public final class KernelEventSource: EventSource {
         reader.stopRequested.store(true, ordering: .releasing)
         if !thread.isCurrent { thread.join() }
         state.withLock { phase in
+            // The device may already be gone at stop: the reader's last status stands in.
             let final = (try? Self.status(of: reader.fd, mount: mount)) ?? reader.status.withLock { $0 }
             close(reader.fd)
             phase = .stopped(delivered: reader.delivered.load(ordering: .acquiring), status: final,
@@ -201,6 +202,7 @@ public final class KernelEventSource: EventSource {
             switch phase {
             case .idle: return nil
             case .running(let reader, _), .stopping(let reader):
+                // Between the reader's refreshes a failed query falls back to its last status.
                 return (try? Self.status(of: reader.fd, mount: mount)) ?? reader.status.withLock { $0 }
             case .stopped(_, let status, _): return status
             }
@@ -468,6 +470,7 @@ extension KernelEventSource {
         }
 
         private func refreshStatus() {
+            // The last good status is kept; the read loop reports a device that fails for good.
             if let current = try? KernelEventSource.status(of: fd, mount: mount) {
                 status.withLock { $0 = current }
             }

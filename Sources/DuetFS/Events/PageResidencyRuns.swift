@@ -15,6 +15,7 @@ extension PageResidency {
         let pages = length / Int(pageSize)
         // One cachestat(2) settles the common cases, none or all cached (a million-file send
         // asks once per file): three calls fewer than mapping the range for mincore.
+        // A failed cachestat only loses the shortcut: mincore below answers.
         if let counters = try? cachestat(descriptor, offset: start, length: UInt64(length), subject: "") {
             if counters.cached == 0 { return [(range, false)] }
             if counters.cached >= UInt64(pages) { return [(range, true)] }

@@ -448,6 +448,7 @@ public final class Ledger: Sendable {
                 try LedgerFiles.writeAll(state.journalFD, state.buffer.bytes, path: journalPath)
             } catch {
                 // Cut a partial append back to the last whole record, so later appends stay aligned.
+                // If cutting back fails too, the write's error is the one to report.
                 try? LedgerFiles.truncate(state.journalFD, to: state.journalLength, path: journalPath)
                 throw error
             }

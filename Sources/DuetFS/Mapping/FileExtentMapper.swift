@@ -93,6 +93,7 @@ public final class FileExtentMapper: PageToLogicalMapper, FileExtentResolving, S
         if inode == CacheEvent.btreeInode {
             return BtreeInodeMapping.treeBlocks(firstPage: firstPage, pageCount: pageCount, nodeSize: nodeSize)
         }
+        // An inode that cannot be mapped (deleted, or its root dropped) is reported unmapped: no credit.
         guard pageCount > 0, let map = try? map(root: root, inode: inode, pages: firstPage..<(firstPage + pageCount)) else {
             return nil
         }
@@ -171,6 +172,7 @@ public final class FileExtentMapper: PageToLogicalMapper, FileExtentResolving, S
         for event in events where event.kind == .added && event.inode != CacheEvent.btreeInode {
             let key = InodeKey(root: event.root, inode: event.inode)
             guard loaded.insert(key).inserted else { continue }
+            // Only warms the cache; the lookup repeats the search and reports what fails.
             try? prefetch(root: event.root, inode: event.inode)
         }
     }

@@ -5,7 +5,7 @@ import SystemPackage
 /// `/run/duet/<uuid>.<task>.lock`. The state directory's own lock cannot do this: two scrubs of
 /// one file system with different `--state-dir` would each take their own. The holder writes its
 /// pid and state directory into the file, so a refusal can name them.
-public final class FileSystemLock: @unchecked Sendable {
+public final class FileSystemLock: Sendable {
     public static let directory = "/run/duet"
     private let descriptor: Int32
     public let path: String

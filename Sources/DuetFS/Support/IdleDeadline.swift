@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// `--deadline` of the tools that defer to the foreground (`--idle`): they wait for an idle
 /// device only while they can still finish by the deadline. On a device that is never idle,
@@ -16,7 +17,7 @@ import Foundation
 ///
 /// One instance per stream of work that waits on its own (a scrub's device): the pace of
 /// parallel streams would otherwise be summed.
-public final class IdleDeadline: @unchecked Sendable {
+public final class IdleDeadline: Sendable {
     public let end: Date
     /// A slow hard disk's sequential read: the rate assumed before the task has measured its own.
     public static let assumedRate: Double = 50 * 1_048_576
@@ -24,9 +25,9 @@ public final class IdleDeadline: @unchecked Sendable {
     /// Kept in hand beyond the projected time, as a share of it: the pace may fall.
     public static let margin = 0.2
 
-    private let lock = NSLock()
     private let started: Date
-    private var done: UInt64 = 0
+    /// Bytes of work done so far.
+    private let done = Atomic<UInt64>(0)
 
     public init(end: Date, now: Date = Date()) {
         self.end = end
@@ -36,9 +37,7 @@ public final class IdleDeadline: @unchecked Sendable {
     /// Seconds the task may still wait before its `remaining` bytes of work must start; 0 when
     /// it must work on.
     public func slack(remaining: UInt64, now: Date = Date()) -> TimeInterval {
-        lock.lock()
-        let done = done
-        lock.unlock()
+        let done = done.load(ordering: .relaxed)
         let elapsed = now.timeIntervalSince(started)
         let rate = done >= Self.measuredEnough && elapsed >= 1 ? Double(done) / elapsed : Self.assumedRate
         let needed = Double(remaining) / rate * (1 + Self.margin)
@@ -47,8 +46,6 @@ public final class IdleDeadline: @unchecked Sendable {
 
     /// Counts `bytes` of work done (read, or passed over as not needing a read).
     public func recordWork(_ bytes: UInt64) {
-        lock.lock()
-        done += bytes
-        lock.unlock()
+        done.add(bytes, ordering: .relaxed)
     }
 }

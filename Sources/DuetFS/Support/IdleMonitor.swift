@@ -1,15 +1,18 @@
 import Foundation
+import Synchronization
 
 /// `--idle` of `duet scrub` and `duet send`: whether a device serves foreground I/O, measured
 /// from the block device's counters (`/sys/class/block/<dev>/stat`): sectors read and written
 /// beyond what the task's own reads account for. The rate is taken over a window of at least
 /// `window` seconds: a task asks before every read, often a millisecond apart, and a rate over so
 /// short an interval is nearly always zero, so it would never wait.
-public final class IdleMonitor: @unchecked Sendable {
-    private let lock = NSLock()
+public final class IdleMonitor: Sendable {
     /// Per device: the sample that opens the current window, and the verdict of the last full one.
-    private var base: [String: (foreign: UInt64, time: Date)] = [:]
-    private var busyInLastWindow: [String: Bool] = [:]
+    private struct Windows {
+        var base: [String: (foreign: UInt64, time: Date)] = [:]
+        var busyInLastWindow: [String: Bool] = [:]
+    }
+    private let windows = Mutex(Windows())
     /// Foreground bytes per second above which the device counts as busy.
     public let busyThreshold: Double = 1_048_576
     /// Seconds over which foreground I/O is measured.
@@ -28,6 +31,7 @@ public final class IdleMonitor: @unchecked Sendable {
     /// Sectors read + written so far on the device, in bytes. `/sys/class/block` also lists
     /// partitions, which `/sys/block` does not (there `--idle` silently did nothing).
     public static func deviceBytes(_ device: String) -> UInt64? {
+        // A device without a stat file (nil) is never waited for: --idle can slow a scrub, not stop it.
         guard let text = try? String(contentsOfFile: "/sys/class/block/\(statName(device))/stat", encoding: .utf8) else { return nil }
         let fields = text.split(separator: " ").compactMap { UInt64($0) }
         guard fields.count >= 7 else { return nil }
@@ -37,6 +41,7 @@ public final class IdleMonitor: @unchecked Sendable {
     /// Bytes this process has had read from storage (`read_bytes` of `/proc/self/io`), readahead
     /// it caused included: the own I/O of a task that reads through the page cache.
     public static func processReadBytes() -> UInt64 {
+        // Without /proc/self/io all of the device's I/O looks foreign: the task waits longer, no more.
         guard let text = try? String(contentsOfFile: "/proc/self/io", encoding: .utf8) else { return 0 }
         for line in text.split(separator: "\n") where line.hasPrefix("read_bytes:") {
             return UInt64(line.dropFirst("read_bytes:".count).trimmingCharacters(in: .whitespaces)) ?? 0
@@ -57,23 +62,23 @@ public final class IdleMonitor: @unchecked Sendable {
         let own = ownBytes()
         let foreign = total > own ? total - own : 0
         let now = Date()
-        lock.lock()
-        defer { lock.unlock() }
-        guard let opened = base[device] else {
-            base[device] = (foreign, now)
-            return true
+        return windows.withLock { windows in
+            guard let opened = windows.base[device] else {
+                windows.base[device] = (foreign, now)
+                return true
+            }
+            let grown = Double(foreign > opened.foreign ? foreign - opened.foreign : 0)
+            let age = now.timeIntervalSince(opened.time)
+            if age >= window {
+                let busy = grown / age >= busyThreshold
+                windows.busyInLastWindow[device] = busy
+                windows.base[device] = (foreign, now)
+                return busy
+            }
+            // Inside a window: busy if the last full window was, or if this one already holds more
+            // foreground bytes than a whole window may.
+            return (windows.busyInLastWindow[device] ?? true) || grown >= busyThreshold * window
         }
-        let grown = Double(foreign > opened.foreign ? foreign - opened.foreign : 0)
-        let age = now.timeIntervalSince(opened.time)
-        if age >= window {
-            let busy = grown / age >= busyThreshold
-            busyInLastWindow[device] = busy
-            base[device] = (foreign, now)
-            return busy
-        }
-        // Inside a window: busy if the last full window was, or if this one already holds more
-        // foreground bytes than a whole window may.
-        return (busyInLastWindow[device] ?? true) || grown >= busyThreshold * window
     }
 
     /// Waits while `device` is busy, at most `limit` (and never more than `maximumWait`); returns

@@ -4,6 +4,7 @@ import Glibc
 /// Turns signals into a call on a dispatch queue, where any code may run (a signal handler may
 /// not): a foreground scrub saves its progress and exits 5, a send removes its unfinished output.
 public final class SignalTrap: @unchecked Sendable {
+    // @unchecked: `sources` is filled in `init` and only read after, by `release`.
     private var sources: [DispatchSourceSignal] = []
     private let signals: [Int32]
 

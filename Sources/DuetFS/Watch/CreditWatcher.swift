@@ -62,7 +62,10 @@ public final class CreditWatcher: Sendable {
         }
         if let thread, !thread.isCurrent { thread.join() }
         creditor.settle()
-        try? flush?()
+        // Counted as the periodic flushes are, so the owner's last report shows a lost final flush.
+        if let flush {
+            do { try flush() } catch { recordFlushFailure(error) }
+        }
     }
 
     public var flushFailures: (count: UInt64, last: String?) { state.withLock { ($0.flushFailures, $0.lastFlushError) } }
@@ -75,13 +78,15 @@ public final class CreditWatcher: Sendable {
             sinceFlush += settleInterval
             if sinceFlush >= flushInterval, let flush {
                 sinceFlush = 0
-                do { try flush() } catch {
-                    state.withLock {
-                        $0.flushFailures += 1
-                        $0.lastFlushError = "\(error)"
-                    }
-                }
+                do { try flush() } catch { recordFlushFailure(error) }
             }
+        }
+    }
+
+    private func recordFlushFailure(_ error: any Error) {
+        state.withLock {
+            $0.flushFailures += 1
+            $0.lastFlushError = "\(error)"
         }
     }
 }

@@ -119,6 +119,7 @@ public final class Creditor: @unchecked Sendable {
 
     /// Read plus corruption errors over every device (`BTRFS_IOC_GET_DEV_STATS`), nil if unreadable.
     public static func errorCount(of fileSystem: FileSystem) -> UInt64? {
+        // nil (unreadable) counts as a change in `settle`: runs are dropped, no credit is risked.
         guard let devices = try? fileSystem.devices() else { return nil }
         var total: UInt64 = 0
         for device in devices {

@@ -35,6 +35,7 @@ public final class ChunkProfiles: ChunkProfileLookup {
         if let found { return found }
         let now = SystemClock.monotonicNanoseconds()
         let stale = state.withLock { now - $0.loadedAt > 1_000_000_000 }
+        // A failed reload leaves the address unmapped, so nothing is credited there.
         guard stale, let map = try? ChunkMap.load(from: fileSystem) else { return nil }
         return state.withLock { state in
             state = (map, now)

@@ -1,17 +1,16 @@
 import Foundation
+import Synchronization
 
 /// A token bucket over bytes read (`--limit`), shared by all device readers.
-final class Throttle: @unchecked Sendable {
+final class Throttle: Sendable {
     private let bytesPerSecond: Double
-    private let lock = NSLock()
-    private var available: Double
-    private var last = Date()
+    private let bucket: Mutex<(available: Double, last: Date)>
     /// The longest single sleep: a wait at any rate ends within this long of a cancel.
     static let slice: TimeInterval = 0.1
 
     init(bytesPerSecond: UInt64) {
         self.bytesPerSecond = Double(bytesPerSecond)
-        available = Double(bytesPerSecond) / 10
+        bucket = Mutex((Double(bytesPerSecond) / 10, Date()))
     }
 
     /// Blocks until `bytes` may be read, or until `stop` says to give up (then returns false).
@@ -29,12 +28,12 @@ final class Throttle: @unchecked Sendable {
 
     /// Takes `bytes` from the bucket; returns how long the caller must wait for them.
     func debit(_ bytes: UInt64) -> TimeInterval {
-        lock.lock()
-        defer { lock.unlock() }
-        let now = Date()
-        available = min(bytesPerSecond, available + now.timeIntervalSince(last) * bytesPerSecond)
-        last = now
-        available -= Double(bytes)
-        return available < 0 ? -available / bytesPerSecond : 0
+        bucket.withLock { bucket in
+            let now = Date()
+            bucket.available = min(bytesPerSecond, bucket.available + now.timeIntervalSince(bucket.last) * bytesPerSecond)
+            bucket.last = now
+            bucket.available -= Double(bytes)
+            return bucket.available < 0 ? -bucket.available / bytesPerSecond : 0
+        }
     }
 }

@@ -16,6 +16,7 @@ struct PreparedExtent: Sendable {
 /// reads queued behind the scrub's own and nothing else was in flight meanwhile, a stall at every
 /// device extent (about 50 ms each on a loop device, a tenth of the scrub's time).
 final class PreparationAhead: @unchecked Sendable {
+    // @unchecked: `result` is written by the thread before `done` is signalled, read after `wait`.
     private let done = DispatchSemaphore(value: 0)
     private var result: Result<PreparedExtent, Error>?
 

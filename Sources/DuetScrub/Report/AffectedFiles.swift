@@ -11,6 +11,7 @@ public struct AffectedFiles: Sendable {
         self.fileSystem = fileSystem
         mountPath = fileSystem.path
         var directories: [UInt64: String] = [:]
+        // Without the subvolume names, files are named by root and inode below: the finding stands.
         if let mountRoot = try? Subvolumes.id(of: fileSystem.path) {
             directories[mountRoot] = ""
             if mountRoot == Subvolumes.topLevelID, let all = try? Subvolumes.list(mountPath: fileSystem.path) {
@@ -22,6 +23,7 @@ public struct AffectedFiles: Sendable {
 
     /// Paths of the files referencing the data sector at `logical`.
     public func files(atLogical logical: UInt64) -> [String] {
+        // Naming files adds to a finding that is reported either way; no name is better than none reported.
         guard let references = try? fileSystem.inodes(atLogical: logical) else { return [] }
         var names: [String] = []
         for reference in references {
@@ -30,6 +32,7 @@ public struct AffectedFiles: Sendable {
                 continue
             }
             let base = directory.isEmpty ? mountPath : mountPath + "/" + directory
+            // An inode whose names cannot be listed is named by number below.
             let paths = (try? FileSystem.paths(ofInode: reference.inode, inSubvolumeAt: base)) ?? []
             if paths.isEmpty {
                 names.append("root \(reference.root) inode \(reference.inode) offset \(reference.fileOffset)")

@@ -1,44 +1,61 @@
 import DuetFS
 import Foundation
+import Synchronization
 
 /// The scrub's view of the ledger. When it can take the ledger's lock it reads and writes the
 /// ledger itself. While `duet watch` holds the lock, the scrub reads a copy that it reloads every
 /// second (so credits the watcher records during the scrub still take effect) and submits its own
 /// verifications through the inbox (`LedgerRecorder`), which the watcher applies.
-final class LedgerAccess: @unchecked Sendable {
+final class LedgerAccess: Sendable {
     private let fileSystem: FileSystemID
     private let directory: String
-    private let lock = NSLock()
     private let recorder: LedgerRecorder?
-    private var readCopy: Ledger?
-    private var loadedAt = Date.distantPast
+    /// Why the scrub records nothing in the ledger (the ledger could not be opened), for a warning.
+    private let recorderFailure: String?
+    /// The read-only copy while another process holds the ledger, and when it was loaded.
+    private let copy = Mutex<(ledger: Ledger?, loadedAt: Date)>((nil, .distantPast))
     static let reloadInterval: TimeInterval = 1
 
     init(fileSystem: FileSystemID, directory: String) {
         self.fileSystem = fileSystem
         self.directory = directory
-        recorder = try? LedgerRecorder(fileSystem: fileSystem, directory: directory)
-        if recorder?.ledger == nil { reload() }
+        // The ledger only lets work be skipped: a scrub without it verifies everything and still
+        // reports every error, so it goes on, with a warning.
+        do {
+            recorder = try LedgerRecorder(fileSystem: fileSystem, directory: directory)
+            recorderFailure = nil
+        } catch {
+            recorder = nil
+            recorderFailure = "\(error)"
+        }
+        if recorder?.ledger == nil { copy.withLock { Self.reload(&$0, fileSystem: fileSystem, directory: directory) } }
     }
 
-    private func reload() {
-        readCopy = try? Ledger.open(fileSystem: fileSystem, directory: directory, options: LedgerOptions(readOnly: true))
-        loadedAt = Date()
+    /// A ledger that cannot be read gives no credits: the scrub reads what it would have skipped,
+    /// which costs time, never an error found.
+    private static func reload(_ copy: inout (ledger: Ledger?, loadedAt: Date), fileSystem: FileSystemID, directory: String) {
+        copy.ledger = try? Ledger.open(fileSystem: fileSystem, directory: directory, options: LedgerOptions(readOnly: true))
+        copy.loadedAt = Date()
     }
 
     private func current() -> Ledger? {
         if let own = recorder?.ledger { return own }
-        lock.lock()
-        defer { lock.unlock() }
-        if Date().timeIntervalSince(loadedAt) > Self.reloadInterval { reload() }
-        return readCopy
+        return copy.withLock { copy in
+            if Date().timeIntervalSince(copy.loadedAt) > Self.reloadInterval {
+                Self.reload(&copy, fileSystem: fileSystem, directory: directory)
+            }
+            return copy.ledger
+        }
     }
 
     var lastCompletePass: UInt64? { current()?.lastCompletePass }
 
     /// What opening the ledger dropped (a damaged or cut-short journal), for a warning.
     var openWarning: String? {
-        guard let ledger = recorder?.ledger ?? readCopy else { return nil }
+        if let recorderFailure {
+            return "the ledger in \(directory) could not be opened (\(recorderFailure)): this scrub skips nothing and records nothing"
+        }
+        guard let ledger = recorder?.ledger ?? copy.withLock({ $0.ledger }) else { return nil }
         return ledger.loadReport.damageWarning(journal: directory + "/journal")
     }
 
@@ -64,7 +81,9 @@ final class LedgerAccess: @unchecked Sendable {
         recorder?.recordCompletePass(time: time)
     }
 
-    func flush() {
-        try? recorder?.flush()
+    /// Writes out the credits recorded so far. A failure loses credits (a later scrub reads that
+    /// data again), not findings; the caller warns.
+    func flush() throws {
+        try recorder?.flush()
     }
 }

@@ -90,6 +90,7 @@ public struct ScrubRecord: Codable, Sendable {
 /// per-file-system lock under `/run/duet` is the session's). Every file in it is opened without
 /// following links and replaced through new temporary names (`NoFollow`, `AtomicFile`).
 public final class ScrubStateStore: @unchecked Sendable {
+    // @unchecked: `lockDescriptor` is set by `lock()` on the session's thread, before any other uses the store.
     public let directory: String
     private var lockDescriptor: Int32 = -1
     var recordPath: String { directory + "/scrub.json" }
@@ -108,6 +109,7 @@ public final class ScrubStateStore: @unchecked Sendable {
         guard descriptor >= 0 else { throw NoFollow.openError(lockPath) }
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             close(descriptor)
+            // The pid only adds to the refusal; an unreadable record must not replace it.
             let holder = (try? load()).map { " (pid \($0.pid))" } ?? ""
             throw DuetError(.system(errno: EBUSY), "a scrub of this file system is already running\(holder): wait for it, or stop it with `duet scrub cancel`")
         }

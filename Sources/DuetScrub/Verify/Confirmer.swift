@@ -30,23 +30,33 @@ public struct Confirmer: Sendable {
         return covering.generation == piece.generation && covering.isTreeBlock == (piece.kind == .treeBlock)
     }
 
-    /// Re-checks a data sector; true when the mismatch persists.
-    public func dataSectorStillBad(_ piece: ScrubPiece, logical: UInt64, physical: UInt64, reader: DeviceReader) throws -> Bool {
-        guard try extentUnchanged(piece, logical: logical) else { return false }
-        guard let expected = try CsumLookup.fresh(fileSystem: fileSystem, info: info, logical: logical) else { return false }
-        let sector = try reader.read(offset: physical, length: Int(info.sectorSize))
-        guard Checksummer(info.checksumType).digest(sector) != expected else { return false }
-        // The extent may have been freed while we read: look once more.
-        return try extentUnchanged(piece, logical: logical)
+    /// Re-checks a data sector that failed its checksum.
+    public func confirmDataSector(_ piece: ScrubPiece, logical: UInt64, physical: UInt64, reader: DeviceReader) -> Confirmation {
+        do {
+            guard try extentUnchanged(piece, logical: logical) else { return .cleared }
+            guard let expected = try CsumLookup.fresh(fileSystem: fileSystem, info: info, logical: logical) else { return .cleared }
+            let sector: [UInt8]
+            do { sector = try reader.read(offset: physical, length: Int(info.sectorSize)) } catch { return .unreadable(error) }
+            guard Checksummer(info.checksumType).digest(sector) != expected else { return .cleared }
+            // The extent may have been freed while we read: look once more.
+            return try extentUnchanged(piece, logical: logical) ? .persists(.dataChecksum, "data checksum mismatch") : .cleared
+        } catch {
+            return .failed(error)
+        }
     }
 
-    /// Re-checks a tree block; the problem if it persists.
-    public func treeBlockStillBad(_ piece: ScrubPiece, reader: DeviceReader, check: TreeBlockCheck) throws -> (ScrubFinding.Kind, String)? {
-        guard try extentUnchanged(piece, logical: piece.logical) else { return nil }
-        let block = try reader.read(offset: piece.physical, length: Int(info.nodeSize))
-        let generation = try fileSystem.info().generation
-        let problem = block.withUnsafeBytes { check.problem($0, logical: piece.logical, level: piece.level, maximumGeneration: generation) }
-        guard problem != nil, try extentUnchanged(piece, logical: piece.logical) else { return nil }
-        return problem
+    /// Re-checks a tree block that failed its checks.
+    public func confirmTreeBlock(_ piece: ScrubPiece, reader: DeviceReader, check: TreeBlockCheck) -> Confirmation {
+        do {
+            guard try extentUnchanged(piece, logical: piece.logical) else { return .cleared }
+            let block: [UInt8]
+            do { block = try reader.read(offset: piece.physical, length: Int(info.nodeSize)) } catch { return .unreadable(error) }
+            let generation = try fileSystem.info().generation
+            let problem = block.withUnsafeBytes { check.problem($0, logical: piece.logical, level: piece.level, maximumGeneration: generation) }
+            guard let problem, try extentUnchanged(piece, logical: piece.logical) else { return .cleared }
+            return .persists(problem.0, problem.1)
+        } catch {
+            return .failed(error)
+        }
     }
 }

@@ -478,11 +478,13 @@ public struct DataEmitter {
                                                                   to writer: inout SendStreamWriter<Sink>) throws -> Bool {
         // The snapshot's extent items are not kept per file; a snapshot is read-only, so a fresh
         // search gives what the planner saw.
+        // Every failure in this shortcut returns false: the piece is read from the snapshot instead.
         guard let alias = piece.alias, let aliasFile = alias.file(inode: piece.inode),
               let expected = (try? FileExtents(fileSystem: checksums.fileSystem, root: snapshotRoot, inode: piece.inode))?
                 .compressedSource(of: piece.range) else { return false }
         let path = files.table.path(piece.file)
         func clean() -> Bool {
+            // Unknown residency is not clean: fall back to the snapshot.
             guard let counters = try? DuetFS.PageResidency.cachestat(aliasFile.descriptor, offset: piece.range.lowerBound,
                                                                      length: UInt64(piece.range.count), subject: alias.path) else { return false }
             return counters.dirty == 0 && counters.writeback == 0
@@ -491,6 +493,7 @@ public struct DataEmitter {
         // after it, one fresh search: a remap in between leaves a new extent, which it would see.
         guard clean() else { return false }
         var bytes = [UInt8](repeating: 0, count: piece.range.count)
+        // A failed read or search of the alias only loses the shortcut; the snapshot's read reports its own errors.
         guard let got = try? readFully(aliasFile.descriptor, into: &bytes, count: bytes.count, at: piece.range.lowerBound, path: path),
               got == bytes.count, clean(),
               let fresh = try? FileExtents(fileSystem: alias.fileSystem, root: alias.root, inode: piece.inode),
@@ -521,6 +524,7 @@ public struct DataEmitter {
             let want = Int(min(UInt64(readSize), piece.range.upperBound - position))
             let rounded = (want + sector - 1) / sector * sector
             var bytes = [UInt8](repeating: 0, count: rounded)
+            // A failed read of the alias only loses the shortcut; the snapshot's read reports its own errors.
             guard let got = try? readFully(aliasFile.descriptor, into: &bytes, count: rounded, at: position, path: path),
                   got >= want else { return false }
             // Past the alias file's end the on-disk sector is zero-filled, as `bytes` already is.

@@ -4,7 +4,7 @@ import DuetFS
 /// read. The send's own I/O is what this process had read from storage (its reads go through
 /// the page cache, readahead included, so the block device's counters alone cannot tell them
 /// from the foreground's).
-public struct IdleWait: @unchecked Sendable {
+public struct IdleWait: Sendable {
     public let devices: [String]
     /// `--deadline`: the send waits only while it can still finish by then. Shared by the
     /// snapshots of one send; what it projects is the disk reads of the snapshot being sent.

@@ -133,6 +133,7 @@ final class KernelSendThread: @unchecked Sendable {
 
 /// Reads a pipe to its end on its own thread.
 final class PipeDrain: @unchecked Sendable {
+    // @unchecked: `bytes` and `failure` are written by the thread before `finished` is signalled, read after.
     let descriptor: Int32
     private(set) var bytes: [UInt8] = []
     private(set) var failure: Int32?

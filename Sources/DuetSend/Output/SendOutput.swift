@@ -13,6 +13,7 @@ import SystemPackage
 /// did not create. Anything else (standard output, a device node, a FIFO) is written in place
 /// and never removed: a failure cuts the stream with `SendSession.cutMarker` so a receiver fails.
 public final class SendOutput: @unchecked Sendable {
+    // @unchecked: `state` is only touched under `lock` (the send and a signal-handling thread).
     public enum Kind: Sendable, Equatable {
         case standardOutput
         /// A regular file (or a new one): written as `temporary`, renamed to `target` on commit.

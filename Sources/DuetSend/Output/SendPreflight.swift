@@ -101,6 +101,7 @@ public enum SendPreflight {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | noAccessTime)
         guard descriptor >= 0 else { throw SendRefusal(failure(errno)) }
         close(descriptor)
+        // Refused as EIO with the path named: the table's own error adds nothing to act on.
         guard let table = try? MountTable.current() else { throw SendRefusal(failure(EIO)) }
         var best: MountTable.Entry?
         for entry in table.entries where isInside(path, entry.mountPoint) {

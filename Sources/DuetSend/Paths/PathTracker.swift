@@ -147,6 +147,7 @@ public struct PathTracker: Sendable {
         nodes[Int(root)].flags.insert(.subvolumeRoot)
         identities = [:]
         isIncremental = !created
+        // The UUIDs only tell own clones from others: without them every clone is left as sent.
         subvolumeUUID = try? command.uuid(.uuid)
         parentUUID = created ? nil : try? command.uuid(.cloneUUID)
     }

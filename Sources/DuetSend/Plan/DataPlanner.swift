@@ -2,6 +2,7 @@ import DuetFS
 
 /// One piece of file data to emit: a range of one file with one backing and one source.
 public struct DataPiece: @unchecked Sendable {
+    // @unchecked: for `alias`, whose open-file cache only the emitter's thread uses; the rest are values.
     public enum Source: String, Sendable, Codable {
         /// Zeros, written without reading (holes, prealloc).
         case zeros

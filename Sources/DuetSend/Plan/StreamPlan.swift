@@ -92,6 +92,7 @@ public struct StreamPlan: Sendable {
                 pendingData.append(PendingData(object: id.index, offset: try command.u64(.fileOffset), length: try command.u64(.size), index: index))
             case .clone:
                 var source = -1
+                // A clone without a source UUID is not from this subvolume: left as the kernel sent it.
                 if let uuid = try? command.uuid(.cloneUUID), uuid == tracker.subvolumeUUID {
                     source = try tracker.objectID(for: try command.path(.clonePath)).index
                 }
@@ -147,6 +148,7 @@ public struct StreamPlan: Sendable {
             rewritten.set(.path(.path, path))
             ordered.append((pending.index, .command(rewritten)))
         }
+        // Commands without a path attribute have no order to keep.
         let keepOrder = Set(ordered.compactMap { if case .command(let command) = $0.1 { try? command.path() } else { nil } })
         try pendingData.forEach { pending in
             guard pending.length > 0 else { return }

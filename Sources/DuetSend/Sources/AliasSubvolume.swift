@@ -7,6 +7,7 @@ import Glibc
 /// taken from (its `parent_uuid`), or another snapshot of that subvolume. Its bytes are used only
 /// after they hash to the csum tree's checksums of the snapshot's extent.
 public final class AliasSubvolume: @unchecked Sendable {
+    // @unchecked: `files` and `clock` (the open-file cache) are used by the emitter's thread only.
     public let path: String
     public let root: UInt64
     let fileSystem: FileSystem
@@ -20,6 +21,7 @@ public final class AliasSubvolume: @unchecked Sendable {
     /// An open file of the alias subvolume, closed when the last user lets go of it (an
     /// evicted one may still be in use by the caller that looked it up).
     public final class AliasFile: @unchecked Sendable {
+        // @unchecked: the lazy `extents` and `load` are used by the emitter's thread only.
         public let descriptor: Int32
         private let load: () -> FileExtents?
         /// Its extent items, searched the first time they are asked for: callers look at the
@@ -48,11 +50,13 @@ public final class AliasSubvolume: @unchecked Sendable {
     /// subvolume, then other snapshots of that source, closest in generation first. Subvolumes
     /// deleted or reachable through no mount of this file system are left out.
     public static func find(snapshot: Subvolume, snapshotPath: String, fileSystem: FileSystem) -> [AliasSubvolume] {
+        // Other sources only save reads: any failure here means none, and the send reads the snapshot.
         guard snapshot.parentUUID.contains(where: { $0 != 0 }),
               let all = try? Subvolumes.list(mountPath: snapshotPath),
               let mounts = try? MountTable.current(), let fsid = try? fileSystem.info().fsid else { return [] }
         // The top level (id 5) has no entry in the list; a snapshot of it names its UUID.
         var origin = all.filter { $0.uuid == snapshot.parentUUID }.map { ($0.id, $0.path) }
+        // Not the top level's snapshot when it cannot be read: one source fewer.
         if origin.isEmpty, let top = try? Subvolumes.info(path: snapshotPath, id: Subvolumes.topLevelID),
            top.uuid == snapshot.parentUUID {
             origin = [(Subvolumes.topLevelID, "")]
@@ -85,6 +89,7 @@ public final class AliasSubvolume: @unchecked Sendable {
                 continue
             }
             let candidate = suffix.isEmpty ? entry.mountPoint : entry.mountPoint + "/" + suffix
+            // A mount that cannot be checked is not used: reading the wrong file would cost a checksum miss.
             guard (try? Subvolumes.id(of: candidate)) == id,
                   let other = try? FileSystem(path: candidate), (try? other.info().fsid) == fsid else { continue }
             return candidate
@@ -100,12 +105,14 @@ public final class AliasSubvolume: @unchecked Sendable {
             return files[slot].file
         }
         var opened: AliasFile?
+        // No name (deleted meanwhile) means no alias file: the piece comes from the snapshot.
         if let relative = try? FileSystem.paths(ofInode: inode, inSubvolumeAt: path).first {
             let descriptor = open(path + "/" + relative, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
             var status = stat()
             if descriptor >= 0, fstat(descriptor, &status) == 0, status.st_ino == inode,
                status.st_mode & S_IFMT == S_IFREG {
                 opened = AliasFile(descriptor: descriptor) { [fileSystem, root] in
+                    // nil extents make every compressed piece of this file come from the snapshot.
                     try? FileExtents(fileSystem: fileSystem, root: root, inode: inode)
                 }
             } else if descriptor >= 0 {

@@ -1,7 +1,7 @@
 import DuetFS
 
 /// Verifies bytes read for a snapshot's extent against the csum tree, through `CsumLookup`.
-public final class ChecksumIndex: @unchecked Sendable {
+public final class ChecksumIndex: Sendable {
     public let fileSystem: FileSystem
     public let info: FileSystemInfo
     public let checksummer: Checksummer

@@ -47,9 +47,14 @@ final class FileSystemWatch {
     }
 
     /// Stops the watcher (final settle and flush) and removes `watch.json`, so `duet status`
-    /// shows no watcher.
-    func stop() {
+    /// shows no watcher. Returns why the final flush failed, if it did: the credits settled last
+    /// are lost, which the operator should hear of (no status file is left to show it).
+    func stop() -> String? {
+        let before = watcher.flushFailures.count
         watcher.stop()
         status.remove()
+        let after = watcher.flushFailures
+        guard after.count > before else { return nil }
+        return "\(mountPath): the last ledger flush failed (\(after.last ?? "unknown error")): the credits settled at stop are lost"
     }
 }

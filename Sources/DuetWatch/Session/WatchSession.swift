@@ -87,7 +87,7 @@ public final class WatchSession {
     /// Stops every watcher (each settles what is past its window and flushes its ledger), removes
     /// their `watch.json` and releases the ledgers and locks. Does nothing a second time.
     public func stop() {
-        for watch in watches { watch.stop() }
+        for watch in watches { if let failure = watch.stop() { warn(failure) } }
         watches.removeAll()
         locks.removeAll()
     }

@@ -30,6 +30,7 @@ public struct CachedSubvolume: Codable, Sendable, Equatable {
         try scanner.scanCachedPages(in: .fileSystem(device: device)) { events in
             for event in events where event.kind == .added { pages[event.root, default: 0] += event.pageCount }
         }
+        // Names only label the figures: without them a subvolume shows as "?".
         let names = Dictionary(uniqueKeysWithValues: ((try? Subvolumes.list(mountPath: mount)) ?? []).map { ($0.id, $0.path) })
         return list(pages: pages, names: names)
     }

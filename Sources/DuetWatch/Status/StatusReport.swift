@@ -28,6 +28,7 @@ public struct StatusReport: Codable, Sendable {
         cached = try CachedSubvolume.sweep(mount: mountPath, device: device)
         ledgerCoverage = []
         lastCompleteScrubAt = nil
+        // An unreadable ledger shows no coverage: status reports, and `duet scrub` warns about a damaged one.
         if FileManager.default.fileExists(atPath: ledgerDirectory),
            let ledger = try? Ledger.open(fileSystem: uuid, directory: ledgerDirectory, options: LedgerOptions(readOnly: true)) {
             ledgerCoverage = LedgerCoverage.byAge(of: ledger, now: Date())
