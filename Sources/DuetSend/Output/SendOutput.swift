@@ -1,6 +1,7 @@
 import DuetFS
 import Foundation
 import Glibc
+import Synchronization
 import SystemPackage
 
 /// Where a send stream goes, and what happens to it when the send does not finish.
@@ -12,8 +13,7 @@ import SystemPackage
 /// failure or a signal removes only that temporary file, never FILE and never anything the send
 /// did not create. Anything else (standard output, a device node, a FIFO) is written in place
 /// and never removed: a failure cuts the stream with `SendSession.cutMarker` so a receiver fails.
-public final class SendOutput: @unchecked Sendable {
-    // @unchecked: `state` is only touched under `lock` (the send and a signal-handling thread).
+public final class SendOutput: Sendable {
     public enum Kind: Sendable, Equatable {
         case standardOutput
         /// A regular file (or a new one): written as `temporary`, renamed to `target` on commit.
@@ -31,9 +31,8 @@ public final class SendOutput: @unchecked Sendable {
 
     public let kind: Kind
     public let descriptor: Int32
-    /// Guards `state` between the send and a signal handler running on another thread.
-    private let lock = NSLock()
-    private var state = State.open
+    /// Shared between the send and a signal handler running on another thread.
+    private let state = Mutex(State.open)
 
     private enum State { case open, committed, abandoned }
 
@@ -53,9 +52,12 @@ public final class SendOutput: @unchecked Sendable {
         var status = stat()
         if stat(path, &status) == 0 {
             guard (status.st_mode & S_IFMT) == S_IFREG else {
-                let descriptor = open(path, O_WRONLY | O_CLOEXEC)
-                guard descriptor >= 0 else { throw OpenFailure(path: path, errno: errno) }
-                return SendOutput(kind: .inPlace(path: path), descriptor: descriptor)
+                do {
+                    let descriptor = try FileDescriptor.open(path, .writeOnly)
+                    return SendOutput(kind: .inPlace(path: path), descriptor: descriptor.rawValue)
+                } catch {
+                    throw OpenFailure(path: path, errno: error.rawValue)
+                }
             }
             // Through a symbolic link: replace the file it names, not the link.
             guard let resolved = realpath(path, nil) else { throw OpenFailure(path: path, errno: errno) }
@@ -81,9 +83,13 @@ public final class SendOutput: @unchecked Sendable {
         for _ in 0..<100 {
             let suffix = String(UInt64.random(in: 0..<(1 << 36)), radix: 36)
             let temporary = directory + "/." + name + ".duet-" + suffix
-            let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-            if descriptor >= 0 { return (descriptor, temporary) }
-            if errno != EEXIST { throw OpenFailure(path: path, errno: errno) }
+            do {
+                let descriptor = try FileDescriptor.open(temporary, .writeOnly, options: [.create, .exclusiveCreate, .noFollow],
+                                                         permissions: [.ownerReadWrite])
+                return (descriptor.rawValue, temporary)
+            } catch where error != .fileExists {
+                throw OpenFailure(path: path, errno: error.rawValue)
+            } catch {}
         }
         throw OpenFailure(path: path, errno: EEXIST)
     }
@@ -93,42 +99,42 @@ public final class SendOutput: @unchecked Sendable {
     /// The stream is complete (END written): make it durable and, for a temporary file, give it
     /// the final name. A failure here leaves the target as it was.
     public func commit() throws {
-        lock.lock()
-        defer { lock.unlock() }
-        guard state == .open else { return }
-        switch kind {
-        case .standardOutput:
-            state = .committed
-        case .inPlace(let path):
-            // Devices and FIFOs may not support fsync; their data is the receiver's business.
-            let synced = fsync(descriptor) == 0 || errno == EINVAL || errno == EROFS
-            let code = errno
-            close(descriptor)
-            state = synced ? .committed : .abandoned
-            guard synced else { throw DuetError.system("fsync", path, errno: code) }
-        case .replacing(let target, let temporary):
-            if fsync(descriptor) != 0 {
+        try state.withLock { state in
+            guard state == .open else { return }
+            switch kind {
+            case .standardOutput:
+                state = .committed
+            case .inPlace(let path):
+                // Devices and FIFOs may not support fsync; their data is the receiver's business.
+                let synced = fsync(descriptor) == 0 || errno == EINVAL || errno == EROFS
                 let code = errno
-                unlink(temporary)
                 close(descriptor)
-                state = .abandoned
-                throw DuetError.system("fsync", temporary, errno: code)
-            }
-            close(descriptor)
-            guard rename(temporary, target) == 0 else {
-                let code = errno
-                unlink(temporary)
-                state = .abandoned
-                throw DuetError.system("rename", "\(temporary) to \(target)", errno: code)
-            }
-            state = .committed
-            // The rename itself must survive a crash, or the old file (or none) comes back.
-            let directory = open(URL(fileURLWithPath: target).deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            if directory >= 0 {
-                let synced = fsync(directory) == 0
-                let code = errno
-                close(directory)
-                if !synced { throw DuetError.system("fsync", "the directory of \(target)", errno: code) }
+                state = synced ? .committed : .abandoned
+                guard synced else { throw DuetError.system("fsync", path, errno: code) }
+            case .replacing(let target, let temporary):
+                if fsync(descriptor) != 0 {
+                    let code = errno
+                    unlink(temporary)
+                    close(descriptor)
+                    state = .abandoned
+                    throw DuetError.system("fsync", temporary, errno: code)
+                }
+                close(descriptor)
+                guard rename(temporary, target) == 0 else {
+                    let code = errno
+                    unlink(temporary)
+                    state = .abandoned
+                    throw DuetError.system("rename", "\(temporary) to \(target)", errno: code)
+                }
+                state = .committed
+                // The rename itself must survive a crash, or the old file (or none) comes back.
+                let directory = open(URL(fileURLWithPath: target).deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                if directory >= 0 {
+                    let synced = fsync(directory) == 0
+                    let code = errno
+                    close(directory)
+                    if !synced { throw DuetError.system("fsync", "the directory of \(target)", errno: code) }
+                }
             }
         }
     }
@@ -139,27 +145,25 @@ public final class SendOutput: @unchecked Sendable {
     /// once, and from a signal handler's thread while the send is still writing: `beforeExit`
     /// then keeps the descriptor open, so the send's next write cannot land in a file opened meanwhile.
     public func abandon(cut: Bool = true, beforeExit: Bool = false) {
-        lock.lock()
-        defer { lock.unlock() }
-        guard state == .open else { return }
-        switch kind {
-        case .standardOutput:
-            if cut { cutStream() }
-        case .inPlace:
-            if cut { cutStream() }
-            if !beforeExit { close(descriptor) }
-        case .replacing(_, let temporary):
-            unlink(temporary)
-            if !beforeExit { close(descriptor) }
+        state.withLock { state in
+            guard state == .open else { return }
+            switch kind {
+            case .standardOutput:
+                if cut { cutStream() }
+            case .inPlace:
+                if cut { cutStream() }
+                if !beforeExit { close(descriptor) }
+            case .replacing(_, let temporary):
+                unlink(temporary)
+                if !beforeExit { close(descriptor) }
+            }
+            state = .abandoned
         }
-        state = .abandoned
     }
 
     /// Whether the stream reached its final name (or its end, for standard output and in place).
     public var isCommitted: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return state == .committed
+        state.withLock { $0 == .committed }
     }
 
     private func cutStream() {

@@ -1,6 +1,7 @@
 import DuetFS
 import Foundation
 import Glibc
+import SystemPackage
 
 /// Source (b): another subvolume whose file with the same inode number may map the same disk
 /// extents as the snapshot's and have them in its own page cache: the subvolume the snapshot was
@@ -107,7 +108,8 @@ public final class AliasSubvolume: @unchecked Sendable {
         var opened: AliasFile?
         // No name (deleted meanwhile) means no alias file: the piece comes from the snapshot.
         if let relative = try? FileSystem.paths(ofInode: inode, inSubvolumeAt: path).first {
-            let descriptor = open(path + "/" + relative, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            // Gone or replaced by a link since the lookup: no alias file, as for no name.
+            let descriptor = (try? FileDescriptor.open(path + "/" + relative, .readOnly, options: .noFollow))?.rawValue ?? -1
             var status = stat()
             if descriptor >= 0, fstat(descriptor, &status) == 0, status.st_ino == inode,
                status.st_mode & S_IFMT == S_IFREG {
