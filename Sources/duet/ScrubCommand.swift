@@ -164,12 +164,13 @@ struct ScrubCancel: ParsableCommand {
         let fileSystem = try FileSystem(path: target.mount)
         let fsid = try fileSystem.info().fsid
         let store = ScrubStateStore(directory: stateDir ?? Ledger.defaultDirectory(for: fsid))
-        guard store.isLocked(), let record = try store.load(), record.status == .running else {
+        switch try store.cancelRunning() {
+        case .notRunning:
             Terminal.fail("no scrub is running on \(target.mount)", status: .nothingToResume)
+        case .stillRunning(let pid):
+            Terminal.fail("scrub process \(pid) did not stop within \(Int(ScrubStateStore.cancelTimeout)) s")
+        case .stopped:
+            print("scrub on \(target.mount) cancelled; `duet scrub resume \(target.mount)` continues it")
         }
-        guard kill(record.pid, SIGTERM) == 0 else { throw DuetError.system("kill (SIGTERM)", "pid \(record.pid)") }
-        for _ in 0..<600 where store.isLocked() { usleep(100_000) }
-        if store.isLocked() { Terminal.fail("scrub process \(record.pid) did not stop within 60 s") }
-        print("scrub on \(target.mount) cancelled; `duet scrub resume \(target.mount)` continues it")
     }
 }
