@@ -77,13 +77,9 @@ enum ScrubReporter {
     static func progressPrinter() -> @Sendable (ScrubCounters, UInt64) -> Void {
         let start = Date()
         return { counters, total in
-            let done = counters.verified + counters.skippedVerified
-            let percent = total > 0 ? min(100, Double(done) / Double(total) * 100) : 0
-            let elapsed = Date().timeIntervalSince(start)
-            var eta = ""
-            if done > 0, total > done, elapsed > 1 {
-                eta = ", ETA " + duration(elapsed / Double(done) * Double(total - done))
-            }
+            let percent = ScrubProgress.percentDone(counters, of: total) ?? 0
+            let left = ScrubProgress.remainingSeconds(counters, of: total, elapsed: Date().timeIntervalSince(start))
+            let eta = left.map { ", ETA " + duration($0) } ?? ""
             let line = String(format: "\r\u{1B}[Kscrub: %.1f%% verified %@, skipped %@, read %@%@", percent,
                               ByteCount.human(counters.verified), ByteCount.human(counters.skippedVerified),
                               ByteCount.human(counters.deviceBytesRead), eta)

@@ -1,20 +1,32 @@
 import Foundation
 
-/// How far a scrub got, from its last checkpoint: the numbers behind the "Progress" line and
-/// the `percentDone` and `remainingSeconds` of `--json`.
+/// How far a scrub got: the numbers behind the "Progress" line, the `percentDone` and
+/// `remainingSeconds` of `--json` (from the last checkpoint), and the live progress line on a
+/// terminal (from the running scrub's counters). One rule for all of them.
 public enum ScrubProgress {
     /// Verified and skipped bytes as a share of the total to scrub, 0 to 100.
     public static func percentDone(_ record: ScrubRecord) -> Double? {
-        guard record.totalToScrubBytes > 0 else { return nil }
-        let done = record.counters.verified + record.counters.skippedVerified
-        return min(1, Double(done) / Double(record.totalToScrubBytes)) * 100
+        percentDone(record.counters, of: record.totalToScrubBytes)
     }
 
     /// While running: the time left at the pace so far (none before the first second or byte).
     public static func remainingSeconds(_ record: ScrubRecord) -> Double? {
-        guard record.status == .running, let percent = percentDone(record), percent > 0, percent < 100,
-              record.elapsedSeconds > 1 else { return nil }
+        guard record.status == .running else { return nil }
+        return remainingSeconds(record.counters, of: record.totalToScrubBytes, elapsed: record.elapsedSeconds)
+    }
+
+    /// Verified and skipped bytes as a share of `total`, 0 to 100; nil while there is no total.
+    public static func percentDone(_ counters: ScrubCounters, of total: UInt64) -> Double? {
+        guard total > 0 else { return nil }
+        let done = counters.verified + counters.skippedVerified
+        return min(1, Double(done) / Double(total)) * 100
+    }
+
+    /// The rest of `total` at the pace of `counters` over `elapsed` seconds: none before the
+    /// first second or byte (no pace yet), nor once done.
+    public static func remainingSeconds(_ counters: ScrubCounters, of total: UInt64, elapsed: TimeInterval) -> Double? {
+        guard let percent = percentDone(counters, of: total), percent > 0, percent < 100, elapsed > 1 else { return nil }
         let share = percent / 100
-        return record.elapsedSeconds / share * (1 - share)
+        return elapsed / share * (1 - share)
     }
 }

@@ -13,6 +13,16 @@ import Testing
         #expect(ScrubProgress.remainingSeconds(try ScrubOutcomeTests.record(.interrupted)) == nil)
     }
 
+    @Test("the live line's ETA follows the same rule: a pace needs a byte and a second, none once done")
+    func liveTimeLeft() throws {
+        let counters = try ScrubOutcomeTests.record(.running).counters
+        #expect(ScrubProgress.remainingSeconds(counters, of: 1000, elapsed: 40) == 40, "500 of 1000 bytes in 40 s")
+        #expect(ScrubProgress.remainingSeconds(counters, of: 1000, elapsed: 1) == nil, "no pace in the first second")
+        #expect(ScrubProgress.remainingSeconds(ScrubCounters(), of: 1000, elapsed: 40) == nil, "no pace before the first byte")
+        #expect(ScrubProgress.remainingSeconds(counters, of: 500, elapsed: 40) == nil, "nothing left")
+        #expect(ScrubProgress.percentDone(counters, of: 0) == nil && ScrubProgress.remainingSeconds(counters, of: 0, elapsed: 40) == nil)
+    }
+
     @Test("a record left running with no scrub holding the lock shows as interrupted")
     func staleRunningRecord() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("duet-scrub-status-\(UUID().uuidString)").path
