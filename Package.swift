@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "DuetScrub", dependencies: ["DuetFS", .product(name: "SystemPackage", package: "swift-system")], exclude: ["README.md"]),
         .target(name: "DuetSend", dependencies: ["DuetFS", .product(name: "Logging", package: "swift-log"), .product(name: "SystemPackage", package: "swift-system")], exclude: ["README.md", "Stream/README.md", "Paths/README.md", "Plan/README.md"]),
         // `duet watch` as a task: source choice, the per-file-system session, watch.json, rates.
-        .target(name: "DuetWatch", dependencies: ["DuetFS"], exclude: ["README.md"]),
+        .target(name: "DuetWatch", dependencies: ["DuetFS", .product(name: "SystemPackage", package: "swift-system")], exclude: ["README.md"]),
         .executableTarget(
             name: "duet",
             dependencies: [
