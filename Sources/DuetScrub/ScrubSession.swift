@@ -63,7 +63,8 @@ public final class ScrubSession: @unchecked Sendable {
             previous = try store.load()
         } catch let damaged as ScrubStateStore.DamagedRecord {
             if resume {
-                throw DuetError.malformed("\(damaged.description): nothing can be resumed from it; `duet scrub start` moves it aside and scrubs afresh")
+                throw DuetError.malformed(
+                    "\(damaged.description): nothing can be resumed from it; `duet scrub start` moves it aside and scrubs afresh")
             }
             // A damaged record must not stop every later scheduled scrub: keep it, start afresh.
             let aside = try store.setAside()
@@ -97,12 +98,14 @@ public final class ScrubSession: @unchecked Sendable {
             options.full = previous.full
         }
         if let previous {
-            record.lastSuccessAt = previous.lastSuccessAt ?? (previous.status == .finished && previous.counters.errors == 0 ? previous.finishedAt : nil)
+            record.lastSuccessAt =
+                previous.lastSuccessAt ?? (previous.status == .finished && previous.counters.errors == 0 ? previous.finishedAt : nil)
         }
         let ledger = LedgerAccess(fileSystem: info.fsid, directory: store.directory)
         if let warning = ledger.openWarning { warn?(warning) }
-        let scrubber = Scrubber(fileSystem: fileSystem, planner: planner, plan: plan, options: options,
-                                resume: record.cursorsByDevice, counters: record.counters, findings: record.findings)
+        let scrubber = Scrubber(
+            fileSystem: fileSystem, planner: planner, plan: plan, options: options,
+            resume: record.cursorsByDevice, counters: record.counters, findings: record.findings)
         var aheadCounter: AheadCounter?
         if !options.full {
             let since = skipSince(ledger.lastCompletePass)
@@ -138,10 +141,15 @@ public final class ScrubSession: @unchecked Sendable {
             if options.idle { record.deferredSeconds = (deferredBefore ?? 0) + scrubber.secondsDeferred }
             record.updatedAt = Date()
             do { try store.save(checkpointed(record, runStart: runStart)) } catch {
-                warnOnce(.checkpoint, "could not save the scrub's progress (\(error)): it goes on, but after a kill `duet scrub resume` starts from the last saved point")
+                warnOnce(
+                    .checkpoint,
+                    "could not save the scrub's progress (\(error)): it goes on, but after a kill `duet scrub resume` starts from the last saved point"
+                )
             }
             progress?(scrubber.current().counters, record.totalToScrubBytes)
-            do { try ledger.flush() } catch { warnOnce(.ledger, "could not write this scrub's credits to the ledger (\(error)): a later scrub reads that data again") }
+            do { try ledger.flush() } catch {
+                warnOnce(.ledger, "could not write this scrub's credits to the ledger (\(error)): a later scrub reads that data again")
+            }
         }
         let final = scrubber.current()
         record.counters = final.counters
@@ -172,7 +180,9 @@ public final class ScrubSession: @unchecked Sendable {
             // own credits never excuse the next from verifying that data again.
             ledger.recordCompletePass(time: CompletionTime.afterOwnCredits())
         }
-        do { try ledger.flush() } catch { warnOnce(.ledger, "could not write this scrub's credits to the ledger (\(error)): a later scrub reads that data again") }
+        do { try ledger.flush() } catch {
+            warnOnce(.ledger, "could not write this scrub's credits to the ledger (\(error)): a later scrub reads that data again")
+        }
         try store.save(record)
         return record
     }
@@ -184,18 +194,22 @@ public final class ScrubSession: @unchecked Sendable {
         for chunk in chunks {
             let span = Repairer.stripeSpan(chunk)
             for stripe in chunk.stripes {
-                let result = try fileSystem.kernelScrub(deviceID: stripe.deviceID, physical: stripe.offset..<(stripe.offset + span), readOnly: true)
+                let result = try fileSystem.kernelScrub(
+                    deviceID: stripe.deviceID, physical: stripe.offset..<(stripe.offset + span), readOnly: true)
                 record.counters.parityKernelScrubbed += result.dataBytesScrubbed + result.treeBytesScrubbed
                 let errors = result.checksumErrors + result.verifyErrors + result.readErrors
                 guard errors > 0 else { continue }
                 record.counters.dataErrors += result.checksumErrors
                 record.counters.treeErrors += result.verifyErrors
                 record.counters.readErrors += result.readErrors
-                record.findings.append(ScrubFinding(
-                    kind: result.checksumErrors > 0 ? .dataChecksum : (result.verifyErrors > 0 ? .treeHeader : .read),
-                    deviceID: stripe.deviceID, devicePath: devices[stripe.deviceID] ?? "?", physical: stripe.offset,
-                    logical: chunk.logical, mirror: 0, length: span, affected: [],
-                    detail: "kernel scrub of this \(chunk.flags.profile.name) device extent found \(errors) errors (see the kernel log for files)"))
+                record.findings.append(
+                    ScrubFinding(
+                        kind: result.checksumErrors > 0 ? .dataChecksum : (result.verifyErrors > 0 ? .treeHeader : .read),
+                        deviceID: stripe.deviceID, devicePath: devices[stripe.deviceID] ?? "?", physical: stripe.offset,
+                        logical: chunk.logical, mirror: 0, length: span, affected: [],
+                        detail:
+                            "kernel scrub of this \(chunk.flags.profile.name) device extent found \(errors) errors (see the kernel log for files)"
+                    ))
             }
         }
     }

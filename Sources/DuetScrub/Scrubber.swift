@@ -54,8 +54,10 @@ public final class Scrubber: @unchecked Sendable {
     private let remainingWork: [UInt64: RemainingWork]
 
     /// - Parameter resume: per device, the physical offset below which everything was verified.
-    public init(fileSystem: FileSystem, planner: ScrubPlanner, plan: ScrubPlan, options: ScrubOptions,
-                resume: [UInt64: UInt64] = [:], counters: ScrubCounters = ScrubCounters(), findings: [ScrubFinding] = []) {
+    public init(
+        fileSystem: FileSystem, planner: ScrubPlanner, plan: ScrubPlan, options: ScrubOptions,
+        resume: [UInt64: UInt64] = [:], counters: ScrubCounters = ScrubCounters(), findings: [ScrubFinding] = []
+    ) {
         var shared = Shared(committed: counters, findings: findings)
         self.fileSystem = fileSystem
         self.planner = planner
@@ -77,7 +79,8 @@ public final class Scrubber: @unchecked Sendable {
         if options.idle, let end = options.deadline {
             for devicePlan in plan.devices {
                 let id = devicePlan.device.id
-                let work = RemainingWork(spans: devicePlan.extents.map { $0.devExtent.physical..<($0.devExtent.physical + $0.devExtent.length) })
+                let work = RemainingWork(
+                    spans: devicePlan.extents.map { $0.devExtent.physical..<($0.devExtent.physical + $0.devExtent.length) })
                 remainingWork[id] = work
                 shared.progress[id]?.workLeft = work.bytes(from: resume[id] ?? 0)
                 deadlines[id] = IdleDeadline(end: end)
@@ -132,7 +135,8 @@ public final class Scrubber: @unchecked Sendable {
             for work in devicePlan.extents {
                 let chunk = work.chunk
                 guard chunk.flags.profile == .single, chunk.flags.contains(.data), !chunk.flags.contains(.metadata),
-                      chunk.stripes.count == 1 else { continue }
+                    chunk.stripes.count == 1
+                else { continue }
                 let extent = work.devExtent
                 let length = min(extent.length, chunk.length)
                 guard extent.physical + length > issuedEnd else { continue }
@@ -150,7 +154,8 @@ public final class Scrubber: @unchecked Sendable {
         return plan.devices.compactMap { devicePlan in
             let id = devicePlan.device.id
             guard let coverage = progress[id]?.coverage, coverage.planned != coverage.covered else { return nil }
-            return CoverageGap(deviceID: id, devicePath: devicePlan.device.path, plannedBytes: coverage.planned, coveredBytes: coverage.covered)
+            return CoverageGap(
+                deviceID: id, devicePath: devicePlan.device.path, plannedBytes: coverage.planned, coveredBytes: coverage.covered)
         }
     }
 
@@ -181,8 +186,10 @@ public final class Scrubber: @unchecked Sendable {
         do {
             reader = try DeviceReader(path: device.path)
         } catch {
-            report(ScrubFinding(kind: .read, deviceID: device.id, devicePath: device.path, physical: 0, logical: 0, mirror: 0,
-                                length: 0, affected: [], detail: "\(error)"))
+            report(
+                ScrubFinding(
+                    kind: .read, deviceID: device.id, devicePath: device.path, physical: 0, logical: 0, mirror: 0,
+                    length: 0, affected: [], detail: "\(error)"))
             return
         }
         let resumeFrom = checkpoint().cursors[device.id] ?? 0
@@ -208,9 +215,11 @@ public final class Scrubber: @unchecked Sendable {
                 try scrubExtent(work, prepared: prepared.get(), device: device, reader: reader, group: verification)
             } catch {
                 commit { $0.readErrors += 1 }
-                report(ScrubFinding(kind: .read, deviceID: device.id, devicePath: device.path, physical: work.devExtent.physical,
-                                    logical: work.chunk.logical, mirror: work.mirror, length: work.devExtent.length, affected: [],
-                                    detail: "could not scrub this device extent: \(error)"))
+                report(
+                    ScrubFinding(
+                        kind: .read, deviceID: device.id, devicePath: device.path, physical: work.devExtent.physical,
+                        logical: work.chunk.logical, mirror: work.mirror, length: work.devExtent.length, affected: [],
+                        detail: "could not scrub this device extent: \(error)"))
             }
         }
         _ = ahead?.wait()  // a cancelled scrub leaves no preparation running behind it
@@ -240,8 +249,10 @@ public final class Scrubber: @unchecked Sendable {
         return PreparedExtent(pieces: pieces, skipped: skipped, csums: csums, plannedBytes: plannedBytes)
     }
 
-    private func scrubExtent(_ work: ScrubPlan.DeviceExtentWork, prepared: PreparedExtent, device: DeviceInfo,
-                             reader: DeviceReader, group: DispatchGroup) throws {
+    private func scrubExtent(
+        _ work: ScrubPlan.DeviceExtentWork, prepared: PreparedExtent, device: DeviceInfo,
+        reader: DeviceReader, group: DispatchGroup
+    ) throws {
         let info = planner.info
         var skipped = prepared.skipped
         let requests = options.coalescer.requests(deviceID: device.id, pieces: prepared.pieces)
@@ -283,8 +294,10 @@ public final class Scrubber: @unchecked Sendable {
         }
     }
 
-    private func issue(_ request: ReadRequest, skipped: UInt64, device: DeviceInfo, reader: DeviceReader,
-                       csums: CsumLookup?, treeCheck: TreeBlockCheck, group: DispatchGroup) {
+    private func issue(
+        _ request: ReadRequest, skipped: UInt64, device: DeviceInfo, reader: DeviceReader,
+        csums: CsumLookup?, treeCheck: TreeBlockCheck, group: DispatchGroup
+    ) {
         if let idleMonitor {
             var limit = IdleMonitor.maximumWait
             let deadline = deadlines[device.id]
@@ -298,7 +311,9 @@ public final class Scrubber: @unchecked Sendable {
                 deadline.recordWork(before > left ? before - left : 0)
                 limit = deadline.slack(remaining: left)
             }
-            let seconds = idleMonitor.waitWhileBusy(device: device.path, atMost: limit, ownBytes: { self.ownBytes(device.id) }) { self.isCancelled }
+            let seconds = idleMonitor.waitWhileBusy(device: device.path, atMost: limit, ownBytes: { self.ownBytes(device.id) }) {
+                self.isCancelled
+            }
             shared.withLock { $0.waited += seconds }
         }
         if let throttle, !throttle.consume(UInt64(request.length), stop: { isCancelled }) { return }
@@ -343,16 +358,20 @@ public final class Scrubber: @unchecked Sendable {
 
     private func finish(_ request: ReadRequest, device: DeviceInfo, counters: ScrubCounters) {
         shared.withLock { shared in
-            if let ready = shared.progress[device.id]?.cursor.finished(readAt: request.physical, end: request.physical + UInt64(request.length),
-                                                                       counters: counters) {
+            if let ready = shared.progress[device.id]?.cursor.finished(
+                readAt: request.physical, end: request.physical + UInt64(request.length),
+                counters: counters)
+            {
                 shared.committed.add(ready)
             }
         }
         inFlight.signal()
     }
 
-    private func verify(_ request: ReadRequest, buffer: AlignedBuffer, device: DeviceInfo, reader: DeviceReader,
-                        csums: CsumLookup?, treeCheck: TreeBlockCheck) -> ScrubCounters {
+    private func verify(
+        _ request: ReadRequest, buffer: AlignedBuffer, device: DeviceInfo, reader: DeviceReader,
+        csums: CsumLookup?, treeCheck: TreeBlockCheck
+    ) -> ScrubCounters {
         let info = planner.info
         let sector = UInt64(info.sectorSize)
         let checksummer = Checksummer(info.checksumType)
@@ -379,24 +398,29 @@ public final class Scrubber: @unchecked Sendable {
                     let (found, counts) = confirmation.verdict(firstSeen: .dataChecksum, "data checksum mismatch", sectors: 1)
                     local.add(counts)
                     guard let found else { continue }
-                    report(ScrubFinding(kind: found.kind, deviceID: device.id, devicePath: device.path, physical: physical,
-                                        logical: logical, mirror: piece.mirror, length: sector,
-                                        affected: AffectedFiles(fileSystem: fileSystem).files(atLogical: logical), detail: found.detail))
+                    report(
+                        ScrubFinding(
+                            kind: found.kind, deviceID: device.id, devicePath: device.path, physical: physical,
+                            logical: logical, mirror: piece.mirror, length: sector,
+                            affected: AffectedFiles(fileSystem: fileSystem).files(atLogical: logical), detail: found.detail))
                 }
                 if verifiedBytes > 0, piece.singleCopy { verifiedRange?(piece.logical..<(piece.logical + piece.length), piece.generation) }
             case .treeBlock:
                 let block = UnsafeRawBufferPointer(start: buffer.pointer + offset, count: Int(piece.length))
                 local.treeVerified += piece.length
-                guard let first = treeCheck.problem(block, logical: piece.logical, level: piece.level, maximumGeneration: plan.generation) else { continue }
+                guard let first = treeCheck.problem(block, logical: piece.logical, level: piece.level, maximumGeneration: plan.generation)
+                else { continue }
                 let confirmation = confirmer.confirmTreeBlock(piece, reader: reader, check: treeCheck)
                 let (found, counts) = confirmation.verdict(firstSeen: first.0, first.1, sectors: piece.length / sector)
                 local.add(counts)
                 guard let found else { continue }
                 // A planned tree block is nodesize long, so its header always decodes.
                 let owner = (try? TreeBlockHeader(block))?.owner ?? 0
-                report(ScrubFinding(kind: found.kind, deviceID: device.id, devicePath: device.path, physical: piece.physical,
-                                    logical: piece.logical, mirror: piece.mirror, length: piece.length,
-                                    affected: ["tree block of tree \(owner), level \(piece.level)"], detail: found.detail))
+                report(
+                    ScrubFinding(
+                        kind: found.kind, deviceID: device.id, devicePath: device.path, physical: piece.physical,
+                        logical: piece.logical, mirror: piece.mirror, length: piece.length,
+                        affected: ["tree block of tree \(owner), level \(piece.level)"], detail: found.detail))
             case .superblock:
                 break
             }
@@ -416,14 +440,18 @@ public final class Scrubber: @unchecked Sendable {
                 counters.deviceBytesRead += UInt64(SuperblockCheck.size)
                 if let problem = check.problem(block, offset: offset) {
                     counters.superblockErrors += 1
-                    report(ScrubFinding(kind: .superblock, deviceID: device.id, devicePath: device.path, physical: offset, logical: 0,
-                                        mirror: SuperblockCheck.offsets.firstIndex(of: offset)! + 1, length: UInt64(SuperblockCheck.size),
-                                        affected: [], detail: problem))
+                    report(
+                        ScrubFinding(
+                            kind: .superblock, deviceID: device.id, devicePath: device.path, physical: offset, logical: 0,
+                            mirror: SuperblockCheck.offsets.firstIndex(of: offset)! + 1, length: UInt64(SuperblockCheck.size),
+                            affected: [], detail: problem))
                 }
             } catch {
                 counters.readErrors += 1
-                report(ScrubFinding(kind: .read, deviceID: device.id, devicePath: device.path, physical: offset, logical: 0, mirror: 0,
-                                    length: UInt64(SuperblockCheck.size), affected: [], detail: "superblock copy unreadable: \(error)"))
+                report(
+                    ScrubFinding(
+                        kind: .read, deviceID: device.id, devicePath: device.path, physical: offset, logical: 0, mirror: 0,
+                        length: UInt64(SuperblockCheck.size), affected: [], detail: "superblock copy unreadable: \(error)"))
             }
         }
         shared.withLock { shared in
@@ -436,16 +464,20 @@ public final class Scrubber: @unchecked Sendable {
 
     private func reportReadError(_ request: ReadRequest, device: DeviceInfo, error: Error) {
         let first = request.pieces[0]
-        report(ScrubFinding(kind: .read, deviceID: device.id, devicePath: device.path, physical: request.physical,
-                            logical: first.logical, mirror: first.mirror, length: UInt64(request.length),
-                            affected: first.kind == .data ? AffectedFiles(fileSystem: fileSystem).files(atLogical: first.logical) : [],
-                            detail: "\(error)"))
+        report(
+            ScrubFinding(
+                kind: .read, deviceID: device.id, devicePath: device.path, physical: request.physical,
+                logical: first.logical, mirror: first.mirror, length: UInt64(request.length),
+                affected: first.kind == .data ? AffectedFiles(fileSystem: fileSystem).files(atLogical: first.logical) : [],
+                detail: "\(error)"))
     }
 
     /// Records a finding once: a resumed scrub may meet the same error again.
     private func report(_ finding: ScrubFinding) {
         shared.withLock { shared in
-            if !shared.findings.contains(where: { $0.deviceID == finding.deviceID && $0.physical == finding.physical && $0.kind == finding.kind }) {
+            if !shared.findings.contains(where: {
+                $0.deviceID == finding.deviceID && $0.physical == finding.physical && $0.kind == finding.kind
+            }) {
                 shared.findings.append(finding)
             }
         }

@@ -117,8 +117,10 @@ public final class SendSession {
             if index == 0 { version = try Self.resolveVersion(options.protocolVersion, compressed: options.compressedData) }
             let snapshot = try subvolume(snapshotPath, role: "snapshot")
             guard snapshot.isReadOnly else {
-                throw DuetError(.unsupported, "subvolume \(snapshotPath) is not read-only: send needs a read-only snapshot "
-                                + "(`btrfs subvolume snapshot -r`, or `btrfs property set \(snapshotPath) ro true`)")
+                throw DuetError(
+                    .unsupported,
+                    "subvolume \(snapshotPath) is not read-only: send needs a read-only snapshot "
+                        + "(`btrfs subvolume snapshot -r`, or `btrfs property set \(snapshotPath) ro true`)")
             }
             var parentRoot: UInt64 = 0
             if let parentPath = parent {
@@ -130,14 +132,18 @@ public final class SendSession {
                 parentRoot = chosen.id
                 parent = givenPaths[chosen.id] ?? chosen.path
             }
-            let framing = Framing(header: !options.omitEndBetween || index == 0,
-                                  end: !options.omitEndBetween || index == options.snapshots.count - 1)
-            let stream = try send(snapshotPath: snapshotPath, snapshot: snapshot, parentRoot: parentRoot,
-                                  cloneRoots: cloneRoots, version: version, framing: framing)
+            let framing = Framing(
+                header: !options.omitEndBetween || index == 0,
+                end: !options.omitEndBetween || index == options.snapshots.count - 1)
+            let stream = try send(
+                snapshotPath: snapshotPath, snapshot: snapshot, parentRoot: parentRoot,
+                cloneRoots: cloneRoots, version: version, framing: framing)
             log.line(.info, "BTRFS_IOC_SEND returned 0")
             log.line(.debug, "joining genl thread")
-            report.streams.append(Report.Stream(snapshot: snapshotPath, parent: parent, protocolVersion: version,
-                                                statistics: stream.0, otherSources: stream.1, cacheEvents: stream.3, ledgerWarning: stream.2))
+            report.streams.append(
+                Report.Stream(
+                    snapshot: snapshotPath, parent: parent, protocolVersion: version,
+                    statistics: stream.0, otherSources: stream.1, cacheEvents: stream.3, ledgerWarning: stream.2))
             report.total.add(stream.0)
             if incremental && options.parent == nil && !cloneRoots.contains(snapshot.id) { cloneRoots.append(snapshot.id) }
             givenPaths[snapshot.id] = givenPaths[snapshot.id] ?? snapshotPath
@@ -170,7 +176,8 @@ public final class SendSession {
         // The iterator lists what is below the top level; a snapshot of the top level has it as origin.
         let all = try Subvolumes.list(mountPath: snapshotPath) + [try Subvolumes.info(path: snapshotPath, id: Subvolumes.topLevelID)]
         guard snapshot.parentUUID.contains(where: { $0 != 0 }),
-              let origin = all.first(where: { $0.uuid == snapshot.parentUUID }) else { throw refusal }
+            let origin = all.first(where: { $0.uuid == snapshot.parentUUID })
+        else { throw refusal }
         if roots.contains(origin.id) { return (origin.id, origin.path) }
         var best: (Subvolume, UInt64)?
         for root in roots {
@@ -189,8 +196,10 @@ public final class SendSession {
     }
 
     /// One snapshot's stream. Returns its statistics, the alias subvolumes looked at, and a ledger warning.
-    private func send(snapshotPath: String, snapshot: Subvolume, parentRoot: UInt64, cloneRoots: [UInt64],
-                      version: UInt32, framing: Framing) throws -> (SendStatistics, [String], String?, Bool) {
+    private func send(
+        snapshotPath: String, snapshot: Subvolume, parentRoot: UInt64, cloneRoots: [UInt64],
+        version: UInt32, framing: Framing
+    ) throws -> (SendStatistics, [String], String?, Bool) {
         let started = Date()
         let directory: FileDescriptor
         do {
@@ -205,8 +214,9 @@ public final class SendSession {
         var kernelFlags: KernelSend.Flags = []
         if options.noData && !framing.header { kernelFlags.insert(.omitStreamHeader) }
         if options.noData && !framing.end { kernelFlags.insert(.omitEndCommand) }
-        let request = MetadataStream.Request(snapshot: descriptor, snapshotPath: snapshotPath, parentRoot: parentRoot,
-                                             cloneSources: cloneRoots, version: version, flags: kernelFlags)
+        let request = MetadataStream.Request(
+            snapshot: descriptor, snapshotPath: snapshotPath, parentRoot: parentRoot,
+            cloneSources: cloneRoots, version: version, flags: kernelFlags)
         var statistics = SendStatistics()
         if options.noData {
             let raw = try MetadataStream.capture(request)
@@ -229,7 +239,9 @@ public final class SendSession {
                 guard let inode, let path = try? FileSystem.paths(ofInode: inode, inSubvolumeAt: snapshotPath).first else { return nil }
                 return SendPath(path)
             }
-            guard let version = reader.version else { throw DuetError.malformed("the kernel's send stream of \(snapshotPath) has no header") }
+            guard let version = reader.version else {
+                throw DuetError.malformed("the kernel's send stream of \(snapshotPath) has no header")
+            }
             return (plan, version)
         }
 
@@ -237,12 +249,15 @@ public final class SendSession {
         ProcessMemory.returnFreePages()
         let fileSystem = try FileSystem(path: snapshotPath)
         let info = try fileSystem.info()
-        let aliases = options.useOtherCache ? AliasSubvolume.find(snapshot: snapshot, snapshotPath: snapshotPath, fileSystem: fileSystem) : []
+        let aliases =
+            options.useOtherCache ? AliasSubvolume.find(snapshot: snapshot, snapshotPath: snapshotPath, fileSystem: fileSystem) : []
         // Started before the plan looks at residency, so no page that arrives later is missed.
-        let arrivals = options.cacheEvents
+        let arrivals =
+            options.cacheEvents
             ? CacheArrivals.start(mountPath: snapshotPath, roots: Set([snapshot.id] + aliases.map(\.root))) : nil
         defer { arrivals?.stop() }
-        var planner = DataPlanner(fileSystem: fileSystem, snapshot: descriptor, snapshotPath: snapshotPath, root: snapshot.id, aliases: aliases)
+        var planner = DataPlanner(
+            fileSystem: fileSystem, snapshot: descriptor, snapshotPath: snapshotPath, root: snapshot.id, aliases: aliases)
         planner.encoded = options.compressedData
         let pieces = try planner.plan(plan.takeData())
 
@@ -269,7 +284,9 @@ public final class SendSession {
             if framing.end { try writer.writeEnd() }
         } catch let error as SendStreamError {
             if case .io(let code, let offset) = error {
-                throw DuetError(.system(errno: code), "writing the send stream of \(snapshotPath) failed at stream offset \(offset): \(String(cString: strerror(code)))")
+                throw DuetError(
+                    .system(errno: code),
+                    "writing the send stream of \(snapshotPath) failed at stream offset \(offset): \(String(cString: strerror(code)))")
             }
             throw DuetError.malformed("send stream of \(snapshotPath): \(error)")
         }
@@ -279,8 +296,9 @@ public final class SendSession {
             // The stream is complete; a ledger problem costs a later scrub some skipping, nothing more.
             do {
                 let recorder = try LedgerRecorder(fileSystem: info.fsid, directory: options.ledgerDirectory)
-                let outcome = try emitter.diskReads.record(fileSystem: fileSystem, checksums: ChecksumIndex(fileSystem: fileSystem, info: info),
-                                                          recorder: recorder)
+                let outcome = try emitter.diskReads.record(
+                    fileSystem: fileSystem, checksums: ChecksumIndex(fileSystem: fileSystem, info: info),
+                    recorder: recorder)
                 statistics.bytesCredited = outcome.bytesCredited
             } catch {
                 ledgerWarning = "data read from disk was not credited to the ledger: \(error)"

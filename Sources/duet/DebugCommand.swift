@@ -89,12 +89,17 @@ struct CompareSourcesCommand: ParsableCommand {
             print(try JSONEnvelope(command: "debug compare-sources", result: report).render())
         } else {
             let kernel = report.kernel, ebpf = report.ebpf
-            print(String(format: "DUET-AGREEMENT: files=%d rounds=%d expected=%llu added kernel=%llu ebpf=%llu diff=%.3f%% removed kernel=%llu ebpf=%llu diff=%.3f%% lost kernel=%llu ebpf=%llu other-pages kernel=%llu ebpf=%llu agree=%@",
-                         report.files, report.rounds, report.expectedPages, kernel.added, ebpf.added, report.addedDifferencePercent,
-                         kernel.removed, ebpf.removed, report.removedDifferencePercent, kernel.lost, ebpf.lost,
-                         kernel.otherPages, ebpf.otherPages, report.agree ? "yes" : "no"))
+            print(
+                String(
+                    format:
+                        "DUET-AGREEMENT: files=%d rounds=%d expected=%llu added kernel=%llu ebpf=%llu diff=%.3f%% removed kernel=%llu ebpf=%llu diff=%.3f%% lost kernel=%llu ebpf=%llu other-pages kernel=%llu ebpf=%llu agree=%@",
+                    report.files, report.rounds, report.expectedPages, kernel.added, ebpf.added, report.addedDifferencePercent,
+                    kernel.removed, ebpf.removed, report.removedDifferencePercent, kernel.lost, ebpf.lost,
+                    kernel.otherPages, ebpf.otherPages, report.agree ? "yes" : "no"))
             if let status = report.kernelStatus {
-                print("kernel task: events \(status.events), read \(status.read), dropped \(status.dropped) (ring \(status.droppedRing), limit \(status.droppedLimit), nomem \(status.droppedNoMemory), fault \(status.droppedFault)), pending \(status.pending)")
+                print(
+                    "kernel task: events \(status.events), read \(status.read), dropped \(status.dropped) (ring \(status.droppedRing), limit \(status.droppedLimit), nomem \(status.droppedNoMemory), fault \(status.droppedFault)), pending \(status.pending)"
+                )
             }
             for problem in report.problems { print("problem: \(problem)") }
         }

@@ -8,12 +8,12 @@ struct Duet: ParsableCommand {
         commandName: "duet",
         abstract: "Opportunistic btrfs maintenance: scrub and send that reuse what the page cache already holds.",
         discussion: """
-        Maintenance reads most of the disk, yet much of what it needs passes through the page cache \
-        because applications read it. duet watch keeps a ledger of the ranges that btrfs verified while \
-        reading them from disk; duet scrub skips those and reads the rest in on-disk order; duet send \
-        writes an ordinary btrfs send stream, taking data from the page cache first. State lives in \
-        /var/lib/duet/<uuid>/. Commands that touch a file system need root.
-        """,
+            Maintenance reads most of the disk, yet much of what it needs passes through the page cache \
+            because applications read it. duet watch keeps a ledger of the ranges that btrfs verified while \
+            reading them from disk; duet scrub skips those and reads the rest in on-disk order; duet send \
+            writes an ordinary btrfs send stream, taking data from the page cache first. State lives in \
+            /var/lib/duet/<uuid>/. Commands that touch a file system need root.
+            """,
         version: DuetVersion.current,
         subcommands: [InfoCommand.self, ScrubCommand.self, SendCommand.self, WatchCommand.self, StatusCommand.self, DebugCommand.self]
     )

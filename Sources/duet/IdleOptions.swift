@@ -16,12 +16,17 @@ struct IdleOptions<Task: IdleWaitingTask>: ParsableArguments {
     @Flag(help: ArgumentHelp(Task.idleHelp))
     var idle = false
 
-    @Option(help: ArgumentHelp("With --idle: finish within this time (e.g. \(Task.deadlineExamples)): stop waiting for idle devices once the rest would not fit otherwise."))
+    @Option(
+        help: ArgumentHelp(
+            "With --idle: finish within this time (e.g. \(Task.deadlineExamples)): stop waiting for idle devices once the rest would not fit otherwise."
+        ))
     var deadline: TimeSpan?
 
     func validate() throws {
         if let deadline {
-            guard deadline.seconds != nil else { throw ValidationError("--deadline \(deadline.text): give seconds or a number with s, m, h or d") }
+            guard deadline.seconds != nil else {
+                throw ValidationError("--deadline \(deadline.text): give seconds or a number with s, m, h or d")
+            }
             guard idle else { throw ValidationError("--deadline applies to --idle: without it the \(Task.noun) never waits") }
         }
     }

@@ -29,10 +29,14 @@ struct InfoCommand: ParsableCommand {
         table.add("Sector size", "\(report.sectorSizeBytes)")
         table.add("Devices", "\(report.devices.count)")
         for device in report.devices {
-            table.add("Device \(device.id)", "\(device.path), size \(ByteCount.human(device.sizeBytes)), used \(ByteCount.human(device.usedBytes))")
+            table.add(
+                "Device \(device.id)",
+                "\(device.path), size \(ByteCount.human(device.sizeBytes)), used \(ByteCount.human(device.usedBytes))")
         }
         for allocation in report.allocations {
-            table.add(allocation.type, "\(allocation.profile), used \(ByteCount.human(allocation.usedBytes)) of \(ByteCount.human(allocation.totalBytes))")
+            table.add(
+                allocation.type,
+                "\(allocation.profile), used \(ByteCount.human(allocation.usedBytes)) of \(ByteCount.human(allocation.totalBytes))")
         }
         table.add("Subvolumes", "\(report.subvolumes.count)")
         for subvolume in report.subvolumes {

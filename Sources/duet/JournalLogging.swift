@@ -51,8 +51,12 @@ struct JournalLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        FileHandle.standardError.write(Data(Self.line(level: event.level, message: event.message.description,
-                                                      metadata: metadata.merging(event.metadata ?? [:]) { $1 }).utf8))
+        FileHandle.standardError.write(
+            Data(
+                Self.line(
+                    level: event.level, message: event.message.description,
+                    metadata: metadata.merging(event.metadata ?? [:]) { $1 }
+                ).utf8))
     }
 
     static func line(level: Logger.Level, message: String, metadata: Logger.Metadata = [:]) -> String {

@@ -18,7 +18,9 @@ struct ScrubRunOptions: ParsableArguments {
     @Flag(help: "Verify everything; skip nothing the ledger credits.")
     var full = false
 
-    @Option(help: "Skip only what was verified within this period (e.g. 7d, 12h, 3600); default: since the last complete scrub, at most 30 days.")
+    @Option(
+        help:
+            "Skip only what was verified within this period (e.g. 7d, 12h, 3600); default: since the last complete scrub, at most 30 days.")
     var period: String?
 
     @Option(help: "Read at most this many bytes per second from all devices (e.g. 200M).")
@@ -47,15 +49,21 @@ struct ScrubRunOptions: ParsableArguments {
     var checkpointInterval: Double?
 
     func validate() throws {
-        if let checkpointInterval, !(0.05...3600).contains(checkpointInterval) { throw ValidationError("--checkpoint-interval: give 0.05 to 3600 seconds") }
-        if let period, Units.seconds(period) == nil { throw ValidationError("--period \(period): give seconds or a number with s, m, h or d") }
-        if let limit, (Units.bytes(limit) ?? 0) == 0 {
-            throw ValidationError("--limit \(limit): give bytes per second above 0 that fit in 64 bits, optionally with K, M, G, T (binary units: 200M, 1.5G, 100MiB)")
+        if let checkpointInterval, !(0.05...3600).contains(checkpointInterval) {
+            throw ValidationError("--checkpoint-interval: give 0.05 to 3600 seconds")
         }
-        if let inFlight, !(4096 ... 64 << 30).contains(Units.bytes(inFlight) ?? 0) {
+        if let period, Units.seconds(period) == nil {
+            throw ValidationError("--period \(period): give seconds or a number with s, m, h or d")
+        }
+        if let limit, (Units.bytes(limit) ?? 0) == 0 {
+            throw ValidationError(
+                "--limit \(limit): give bytes per second above 0 that fit in 64 bits, optionally with K, M, G, T (binary units: 200M, 1.5G, 100MiB)"
+            )
+        }
+        if let inFlight, !(4096...64 << 30).contains(Units.bytes(inFlight) ?? 0) {
             throw ValidationError("--in-flight \(inFlight): give 4K to 64G bytes, optionally with K, M or G")
         }
-        if let readSize, !(64 << 10 ... 64 << 20).contains(Units.bytes(readSize) ?? 0) {
+        if let readSize, !(64 << 10...64 << 20).contains(Units.bytes(readSize) ?? 0) {
             throw ValidationError("--read-size \(readSize): give 64K to 64M")
         }
     }
@@ -97,10 +105,14 @@ struct ScrubRunOptions: ParsableArguments {
             }
         }
         if record.status == .interrupted {
-            Terminal.warn("scrub interrupted; progress saved: `duet scrub resume \(target.mount)\(stateDir.map { " --state-dir \($0)" } ?? "")` continues it")
+            Terminal.warn(
+                "scrub interrupted; progress saved: `duet scrub resume \(target.mount)\(stateDir.map { " --state-dir \($0)" } ?? "")` continues it"
+            )
         }
         if output.json {
-            print(try JSONEnvelope(command: resume ? "scrub resume" : "scrub start", result: ScrubResult(record: record, now: Date())).render())
+            print(
+                try JSONEnvelope(command: resume ? "scrub resume" : "scrub start", result: ScrubResult(record: record, now: Date()))
+                    .render())
         } else {
             print(ScrubReporter.summary(record))
         }
@@ -153,7 +165,8 @@ struct ScrubStatus: ParsableCommand {
 }
 
 struct ScrubCancel: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Stop a running scrub (its progress is saved for resume).")
+    static let configuration = CommandConfiguration(
+        commandName: "cancel", abstract: "Stop a running scrub (its progress is saved for resume).")
 
     @OptionGroup var target: MountArgument
     @Option(help: "Where scrub state lives (default /var/lib/duet/<uuid>).", completion: .directory)

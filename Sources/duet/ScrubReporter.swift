@@ -15,8 +15,13 @@ enum ScrubReporter {
             table.add("Progress", progress)
         }
         table.add("Total to scrub", ByteCount.human(record.totalToScrubBytes))
-        table.add("Verified", "\(ByteCount.human(counters.verified)) (data \(ByteCount.human(counters.dataVerified)), tree blocks \(ByteCount.human(counters.treeVerified)))")
-        if counters.parityKernelScrubbed > 0 { table.add("RAID5/6 verified by the kernel scrub", ByteCount.human(counters.parityKernelScrubbed)) }
+        table.add(
+            "Verified",
+            "\(ByteCount.human(counters.verified)) (data \(ByteCount.human(counters.dataVerified)), tree blocks \(ByteCount.human(counters.treeVerified)))"
+        )
+        if counters.parityKernelScrubbed > 0 {
+            table.add("RAID5/6 verified by the kernel scrub", ByteCount.human(counters.parityKernelScrubbed))
+        }
         if counters.dataWithoutChecksum > 0 { table.add("Data without checksums", ByteCount.human(counters.dataWithoutChecksum)) }
         table.add("Verified by foreground reads (skipped)", ByteCount.human(counters.skippedVerified))
         if let ahead = record.verifiedAheadBytes, ahead > 0, record.status != .finished {
@@ -27,7 +32,9 @@ enum ScrubReporter {
         let full = counters.deviceBytesRead + counters.skippedVerified
         let saved = full > 0 ? Double(counters.skippedVerified) / Double(full) * 100 : 0
         table.add("I/O saved vs a full scrub", String(format: "%.1f%%", saved))
-        if record.elapsedSeconds > 0 { table.add("Rate", ByteCount.human(UInt64(Double(counters.deviceBytesRead) / record.elapsedSeconds)) + "/s") }
+        if record.elapsedSeconds > 0 {
+            table.add("Rate", ByteCount.human(UInt64(Double(counters.deviceBytesRead) / record.elapsedSeconds)) + "/s")
+        }
         table.add("Error summary", errorSummary(record))
         var lines = [table.render()]
         for gap in record.coverageGaps ?? [] { lines.append("  not covered: " + gap.summary) }
@@ -80,9 +87,10 @@ enum ScrubReporter {
             let percent = ScrubProgress.percentDone(counters, of: total) ?? 0
             let left = ScrubProgress.remainingSeconds(counters, of: total, elapsed: Date().timeIntervalSince(start))
             let eta = left.map { ", ETA " + duration($0) } ?? ""
-            let line = String(format: "\r\u{1B}[Kscrub: %.1f%% verified %@, skipped %@, read %@%@", percent,
-                              ByteCount.human(counters.verified), ByteCount.human(counters.skippedVerified),
-                              ByteCount.human(counters.deviceBytesRead), eta)
+            let line = String(
+                format: "\r\u{1B}[Kscrub: %.1f%% verified %@, skipped %@, read %@%@", percent,
+                ByteCount.human(counters.verified), ByteCount.human(counters.skippedVerified),
+                ByteCount.human(counters.deviceBytesRead), eta)
             FileHandle.standardError.write(Data(line.utf8))
         }
     }
@@ -151,8 +159,9 @@ enum Units {
     /// `number × factor`, rounded down, for a plain decimal number (digits, at most one point).
     private static func scaled(_ number: String, by factor: Decimal) -> UInt64? {
         guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
-              number.filter({ $0 == "." }).count <= 1, number.contains(where: \.isNumber),
-              let value = Decimal(string: number, locale: Locale(identifier: "en_US_POSIX")) else { return nil }
+            number.filter({ $0 == "." }).count <= 1, number.contains(where: \.isNumber),
+            let value = Decimal(string: number, locale: Locale(identifier: "en_US_POSIX"))
+        else { return nil }
         var product = value * factor
         var whole = Decimal()
         NSDecimalRound(&whole, &product, 0, .down)

@@ -10,29 +10,35 @@ struct SendCommand: ParsableCommand {
         commandName: "send",
         abstract: "Send read-only snapshots as a btrfs send stream, reading cached data first.",
         discussion: """
-        A drop-in for `btrfs send`: the same options and spellings (-fFILE, -pPARENT, --verbose, \
-        options after the snapshots), the same stream, and the same lines on standard error: \
-        "At subvol X" before each snapshot's stream (not with -q), more with -v, and btrfs send's \
-        "ERROR: ..." messages with exit code 1. Apply the stream with stock `btrfs receive`. \
-        Without -e each snapshot is a complete stream of its own, concatenated; with -e they form \
-        one stream ending in one END (for `btrfs receive -e`). \
-        Duet's summary (bytes from the page cache and from disk) only with --stats, or as JSON on \
-        standard error with --json (which prints nothing else there). \
-        -f FILE, if FILE is a regular file or does not exist, is written under a temporary name \
-        beside it (.FILE.duet-XXXXXX) and renamed over FILE once the stream is complete and on \
-        disk: a failed, interrupted or killed send leaves FILE as it was and removes the temporary \
-        file (after SIGKILL it stays, never under FILE's name). Standard output, a device or a FIFO \
-        is written in place and, on failure, cut before END so that a receiver fails; it is never removed.
-        """
+            A drop-in for `btrfs send`: the same options and spellings (-fFILE, -pPARENT, --verbose, \
+            options after the snapshots), the same stream, and the same lines on standard error: \
+            "At subvol X" before each snapshot's stream (not with -q), more with -v, and btrfs send's \
+            "ERROR: ..." messages with exit code 1. Apply the stream with stock `btrfs receive`. \
+            Without -e each snapshot is a complete stream of its own, concatenated; with -e they form \
+            one stream ending in one END (for `btrfs receive -e`). \
+            Duet's summary (bytes from the page cache and from disk) only with --stats, or as JSON on \
+            standard error with --json (which prints nothing else there). \
+            -f FILE, if FILE is a regular file or does not exist, is written under a temporary name \
+            beside it (.FILE.duet-XXXXXX) and renamed over FILE once the stream is complete and on \
+            disk: a failed, interrupted or killed send leaves FILE as it was and removes the temporary \
+            file (after SIGKILL it stays, never under FILE's name). Standard output, a device or a FIFO \
+            is written in place and, on failure, cut before END so that a receiver fails; it is never removed.
+            """
     )
 
-    @Option(name: .customShort("p", allowingJoined: true), help: ArgumentHelp("Send an incremental stream from this parent snapshot.", valueName: "parent"), completion: .directory)
+    @Option(
+        name: .customShort("p", allowingJoined: true),
+        help: ArgumentHelp("Send an incremental stream from this parent snapshot.", valueName: "parent"), completion: .directory)
     var parents: [String] = []
 
-    @Option(name: .customShort("c", allowingJoined: true), help: ArgumentHelp("Use this snapshot as a clone source (repeatable).", valueName: "clone-src"), completion: .directory)
+    @Option(
+        name: .customShort("c", allowingJoined: true),
+        help: ArgumentHelp("Use this snapshot as a clone source (repeatable).", valueName: "clone-src"), completion: .directory)
     var cloneSources: [String] = []
 
-    @Option(name: .customShort("f", allowingJoined: true), help: ArgumentHelp("Write the stream into this file instead of standard output.", valueName: "outfile"), completion: .file())
+    @Option(
+        name: .customShort("f", allowingJoined: true),
+        help: ArgumentHelp("Write the stream into this file instead of standard output.", valueName: "outfile"), completion: .file())
     var file: String?
 
     @Option(name: .customLong("proto"), help: "Send stream protocol version: 1 (default), 2, or 0 for the highest the kernel supports.")
@@ -59,7 +65,9 @@ struct SendCommand: ParsableCommand {
     @Flag(name: .customLong("no-other-cache"), help: "Never read the cached pages of the source subvolume or of other snapshots.")
     var noOtherCache = false
 
-    @Flag(name: .customLong("no-events"), help: "Do not use page-cache events (eBPF) to move newly cached data ahead; poll with mincore instead.")
+    @Flag(
+        name: .customLong("no-events"),
+        help: "Do not use page-cache events (eBPF) to move newly cached data ahead; poll with mincore instead.")
     var noEvents = false
 
     @OptionGroup var idleOptions: IdleOptions<SendCommand>
@@ -172,14 +180,20 @@ struct SendCommand: ParsableCommand {
             text += "Sent \(stream.snapshot)" + (stream.parent.map { " (parent \($0))" } ?? "") + ":\n"
             var table = KeyValueTable()
             table.add("data from own cache", ByteCount.human(s.bytesFromOwnCache))
-            table.add("data from other cache", ByteCount.human(s.bytesFromOtherCache)
-                      + (s.otherCacheRejectedBytes > 0 ? " (\(ByteCount.human(s.otherCacheRejectedBytes)) rejected by checksum)" : ""))
-            table.add("data from disk", ByteCount.human(s.bytesFromDisk)
-                      + (s.bytesCredited > 0 ? " (\(ByteCount.human(s.bytesCredited)) credited to the ledger)" : ""))
+            table.add(
+                "data from other cache",
+                ByteCount.human(s.bytesFromOtherCache)
+                    + (s.otherCacheRejectedBytes > 0 ? " (\(ByteCount.human(s.otherCacheRejectedBytes)) rejected by checksum)" : ""))
+            table.add(
+                "data from disk",
+                ByteCount.human(s.bytesFromDisk)
+                    + (s.bytesCredited > 0 ? " (\(ByteCount.human(s.bytesCredited)) credited to the ledger)" : ""))
             table.add("zeros (holes)", ByteCount.human(s.zeroBytes))
             table.add("commands", "\(s.commands), \(ByteCount.human(s.streamBytes)) (protocol v\(stream.protocolVersion))")
-            table.add("time", String(format: "%.2fs", s.seconds)
-                      + (s.secondsDeferred > 0 ? String(format: " (%.1fs waiting for idle devices)", s.secondsDeferred) : ""))
+            table.add(
+                "time",
+                String(format: "%.2fs", s.seconds)
+                    + (s.secondsDeferred > 0 ? String(format: " (%.1fs waiting for idle devices)", s.secondsDeferred) : ""))
             text += table.render() + "\n"
             if let warning = stream.ledgerWarning { text += "warning: \(warning)\n" }
         }
@@ -189,7 +203,8 @@ struct SendCommand: ParsableCommand {
 
 extension SendCommand: IdleWaitingTask {
     static let noun = "send"
-    static let idleHelp = "Back off before reading from disk while a device of the file system serves other I/O; meanwhile send what that I/O brings into the cache."
+    static let idleHelp =
+        "Back off before reading from disk while a device of the file system serves other I/O; meanwhile send what that I/O brings into the cache."
     static let deadlineExamples = "2h, 30m"
 }
 

@@ -29,14 +29,21 @@ struct StatusCommand: ParsableCommand {
         var table = KeyValueTable()
         table.add("UUID", report.uuid)
         if report.cached.isEmpty { table.add("Cached", "nothing") }
-        for subvolume in report.cached { table.add("Cached in \(subvolume.path) (\(subvolume.id))", ByteCount.human(subvolume.cachedBytes)) }
+        for subvolume in report.cached {
+            table.add("Cached in \(subvolume.path) (\(subvolume.id))", ByteCount.human(subvolume.cachedBytes))
+        }
         if report.ledgerCoverage.isEmpty { table.add("Ledger", "none yet in \(directory)") }
         for entry in report.ledgerCoverage { table.add("Verified \(entry.age)", ByteCount.human(entry.verifiedBytes)) }
         table.add("Last complete scrub", report.lastCompleteScrubAt.map(ScrubReporter.date) ?? "never")
         if let current = report.watcher {
-            table.add("Watcher", "running (pid \(current.pid), \(current.source), \(Int(current.eventsPerSecond)) events/s, \(current.eventsLost) lost)")
+            table.add(
+                "Watcher",
+                "running (pid \(current.pid), \(current.source), \(Int(current.eventsPerSecond)) events/s, \(current.eventsLost) lost)")
         } else if let identity = report.watcherIdentity, report.watcherRunning {
-            table.add("Watcher", "running (pid \(identity.pid)\(identity.source.map { ", \($0)" } ?? ""); another version of duet: restart it for its rates)")
+            table.add(
+                "Watcher",
+                "running (pid \(identity.pid)\(identity.source.map { ", \($0)" } ?? ""); another version of duet: restart it for its rates)"
+            )
         } else {
             table.add("Watcher", "not running (start `duet watch \(target.mount)`)")
         }

@@ -13,8 +13,9 @@ struct InfoCommandTests {
 
     @Test("duet info --json on a 4-device RAID1 file system reports its profiles and devices")
     func raid1FourDevices() throws {
-        let options = TestFileSystemOptions(deviceCount: 4, deviceSize: 300 << 20, checksum: .xxhash64,
-                                            dataProfile: .raid1, metadataProfile: .raid1)
+        let options = TestFileSystemOptions(
+            deviceCount: 4, deviceSize: 300 << 20, checksum: .xxhash64,
+            dataProfile: .raid1, metadataProfile: .raid1)
         try TestFileSystem.with(options) { testFS in
             try testFS.createSubvolume("sv")
             try testFS.writeFile("sv/data", size: 5 << 20)

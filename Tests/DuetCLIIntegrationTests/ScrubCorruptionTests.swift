@@ -24,13 +24,14 @@ struct ScrubCorruptionTests {
         Case(name: "single data sector", devices: 1, data: .single, metadata: .dup, copy: 0, treeBlock: false),
         Case(name: "DUP data, mirror 2", devices: 1, data: .dup, metadata: .dup, copy: 1, treeBlock: false),
         Case(name: "RAID1 data on two devices, mirror 1", devices: 2, data: .raid1, metadata: .raid1, copy: 0, treeBlock: false),
-        Case(name: "tree block, DUP copy 2", devices: 1, data: .single, metadata: .dup, copy: 1, treeBlock: true),
+        Case(name: "tree block, DUP copy 2", devices: 1, data: .single, metadata: .dup, copy: 1, treeBlock: true)
     ]
 
     @Test("corruption is found, located, counted as the kernel counts it, and repaired", arguments: cases)
     func findsAndRepairs(_ configuration: Case) throws {
-        let options = TestFileSystemOptions(deviceCount: configuration.devices, deviceSize: 400 << 20,
-                                            dataProfile: configuration.data, metadataProfile: configuration.metadata)
+        let options = TestFileSystemOptions(
+            deviceCount: configuration.devices, deviceSize: 400 << 20,
+            dataProfile: configuration.data, metadataProfile: configuration.metadata)
         try TestFileSystem.with(options) { testFS in
             for index in 0..<4 { try testFS.writeFile("dir/file\(index)", size: 2 << 20, seed: UInt64(index + 1)) }
             try testFS.writeFile("dir/victim", size: 1 << 20, seed: 99)

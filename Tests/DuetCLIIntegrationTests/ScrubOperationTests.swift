@@ -14,16 +14,16 @@ struct ScrubOperationTests {
             for index in 0..<8 { try testFS.writeFile("live/seed\(index)", size: 4 << 20, seed: UInt64(index)) }
             try testFS.sync()
             let script = """
-            set -u; cd '\(testFS.path("live"))'; i=0
-            while [ ! -e '\(testFS.directory)/stop' ]; do
-              i=$((i+1))
-              head -c $(( (i % 7 + 1) * 131072 )) /dev/urandom > f$((i % 23))
-              dd if=/dev/urandom of=seed$((i % 8)) bs=4096 count=8 seek=$((i % 900)) conv=notrunc status=none
-              rm -f f$(((i + 11) % 23))
-              if [ $((i % 40)) -eq 0 ]; then btrfs -q subvolume snapshot -r . ../snap$i; fi
-              if [ $((i % 80)) -eq 0 ]; then btrfs -q subvolume delete ../snap$((i - 40)) 2>/dev/null || true; sync; fi
-            done
-            """
+                set -u; cd '\(testFS.path("live"))'; i=0
+                while [ ! -e '\(testFS.directory)/stop' ]; do
+                  i=$((i+1))
+                  head -c $(( (i % 7 + 1) * 131072 )) /dev/urandom > f$((i % 23))
+                  dd if=/dev/urandom of=seed$((i % 8)) bs=4096 count=8 seek=$((i % 900)) conv=notrunc status=none
+                  rm -f f$(((i + 11) % 23))
+                  if [ $((i % 40)) -eq 0 ]; then btrfs -q subvolume snapshot -r . ../snap$i; fi
+                  if [ $((i % 80)) -eq 0 ]; then btrfs -q subvolume delete ../snap$((i - 40)) 2>/dev/null || true; sync; fi
+                done
+                """
             let writer = Process()
             writer.executableURL = URL(fileURLWithPath: "/bin/bash")
             writer.arguments = ["-c", script]
@@ -33,7 +33,9 @@ struct ScrubOperationTests {
                 writer.waitUntilExit()
             }
             // Let the writer get going: its first snapshot exists after 40 rounds.
-            try Eventually.wait(what: "the writer to get going (its snapshot snap40)") { FileManager.default.fileExists(atPath: testFS.path("snap40")) }
+            try Eventually.wait(what: "the writer to get going (its snapshot snap40)") {
+                FileManager.default.fileExists(atPath: testFS.path("snap40"))
+            }
             for run in 0..<4 {
                 #expect(writer.isRunning, "the writer must be busy during every scrub")
                 let outcome = try ScrubRun.run("start", testFS, stateDirectory: ScrubRun.stateDirectory(testFS), ["--full"])
@@ -97,7 +99,9 @@ struct ScrubOperationTests {
             func startScrub(_ subcommand: String) throws -> (Process, Pipe) {
                 let scrub = Process()
                 scrub.executableURL = URL(fileURLWithPath: DuetBinary.path)
-                scrub.arguments = ["scrub", subcommand, "--limit", "20M", "--checkpoint-interval", "0.2", "--state-dir", state, testFS.mountPoint]
+                scrub.arguments = [
+                    "scrub", subcommand, "--limit", "20M", "--checkpoint-interval", "0.2", "--state-dir", state, testFS.mountPoint
+                ]
                 scrub.standardOutput = FileHandle.nullDevice
                 let errors = Pipe()
                 scrub.standardError = errors
@@ -177,14 +181,17 @@ struct ScrubOperationTests {
             try testFS.sync()
             let metrics = testFS.directory + "/metrics"
             try FileManager.default.createDirectory(atPath: metrics, withIntermediateDirectories: false)
-            let outcome = try ScrubRun.run("start", testFS, stateDirectory: ScrubRun.stateDirectory(testFS), ["--idle", "--metrics-dir", metrics])
+            let outcome = try ScrubRun.run(
+                "start", testFS, stateDirectory: ScrubRun.stateDirectory(testFS), ["--idle", "--metrics-dir", metrics])
             let record = try #require(outcome.record)
             #expect(outcome.status == 0)
             let text = try String(contentsOfFile: "\(metrics)/duet_scrub_\(record.uuid).prom", encoding: .utf8)
             #expect(text.contains("# TYPE duet_scrub_verified_bytes gauge"))
             #expect(text.contains("duet_scrub_verified_bytes{uuid=\"\(record.uuid)\"} \(Double(record.counters.verified))"))
             #expect(text.contains("duet_scrub_finished{uuid=\"\(record.uuid)\"} 1.0"))
-            #expect(text.contains("duet_scrub_deferred_seconds{uuid=\"\(record.uuid)\"} \(record.deferredSeconds ?? -1)"), "--idle records its waits")
+            #expect(
+                text.contains("duet_scrub_deferred_seconds{uuid=\"\(record.uuid)\"} \(record.deferredSeconds ?? -1)"),
+                "--idle records its waits")
             #expect(try FileManager.default.contentsOfDirectory(atPath: metrics).count == 1, "no temporary file left")
         }
     }

@@ -38,7 +38,8 @@ struct ScrubResumeTests {
     func randomInterruptions() throws {
         try TestFileSystem.with(.init(deviceSize: 1 << 30, dataProfile: .single, metadataProfile: .dup)) { testFS in
             try Self.populate(testFS)
-            let reference = try #require(try ScrubRun.run("start", testFS, stateDirectory: testFS.directory + "/reference", ["--full"]).record)
+            let reference = try #require(
+                try ScrubRun.run("start", testFS, stateDirectory: testFS.directory + "/reference", ["--full"]).record)
             #expect(reference.status == .finished && reference.counters.errors == 0)
             var generator = SeededGenerator(seed: 20261203)
             var midRun = 0
@@ -60,8 +61,11 @@ struct ScrubResumeTests {
                     return round % 10 == 5
                         || Double(saved.counters.verified + saved.counters.skippedVerified) >= share * Double(reference.counters.verified)
                 }
-                let arguments = ["scrub", "start", "--limit", "300M", "--read-size", String(64 << (round % 5)) + "K",
-                                 "--checkpoint-interval", "0.1", "--state-dir", state] + (full ? ["--full"] : []) + [testFS.mountPoint]
+                let arguments =
+                    [
+                        "scrub", "start", "--limit", "300M", "--read-size", String(64 << (round % 5)) + "K",
+                        "--checkpoint-interval", "0.1", "--state-dir", state
+                    ] + (full ? ["--full"] : []) + [testFS.mountPoint]
                 let status = try Self.interrupt(arguments, with: signal, when: due)
                 let interrupted = try #require(try store.load(), "round \(round)")
                 if interrupted.status == .finished {  // too late: nothing to resume
@@ -76,8 +80,9 @@ struct ScrubResumeTests {
                 if round % 5 == 4 {
                     // Kill the resume too, at once: a second resume must still end whole.
                     let soon = Date().addingTimeInterval(0.3)
-                    _ = try Self.interrupt(["scrub", "resume", "--limit", "200M", "--checkpoint-interval", "0.1", "--state-dir", state, testFS.mountPoint],
-                                           with: SIGKILL, when: { _ in Date() >= soon })
+                    _ = try Self.interrupt(
+                        ["scrub", "resume", "--limit", "200M", "--checkpoint-interval", "0.1", "--state-dir", state, testFS.mountPoint],
+                        with: SIGKILL, when: { _ in Date() >= soon })
                 }
                 let record: ScrubRecord
                 if let done = try store.load(), done.status == .finished {
@@ -100,7 +105,9 @@ struct ScrubResumeTests {
                 #expect(c.superblocksVerified == reference.counters.superblocksVerified, "round \(round)")
                 #expect(c.errors == 0)
             }
-            print("scrub resume: \(resumed) interrupted and resumed (\(midRun) after a checkpoint with progress), \(finishedFirst) finished before the kill and were drawn again")
+            print(
+                "scrub resume: \(resumed) interrupted and resumed (\(midRun) after a checkpoint with progress), \(finishedFirst) finished before the kill and were drawn again"
+            )
             #expect(resumed == 50)
             #expect(midRun >= 40, "the interruptions must land while the scrub is under way")
         }
@@ -124,8 +131,10 @@ struct ScrubResumeTests {
             let state = testFS.directory + "/state"
             let scrub = Process()
             scrub.executableURL = URL(fileURLWithPath: DuetBinary.path)
-            scrub.arguments = ["scrub", "start", "--full", "--limit", "64M", "--read-size", "1M", "--checkpoint-interval", "0.1",
-                               "--state-dir", state, testFS.mountPoint]
+            scrub.arguments = [
+                "scrub", "start", "--full", "--limit", "64M", "--read-size", "1M", "--checkpoint-interval", "0.1",
+                "--state-dir", state, testFS.mountPoint
+            ]
             scrub.standardOutput = FileHandle.nullDevice
             try scrub.run()
             // Kill once the saved cursor is inside the extent, well before the bad sector.

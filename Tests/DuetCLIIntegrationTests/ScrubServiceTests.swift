@@ -72,7 +72,9 @@ struct ScrubServiceTests {
     static func boundingSet(_ unit: String) throws -> String {
         let text = try String(contentsOfFile: URL(fileURLWithPath: helper).deletingLastPathComponent().path + "/" + unit, encoding: .utf8)
         let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("CapabilityBoundingSet=") })
-        let names = line.dropFirst("CapabilityBoundingSet=".count).split(separator: " ").map { $0.lowercased().replacingOccurrences(of: "cap_", with: "+") }
+        let names = line.dropFirst("CapabilityBoundingSet=".count).split(separator: " ").map {
+            $0.lowercased().replacingOccurrences(of: "cap_", with: "+")
+        }
         return (["-all"] + names).joined(separator: ",")
     }
 
@@ -95,8 +97,10 @@ struct ScrubServiceTests {
 
             let watch = Process()
             watch.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            watch.arguments = ["--bounding-set", watchCaps, "--no-new-privs", "--", DuetBinary.path,
-                               "watch", "--source", "bpf", "--state-dir", state, "--log-interval", "1", "--json", testFS.mountPoint]
+            watch.arguments = [
+                "--bounding-set", watchCaps, "--no-new-privs", "--", DuetBinary.path,
+                "watch", "--source", "bpf", "--state-dir", state, "--log-interval", "1", "--json", testFS.mountPoint
+            ]
             let output = Pipe()
             watch.standardOutput = output
             watch.standardError = FileHandle.nullDevice
@@ -105,14 +109,19 @@ struct ScrubServiceTests {
             let firstLine = output.fileHandleForReading.availableData
             watch.terminate()
             watch.waitUntilExit()
-            #expect(String(decoding: firstLine, as: UTF8.self).contains(#""source":"ebpf""#), "\(String(decoding: firstLine, as: UTF8.self))")
+            #expect(
+                String(decoding: firstLine, as: UTF8.self).contains(#""source":"ebpf""#), "\(String(decoding: firstLine, as: UTF8.self))")
             #expect(watch.terminationStatus == 0, "watch under \(watchCaps)")
 
-            let scrub = try Command.execute(["setpriv", "--bounding-set", scrubCaps, "--no-new-privs", "--", DuetBinary.path,
-                                             "scrub", "start", "--repair", "--state-dir", state, testFS.mountPoint])
+            let scrub = try Command.execute([
+                "setpriv", "--bounding-set", scrubCaps, "--no-new-privs", "--", DuetBinary.path,
+                "scrub", "start", "--repair", "--state-dir", state, testFS.mountPoint
+            ])
             #expect(scrub.status == 4, "scrub under \(scrubCaps): errors found and all corrected: \(scrub.errorOutput)")
-            let again = try Command.execute(["setpriv", "--bounding-set", scrubCaps, "--no-new-privs", "--", DuetBinary.path,
-                                             "scrub", "start", "--full", "--state-dir", state, testFS.mountPoint])
+            let again = try Command.execute([
+                "setpriv", "--bounding-set", scrubCaps, "--no-new-privs", "--", DuetBinary.path,
+                "scrub", "start", "--full", "--state-dir", state, testFS.mountPoint
+            ])
             #expect(again.status == 0, "after the repair: \(again.errorOutput)")
         }
     }

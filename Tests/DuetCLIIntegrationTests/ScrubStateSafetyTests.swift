@@ -9,8 +9,10 @@ import Testing
 @Suite(.enabled(if: IntegrationGate.enabled), .serialized)
 struct ScrubStateSafetyTests {
     /// Every name the state directory can hold, the earlier versions' fixed temporary names among them.
-    static let stateNames = ["scrub.json", "scrub.json.tmp", "scrub.lock", "lock", "journal", "journal.tmp", "snapshot",
-                             "snapshot.tmp", "inbox", "watch.json", "watch.json.tmp"]
+    static let stateNames = [
+        "scrub.json", "scrub.json.tmp", "scrub.lock", "lock", "journal", "journal.tmp", "snapshot",
+        "snapshot.tmp", "inbox", "watch.json", "watch.json.tmp"
+    ]
 
     private static func small(_ testFS: TestFileSystem) throws {
         for index in 0..<4 { try testFS.writeFile("d\(index)", size: 4 << 20, seed: UInt64(index + 1)) }
@@ -29,7 +31,8 @@ struct ScrubStateSafetyTests {
                 chmod(precious, 0o640)
                 let state = testFS.directory + "/state-\(name)"
                 let metrics = testFS.directory + "/metrics-\(name)"
-                try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+                try FileManager.default.createDirectory(
+                    atPath: state, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
                 try FileManager.default.createDirectory(atPath: metrics, withIntermediateDirectories: false)
                 let link = name == "metrics" ? "\(metrics)/duet_scrub_\(fsid).prom" : "\(state)/\(name)"
                 try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: precious)
@@ -67,7 +70,8 @@ struct ScrubStateSafetyTests {
             #expect(!FileManager.default.fileExists(atPath: open + "/scrub.json"), "nothing written there")
 
             let foreign = testFS.directory + "/foreign"
-            try FileManager.default.createDirectory(atPath: foreign, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: foreign, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
             chown(foreign, 65534, 65534)
             let notOurs = try ScrubRun.run("start", testFS, stateDirectory: foreign)
             #expect(notOurs.status == 1 && notOurs.errorOutput.contains("owned by uid 65534"), "\(notOurs.errorOutput)")
@@ -76,7 +80,9 @@ struct ScrubStateSafetyTests {
             try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: false)
             chmod(parent, 0o777)
             let underOpenParent = try ScrubRun.run("start", testFS, stateDirectory: parent + "/state")
-            #expect(underOpenParent.status == 1 && underOpenParent.errorOutput.contains("a parent of the state directory"), "\(underOpenParent.errorOutput)")
+            #expect(
+                underOpenParent.status == 1 && underOpenParent.errorOutput.contains("a parent of the state directory"),
+                "\(underOpenParent.errorOutput)")
 
             chmod(parent, 0o1777)
             let sticky = try ScrubRun.run("start", testFS, stateDirectory: parent + "/state")
@@ -111,7 +117,9 @@ struct ScrubStateSafetyTests {
             #expect(progress.contains("% done, about ") && progress.hasSuffix(" left"), "\(progress)")
             let second = try ScrubRun.run("start", testFS, stateDirectory: testFS.directory + "/b")
             #expect(second.status == 1)
-            #expect(second.errorOutput.contains("already running") && second.errorOutput.contains("pid \(scrub.processIdentifier)"), "\(second.errorOutput)")
+            #expect(
+                second.errorOutput.contains("already running") && second.errorOutput.contains("pid \(scrub.processIdentifier)"),
+                "\(second.errorOutput)")
             #expect(second.errorOutput.split(separator: "\n").count == 1)
 
             // The scrub holds the ledger in a: the first watcher keeps its own in c.
@@ -119,10 +127,14 @@ struct ScrubStateSafetyTests {
             defer { watch.stop() }
             #expect(watch.isRunning)
             // Bounded: a watcher that is wrongly let in would run until stopped.
-            let otherWatch = try Command.execute(["timeout", "20", DuetBinary.path, "watch", "--source", "cachestat",
-                                                  "--state-dir", testFS.directory + "/b", testFS.mountPoint])
+            let otherWatch = try Command.execute([
+                "timeout", "20", DuetBinary.path, "watch", "--source", "cachestat",
+                "--state-dir", testFS.directory + "/b", testFS.mountPoint
+            ])
             #expect(otherWatch.status == 1)
-            #expect(otherWatch.errorOutput.contains("a watch of file system") && otherWatch.errorOutput.contains("already running"), "\(otherWatch.errorOutput)")
+            #expect(
+                otherWatch.errorOutput.contains("a watch of file system") && otherWatch.errorOutput.contains("already running"),
+                "\(otherWatch.errorOutput)")
         }
     }
 
@@ -187,7 +199,8 @@ struct ScrubStateSafetyTests {
         try TestFileSystem.with(.init()) { testFS in
             try Self.small(testFS)
             let state = ScrubRun.stateDirectory(testFS)
-            let missingParent = try ScrubRun.run("start", testFS, stateDirectory: state, ["--metrics-dir", testFS.directory + "/no/such/dir"])
+            let missingParent = try ScrubRun.run(
+                "start", testFS, stateDirectory: state, ["--metrics-dir", testFS.directory + "/no/such/dir"])
             #expect(missingParent.status == 1 && missingParent.errorOutput.contains("--metrics-dir"), "\(missingParent.errorOutput)")
             #expect(!FileManager.default.fileExists(atPath: state + "/scrub.json"), "refused before the scrub started")
 
@@ -200,7 +213,8 @@ struct ScrubStateSafetyTests {
             #expect(stat(file, &info) == 0 && info.st_mode & 0o777 == 0o644, "readable by the node exporter's user")
             let text = try String(contentsOfFile: file, encoding: .utf8)
             let success = try #require(record.lastSuccessAt)
-            let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("duet_scrub_last_success_timestamp_seconds{uuid=\"\(record.uuid)\"} ") })
+            let line = try #require(
+                text.split(separator: "\n").first { $0.hasPrefix("duet_scrub_last_success_timestamp_seconds{uuid=\"\(record.uuid)\"} ") })
             let value = try #require(Double(line.split(separator: " ").last ?? ""))
             #expect(abs(value - success.timeIntervalSince1970) < 1, "\(line) vs \(success)")
         }
@@ -211,7 +225,8 @@ struct ScrubStateSafetyTests {
         try TestFileSystem.with(.init()) { testFS in
             try Self.small(testFS)
             let state = ScrubRun.stateDirectory(testFS)
-            try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: state, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
             try Data("{\"version\": 1, \"fsid\": ".utf8).write(to: URL(fileURLWithPath: state + "/scrub.json"))
             let resume = try ScrubRun.run("resume", testFS, stateDirectory: state)
             #expect(resume.status == 1 && resume.errorOutput.contains("damaged"), "\(resume.errorOutput)")
@@ -260,7 +275,9 @@ struct ScrubStateSafetyTests {
             #expect(records > 0)
             let again = try ScrubRun.run("start", testFS, stateDirectory: state)
             #expect(again.status == 0)
-            #expect(again.errorOutput.contains("warning: ledger journal") && again.errorOutput.contains("its \(records) records were dropped"), "\(again.errorOutput)")
+            #expect(
+                again.errorOutput.contains("warning: ledger journal") && again.errorOutput.contains("its \(records) records were dropped"),
+                "\(again.errorOutput)")
         }
     }
 }
@@ -278,7 +295,11 @@ final class WatchProcess {
         // Running once its status file names it.
         do {
             try Eventually.wait(what: "duet watch to name itself in \(state)/watch.json") {
-                if let data = try? AtomicFile.read(state + "/watch.json"), String(decoding: data, as: UTF8.self).contains("\"pid\":\(process.processIdentifier)") { return true }
+                if let data = try? AtomicFile.read(state + "/watch.json"),
+                    String(decoding: data, as: UTF8.self).contains("\"pid\":\(process.processIdentifier)")
+                {
+                    return true
+                }
                 return !process.isRunning
             }
         } catch {

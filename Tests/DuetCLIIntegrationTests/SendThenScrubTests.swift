@@ -56,7 +56,9 @@ struct SendThenScrubTests {
         }
     }
 
-    @Test("without a watcher the send writes its credits into the ledger; the scrub then reads only the unverifiable file and the tree blocks")
+    @Test(
+        "without a watcher the send writes its credits into the ledger; the scrub then reads only the unverifiable file and the tree blocks"
+    )
     func sendCreditsDirectly() throws {
         try TestFileSystem.with(.init(deviceSize: 1 << 30, dataProfile: .single, metadataProfile: .dup)) { testFS in
             try Self.prepare(testFS)
@@ -151,7 +153,9 @@ struct SendThenScrubTests {
             var seenAhead: [UInt64] = []
             // Samples the checkpoints until the scrub ends.
             Eventually.poll(timeout: 300, every: 0.2) {
-                if let record = try? store.load(), record.status == .running, let ahead = record.verifiedAheadBytes { seenAhead.append(ahead) }
+                if let record = try? store.load(), record.status == .running, let ahead = record.verifiedAheadBytes {
+                    seenAhead.append(ahead)
+                }
                 return !scrub.isRunning
             }
             scrub.waitUntilExit()

@@ -51,15 +51,19 @@ struct WatchTests {
     /// The creditor counters of the running watcher's `watch.json` (rewritten every `--log-interval`).
     static func creditorCounters(state: String) -> [String: UInt64]? {
         guard let data = try? AtomicFile.read(state + "/watch.json"),
-              let report = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let creditor = report["creditor"] as? [String: Any] else { return nil }
+            let report = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let creditor = report["creditor"] as? [String: Any]
+        else { return nil }
         return creditor.compactMapValues { jsonUInt64($0) }
     }
 
     /// Waits until the watcher has held at least `pages` pages and holds none now: each was
     /// settled (credited or skipped), cancelled or dropped, so stopping it loses no credit.
     static func waitUntilSettled(heldAtLeast pages: UInt64, state: String) throws {
-        try Eventually.wait(timeout: 30, every: 0.2, what: "the watcher to hold \(pages) pages and settle them all: \(creditorCounters(state: state) ?? [:])") {
+        try Eventually.wait(
+            timeout: 30, every: 0.2,
+            what: "the watcher to hold \(pages) pages and settle them all: \(creditorCounters(state: state) ?? [:])"
+        ) {
             guard let counters = creditorCounters(state: state), let held = counters["pagesHeld"], held >= pages else { return false }
             return (counters["pagesSettled"] ?? 0) + (counters["pagesCancelled"] ?? 0) + (counters["pagesOverflowed"] ?? 0) >= held
         }
@@ -71,7 +75,9 @@ struct WatchTests {
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {}
     }
 
-    @Test("after half the data was read with duet watch running, a scrub reads at most (1 - f) + 3% and still finds corruption in the other half")
+    @Test(
+        "after half the data was read with duet watch running, a scrub reads at most (1 - f) + 3% and still finds corruption in the other half"
+    )
     func scrubSkipsWhatTheForegroundRead() throws {
         try TestFileSystem.with(.init(deviceSize: 1 << 30, dataProfile: .single, metadataProfile: .dup)) { testFS in
             for index in 0..<8 { try testFS.writeFile("f\(index)", size: 24 << 20, seed: UInt64(index + 1)) }
@@ -95,7 +101,8 @@ struct WatchTests {
             // watcher is held to the files read, less a small margin, and the scrub exactly to it.
             let ledger = try Ledger.open(fileSystem: try fileSystem.info().fsid, directory: state, options: LedgerOptions(readOnly: true))
             let credited = ledger.credits().reduce(UInt64(0)) { $0 + UInt64($1.range.count) }
-            #expect(credited <= 4 * (24 << 20) && credited >= 4 * (24 << 20) - (1 << 20), "credited \(credited) bytes of the four files read")
+            #expect(
+                credited <= 4 * (24 << 20) && credited >= 4 * (24 << 20) - (1 << 20), "credited \(credited) bytes of the four files read")
 
             try TestFileSystem.dropCaches()
             let before = try BlockDevice.bytesRead(device)
@@ -112,8 +119,9 @@ struct WatchTests {
             let fullBytes = try BlockDevice.bytesRead(device) - beforeFull
             #expect(full.status == 3)
             let fraction = 0.5
-            #expect(Double(skippingBytes) <= (1 - fraction + 0.03) * Double(fullBytes),
-                    "skipping scrub read \(skippingBytes) bytes, full scrub \(fullBytes)")
+            #expect(
+                Double(skippingBytes) <= (1 - fraction + 0.03) * Double(fullBytes),
+                "skipping scrub read \(skippingBytes) bytes, full scrub \(fullBytes)")
         }
     }
 
@@ -125,10 +133,10 @@ struct WatchTests {
             try testFS.sync()
             try TestFileSystem.dropCaches()
             let watch = try Self.startWatch(testFS, state: state)
-            try testFS.writeFile("new", size: 8 << 20, seed: 2)   // added for a write, then read from cache
+            try testFS.writeFile("new", size: 8 << 20, seed: 2)  // added for a write, then read from cache
             try testFS.sync()
             try Self.read(testFS.path("new"))
-            try Self.read(testFS.path("old"))                      // read from disk
+            try Self.read(testFS.path("old"))  // read from disk
             // `new`'s pages came in first, so they would have settled before `old`'s.
             try Self.waitForCredits(["old"], size: 8 << 20, testFS, state: state)
             Self.stop(watch)

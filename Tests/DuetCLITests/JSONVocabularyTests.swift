@@ -1,9 +1,10 @@
-@testable import duet
 import DuetFS
 import DuetScrub
 import DuetWatch
 import Foundation
 import Testing
+
+@testable import duet
 
 /// The names every `--json` output shares (README, "JSON reference"): `uuid`, `mountPath`,
 /// durations and ages in `…Seconds`, byte counts in `…Bytes`, under envelope version 2.
@@ -13,15 +14,15 @@ import Testing
     }
 
     static let running = #"""
-    {"version": 2, "uuid": "u", "mountPath": "/srv", "status": "running", "pid": 1,
-     "startedAt": "2026-12-01T10:00:00Z", "updatedAt": "2026-12-01T10:00:40Z", "elapsedSeconds": 40,
-     "generation": 7, "full": false, "cursors": {}, "findings": [], "totalToScrubBytes": 1000,
-     "lastSuccessAt": "2026-11-30T10:00:40Z",
-     "counters": {"dataVerifiedBytes": 300, "treeVerifiedBytes": 50, "dataWithoutChecksumBytes": 0,
-                  "skippedVerifiedBytes": 150, "deviceReadBytes": 350, "superblocksVerified": 0,
-                  "dataErrors": 0, "treeErrors": 0, "superblockErrors": 0, "readErrors": 0, "unconfirmed": 0,
-                  "parityKernelScrubbedBytes": 0}}
-    """#
+        {"version": 2, "uuid": "u", "mountPath": "/srv", "status": "running", "pid": 1,
+         "startedAt": "2026-12-01T10:00:00Z", "updatedAt": "2026-12-01T10:00:40Z", "elapsedSeconds": 40,
+         "generation": 7, "full": false, "cursors": {}, "findings": [], "totalToScrubBytes": 1000,
+         "lastSuccessAt": "2026-11-30T10:00:40Z",
+         "counters": {"dataVerifiedBytes": 300, "treeVerifiedBytes": 50, "dataWithoutChecksumBytes": 0,
+                      "skippedVerifiedBytes": 150, "deviceReadBytes": 350, "superblocksVerified": 0,
+                      "dataErrors": 0, "treeErrors": 0, "superblockErrors": 0, "readErrors": 0, "unconfirmed": 0,
+                      "parityKernelScrubbedBytes": 0}}
+        """#
 
     @Test("scrub --json: the record's fields, progress, time left and ages in seconds, in a version 2 envelope")
     func scrubResult() throws {
@@ -45,7 +46,9 @@ import Testing
     func finishedScrub() throws {
         var record = try ScrubRecord.decode(Data(Self.running.utf8))
         record.status = .finished
-        let result = try #require(try Self.object(try JSONEnvelope(command: "scrub start", result: ScrubResult(record: record, now: Date())).render())["result"] as? [String: Any])
+        let result = try #require(
+            try Self.object(try JSONEnvelope(command: "scrub start", result: ScrubResult(record: record, now: Date())).render())["result"]
+                as? [String: Any])
         #expect(result["remainingSeconds"] == nil && result["percentDone"] as? Double == 50)
     }
 
@@ -53,13 +56,17 @@ import Testing
     func watchReport() throws {
         var creditor = CreditorStatistics()
         creditor.bytesCredited = 4096
-        let report = WatchReport(mountPath: "/srv", uuid: "u", source: "bpf", pid: 1, updatedAt: Date(), eventsPerSecond: 0, pageEventsPerSecond: 0,
-                                 eventsDelivered: 0, eventsLost: 0, creditor: creditor, flushFailures: 0)
-        let result = try #require(try Self.object(try JSONEnvelope(command: "watch", result: report).render(compact: true))["result"] as? [String: Any])
-        #expect(result["uuid"] as? String == "u" && result["mountPath"] as? String == "/srv" && result["fsid"] == nil && result["mount"] == nil)
+        let report = WatchReport(
+            mountPath: "/srv", uuid: "u", source: "bpf", pid: 1, updatedAt: Date(), eventsPerSecond: 0, pageEventsPerSecond: 0,
+            eventsDelivered: 0, eventsLost: 0, creditor: creditor, flushFailures: 0)
+        let result = try #require(
+            try Self.object(try JSONEnvelope(command: "watch", result: report).render(compact: true))["result"] as? [String: Any])
+        #expect(
+            result["uuid"] as? String == "u" && result["mountPath"] as? String == "/srv" && result["fsid"] == nil && result["mount"] == nil)
         #expect(result["ageSeconds"] == nil, "only duet status adds the age")
         let statistics = try #require(result["creditor"] as? [String: Any])
         #expect(statistics["creditedBytes"] as? Int == 4096 && statistics["bytesCredited"] == nil)
-        #expect(Set(statistics.keys).isSuperset(of: ["skippedMultipleCopiesBytes", "skippedExtentChangedBytes", "voidedBytes", "pageEvents"]))
+        #expect(
+            Set(statistics.keys).isSuperset(of: ["skippedMultipleCopiesBytes", "skippedExtentChangedBytes", "voidedBytes", "pageEvents"]))
     }
 }

@@ -1,8 +1,9 @@
-@testable import duet
 import DuetTestSupport
 import DuetWatch
 import Foundation
 import Testing
+
+@testable import duet
 
 /// What an administrator sees of duet outside its work: the version, and log lines under journald.
 struct OperabilityTests {
@@ -17,7 +18,9 @@ struct OperabilityTests {
         #expect(fstat(pipe.fileHandleForWriting.fileDescriptor, &status) == 0)
         var environment = ProcessInfo.processInfo.environment
         environment["JOURNAL_STREAM"] = nil
-        if let journal { environment["JOURNAL_STREAM"] = journal ? "\(status.st_dev):\(status.st_ino)" : "\(status.st_dev):\(status.st_ino + 1)" }
+        if let journal {
+            environment["JOURNAL_STREAM"] = journal ? "\(status.st_dev):\(status.st_ino)" : "\(status.st_dev):\(status.st_ino + 1)"
+        }
         process.environment = environment
         process.standardError = pipe
         process.standardOutput = FileHandle.nullDevice
@@ -75,10 +78,16 @@ struct OperabilityTests {
     @Test("The watcher's periodic line: rates over the window, page events labelled as such")
     func watchLogLine() {
         // The window rules (once per --log-interval, none for a quiet window) are DuetWatchTests'.
-        let summary = WatchLogSummary(seconds: 3600, events: 3590, pageEvents: 35900, lost: 0, creditedBytes: 1 << 20 - 4096,
-                                      totalCreditedBytes: 1 << 20)
-        #expect(WatchCommand.logLine(summary) == "0 events/s (9 page events/s) in the last 3600 s, 0 lost, 1020.00KiB credited (1.00MiB since start)")
-        let hour = WatchLogSummary(seconds: 3599.6, events: 3600, pageEvents: 36000, lost: 2, creditedBytes: 1 << 20, totalCreditedBytes: 3 << 20)
-        #expect(WatchCommand.logLine(hour) == "1 events/s (10 page events/s) in the last 3600 s, 2 lost, 1.00MiB credited (3.00MiB since start)")
+        let summary = WatchLogSummary(
+            seconds: 3600, events: 3590, pageEvents: 35900, lost: 0, creditedBytes: 1 << 20 - 4096,
+            totalCreditedBytes: 1 << 20)
+        #expect(
+            WatchCommand.logLine(summary)
+                == "0 events/s (9 page events/s) in the last 3600 s, 0 lost, 1020.00KiB credited (1.00MiB since start)")
+        let hour = WatchLogSummary(
+            seconds: 3599.6, events: 3600, pageEvents: 36000, lost: 2, creditedBytes: 1 << 20, totalCreditedBytes: 3 << 20)
+        #expect(
+            WatchCommand.logLine(hour) == "1 events/s (10 page events/s) in the last 3600 s, 2 lost, 1.00MiB credited (3.00MiB since start)"
+        )
     }
 }

@@ -1,6 +1,7 @@
-@testable import duet
 import DuetSend
 import Testing
+
+@testable import duet
 
 /// `duet send` must accept every spelling `btrfs send` (getopt_long, "vqec:f:i:p:") accepts, and
 /// arrive at the same verbosity, because scripts pass their `btrfs send` arguments unchanged.
@@ -41,7 +42,7 @@ import Testing
     @Test(arguments: [
         ([String](), 1), (["-v"], 2), (["-vv"], 3), (["-v", "-v", "-v"], 4), (["--verbose", "-v"], 3),
         (["-q"], 0), (["--quiet"], 0), (["-q", "-v"], 1), (["-v", "-q"], 0), (["-vq"], 0), (["-qv"], 1),
-        (["-q", "--verbose", "--verbose"], 2),
+        (["-q", "--verbose", "--verbose"], 2)
     ])
     func verbosityFollowsTheOrderOfVAndQ(arguments: [String], level: Int) throws {
         #expect(try SendCommand.parse(arguments + ["snap"]).log.verbosity == level)

@@ -33,12 +33,17 @@ extension SendIntegrationTests {
             try Command.execute(["sh", "-c", "cd \"$0\" && exec \"$@\" >/dev/null", directory, tool, "send"] + arguments)
         }
 
-        static func expectSameOutput(_ arguments: [String], in directory: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        static func expectSameOutput(_ arguments: [String], in directory: String, sourceLocation: SourceLocation = #_sourceLocation) throws
+        {
             let stock = try send("btrfs", arguments, in: directory)
             let duet = try send(DuetBinary.path, arguments, in: directory)
-            #expect(duet.errorOutput == stock.errorOutput, "send \(arguments): btrfs printed\n\(stock.errorOutput)duet printed\n\(duet.errorOutput)",
-                    sourceLocation: sourceLocation)
-            #expect(duet.status == stock.status, "send \(arguments): btrfs exited \(stock.status), duet \(duet.status)", sourceLocation: sourceLocation)
+            #expect(
+                duet.errorOutput == stock.errorOutput,
+                "send \(arguments): btrfs printed\n\(stock.errorOutput)duet printed\n\(duet.errorOutput)",
+                sourceLocation: sourceLocation)
+            #expect(
+                duet.status == stock.status, "send \(arguments): btrfs exited \(stock.status), duet \(duet.status)",
+                sourceLocation: sourceLocation)
         }
 
         @Test func successfulSendsPrintWhatBtrfsSendPrints() throws {
@@ -48,8 +53,9 @@ extension SendIntegrationTests {
                     ["s0"], ["-q", "s0"], ["--quiet", "s0"], ["-v", "s0"], ["--verbose", "s0"], ["-vv", "s0"], ["-v", "-v", "-v", "s0"],
                     ["-q", "-v", "s0"], ["-v", "-q", "s0"], ["-p", "s0", "s1"], ["-ps0", "s1", "-q", "-v"], ["-c", "s0", "s1", "s2"],
                     ["-e", "s0", "s1", "s2"], ["-v", "-e", "-p", "s0", "s1", "s2"], ["-v", "--no-data", "s0"], ["--proto", "0", "-v", "s0"],
-                    ["--proto", "2", "--compressed-data", "s1"], ["s2", "-f", fs.directory + "/out-a"], ["-f" + fs.directory + "/out-b", "s2"],
-                    [fs.path("s0")],
+                    ["--proto", "2", "--compressed-data", "s1"], ["s2", "-f", fs.directory + "/out-a"],
+                    ["-f" + fs.directory + "/out-b", "s2"],
+                    [fs.path("s0")]
                 ]
                 for arguments in invocations { try Self.expectSameOutput(arguments, in: fs.mountPoint) }
             }
@@ -69,22 +75,24 @@ extension SendIntegrationTests {
                         ["gone"], ["-p", "gone", "s1"], ["-c", "gone", "s1"], ["s0/dir"], ["s0/a"], ["-p", "s0/dir", "s1"],
                         ["-p", other.path("o-ro"), "s1"], ["s0", other.path("o-ro")], ["-p", "s0", "-p", "s1", "s2"],
                         ["-i", "s0", "s1"], [fs.directory], ["-c", fs.directory, "s1"], ["-f", fs.directory + "/no-such-dir/x", "s0"],
-                        ["--compressed-data", "--proto", "1", "s0"], ["-c", "s0", "xs"], ["-c", "s0", "s1", "xs"],
+                        ["--compressed-data", "--proto", "1", "s0"], ["-c", "s0", "xs"], ["-c", "s0", "s1", "xs"]
                     ]
                     for arguments in invocations { try Self.expectSameOutput(arguments, in: fs.mountPoint) }
                     // A version the kernel does not send: btrfs send's reader thread sometimes also
                     // reports EBADF on the pipe it races to close (exit 9); its first lines are the rule.
                     let stockProto = try Self.send("btrfs", ["--proto", "3", "s0"], in: fs.mountPoint)
                     let duetProto = try Self.send(DuetBinary.path, ["--proto", "3", "s0"], in: fs.mountPoint)
-                    #expect(!duetProto.errorOutput.isEmpty && stockProto.errorOutput.hasPrefix(duetProto.errorOutput),
-                            "btrfs printed\n\(stockProto.errorOutput)duet printed\n\(duetProto.errorOutput)")
+                    #expect(
+                        !duetProto.errorOutput.isEmpty && stockProto.errorOutput.hasPrefix(duetProto.errorOutput),
+                        "btrfs printed\n\(stockProto.errorOutput)duet printed\n\(duetProto.errorOutput)")
                     #expect(duetProto.status == 1 && stockProto.status != 0)
                     // Not root: btrfs send's own refusal comes first.
                     let user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
                     let stockUser = try Command.execute(user + ["btrfs", "send", fs.path("s0")])
                     let duetUser = try Command.execute(user + [DuetBinary.path, "send", fs.path("s0")])
-                    #expect(duetUser.errorOutput == stockUser.errorOutput && duetUser.status == stockUser.status,
-                            "as a user: btrfs printed\n\(stockUser.errorOutput)duet printed\n\(duetUser.errorOutput)")
+                    #expect(
+                        duetUser.errorOutput == stockUser.errorOutput && duetUser.status == stockUser.status,
+                        "as a user: btrfs printed\n\(stockUser.errorOutput)duet printed\n\(duetUser.errorOutput)")
                     // No snapshot at all: the same text but for the program's name.
                     let stock = try Self.send("btrfs", [], in: fs.mountPoint)
                     let duet = try Self.send(DuetBinary.path, [], in: fs.mountPoint)
@@ -101,7 +109,9 @@ extension SendIntegrationTests {
                 try Self.makeHistory(fs)
                 func run(_ tool: String) throws -> Command.Result {
                     // s1's stream (about 500 KB) is larger than a pipe holds, so the writer must hit the closed pipe.
-                    try Command.execute(["bash", "-c", "\"$0\" send \"$1\" | head -c 10 >/dev/null; exit ${PIPESTATUS[0]}", tool, fs.path("s1")])
+                    try Command.execute([
+                        "bash", "-c", "\"$0\" send \"$1\" | head -c 10 >/dev/null; exit ${PIPESTATUS[0]}", tool, fs.path("s1")
+                    ])
                 }
                 let stock = try run("btrfs")
                 let duet = try run(DuetBinary.path)
@@ -119,7 +129,8 @@ extension SendIntegrationTests {
                 try Self.makeHistory(fs)
                 let invocations: [[String]] = [
                     ["s0"], ["s0", "s1"], ["-p", "s0", "s1", "s2"], ["-c", "s0", "s1", "s2", "s3"], ["-c", "s0", "-c", "s1", "s3"],
-                    ["-e", "s0", "s1", "s2"], ["-e", "-p", "s0", "s1", "s2", "s3"], ["-e", "-c", "s0", "s2", "s3"], ["--proto", "2", "-e", "s0", "s1"],
+                    ["-e", "s0", "s1", "s2"], ["-e", "-p", "s0", "s1", "s2", "s3"], ["-e", "-c", "s0", "s2", "s3"],
+                    ["--proto", "2", "-e", "s0", "s1"]
                 ]
                 for (index, arguments) in invocations.enumerated() {
                     let stock = fs.directory + "/stock-\(index)"
@@ -127,8 +138,9 @@ extension SendIntegrationTests {
                     #expect(try Self.send("btrfs", ["-q", "--no-data", "-f", stock] + arguments, in: fs.mountPoint).status == 0)
                     let result = try Self.send(DuetBinary.path, ["-q", "--no-data", "-f", duet] + arguments, in: fs.mountPoint)
                     #expect(result.status == 0, "\(arguments): \(result.errorOutput)")
-                    #expect(try Data(contentsOf: URL(fileURLWithPath: duet)) == (try Data(contentsOf: URL(fileURLWithPath: stock))),
-                            "send --no-data \(arguments) differs from btrfs send's")
+                    #expect(
+                        try Data(contentsOf: URL(fileURLWithPath: duet)) == (try Data(contentsOf: URL(fileURLWithPath: stock))),
+                        "send --no-data \(arguments) differs from btrfs send's")
                 }
             }
         }
@@ -156,7 +168,9 @@ extension SendIntegrationTests {
                 let first = Array("At subvol s0\nbtrfs-stream\0".utf8)
                 let second = Array("At subvol s1\nbtrfs-stream\0".utf8)
                 #expect(Array(bytes.prefix(first.count)) == first)
-                let found = (first.count..<max(first.count, bytes.count - second.count)).contains { Array(bytes[$0..<$0 + second.count]) == second }
+                let found = (first.count..<max(first.count, bytes.count - second.count)).contains {
+                    Array(bytes[$0..<$0 + second.count]) == second
+                }
                 #expect(found, "no \"At subvol s1\" line right before the second stream")
             }
         }

@@ -67,7 +67,7 @@ struct RandomHistory {
     private mutating func size() -> Int {
         switch Int.random(in: 0..<10, using: &rng) {
         case 0: return 0
-        case 1, 2: return Int.random(in: 1...3000, using: &rng) // inline
+        case 1, 2: return Int.random(in: 1...3000, using: &rng)  // inline
         case 3: return Int.random(in: 1...5, using: &rng) * 4096
         case 4: return Int.random(in: 200_000...900_000, using: &rng)
         default: return Int.random(in: 4097...150_000, using: &rng)
@@ -93,33 +93,33 @@ struct RandomHistory {
     mutating func operation() throws {
         let choice = Int.random(in: 0..<24, using: &rng)
         switch choice {
-        case 0, 1, 2: // create
+        case 0, 1, 2:  // create
             let path = newName()
             write(path, bytes(size()), at: 0, truncate: true)
             log.append("create \(path)")
-        case 3, 4: // overwrite in the middle
+        case 3, 4:  // overwrite in the middle
             guard let path = pick(files) else { return }
             let size = fileSize(path)
             let offset = size > 0 ? Int.random(in: 0..<size, using: &rng) : 0
             write(path, bytes(Int.random(in: 1...70_000, using: &rng)), at: offset)
             log.append("overwrite \(path) at \(offset)")
-        case 5: // append
+        case 5:  // append
             guard let path = pick(files) else { return }
             write(path, bytes(Int.random(in: 1...100_000, using: &rng)), at: fileSize(path))
             log.append("append \(path)")
-        case 6: // truncate shorter or longer
+        case 6:  // truncate shorter or longer
             guard let path = pick(files) else { return }
             let size = Int.random(in: 0...(fileSize(path) * 3 / 2 + 10_000), using: &rng)
             Glibc.truncate(full(path), off_t(size))
             log.append("truncate \(path) \(size)")
-        case 7: // sparse file
+        case 7:  // sparse file
             let path = newName()
             Glibc.truncate(full(path), off_t(Int.random(in: 1...8, using: &rng) << 20))
             for _ in 0..<Int.random(in: 1...4, using: &rng) {
                 write(path, bytes(Int.random(in: 1...40_000, using: &rng)), at: Int.random(in: 0..<(8 << 20), using: &rng))
             }
             log.append("sparse \(path)")
-        case 8: // punch a hole
+        case 8:  // punch a hole
             guard let path = pick(files) else { return }
             let size = fileSize(path)
             guard size > 8192 else { return }
@@ -128,40 +128,44 @@ struct RandomHistory {
             _ = GNU.fallocate(fd, GNU.keepSize | GNU.punchHole, Int(offset), Int(Int.random(in: 1...16, using: &rng) * 4096))
             close(fd)
             log.append("punch \(path) \(offset)")
-        case 9, 10: // rename (maybe across directories, maybe over an existing file)
+        case 9, 10:  // rename (maybe across directories, maybe over an existing file)
             guard let path = pick(everything) else { return }
             let target = Int.random(in: 0..<4, using: &rng) == 0 ? (pick(files) ?? newName()) : newName()
             if target.hasPrefix(path + "/") || target == path { return }
             if rename(full(path), full(target)) == 0 { log.append("rename \(path) -> \(target)") }
-        case 11: // directory
+        case 11:  // directory
             let path = newName()
             mkdir(full(path), 0o755)
             log.append("mkdir \(path)")
-        case 12: // move a directory with its subtree
+        case 12:  // move a directory with its subtree
             guard let path = pick(list(true)), let into = pick(directories),
-                  !(into + "/").hasPrefix(path + "/"), into != path else { return }
+                !(into + "/").hasPrefix(path + "/"), into != path
+            else { return }
             let target = newName(in: into)
             if rename(full(path), full(target)) == 0 { log.append("move \(path) -> \(target)") }
-        case 13: // swap two names
+        case 13:  // swap two names
             guard let a = pick(everything), let b = pick(everything), a != b,
-                  !a.hasPrefix(b + "/"), !b.hasPrefix(a + "/") else { return }
+                !a.hasPrefix(b + "/"), !b.hasPrefix(a + "/")
+            else { return }
             if GNU.renameat2(AT_FDCWD, full(a), AT_FDCWD, full(b), GNU.renameExchange) == 0 { log.append("swap \(a) <-> \(b)") }
-        case 14: // hard link
+        case 14:  // hard link
             guard let path = pick(files) else { return }
             let target = newName()
             if link(full(path), full(target)) == 0 { log.append("link \(path) -> \(target)") }
-        case 15: // reflink
+        case 15:  // reflink
             guard let path = pick(files) else { return }
             let target = newName()
             try Command.run(["cp", "--reflink=always", full(path), full(target)])
             log.append("reflink \(path) -> \(target)")
-        case 16: // xattr
+        case 16:  // xattr
             guard let path = pick(everything) else { return }
             var value = bytes(Int.random(in: 0...200, using: &rng))
             if value.isEmpty { value = [1] }
-            _ = value.withUnsafeBytes { GNU.lsetxattr(full(path), "user.k\(Int.random(in: 0..<3, using: &rng))", $0.baseAddress, $0.count, 0) }
+            _ = value.withUnsafeBytes {
+                GNU.lsetxattr(full(path), "user.k\(Int.random(in: 0..<3, using: &rng))", $0.baseAddress, $0.count, 0)
+            }
             log.append("xattr \(path)")
-        case 17: // setuid, or file capabilities
+        case 17:  // setuid, or file capabilities
             guard let path = pick(files) else { return }
             if Bool.random(using: &rng) {
                 chmod(full(path), 0o4755)
@@ -170,16 +174,20 @@ struct RandomHistory {
                 try Command.run(["setcap", "cap_net_raw+ep", full(path)])
                 log.append("setcap \(path)")
             }
-        case 18: // owner, mode and times
+        case 18:  // owner, mode and times
             guard let path = pick(everything) else { return }
             lchown(full(path), UInt32.random(in: 0...2000, using: &rng), UInt32.random(in: 0...2000, using: &rng))
             var st = stat()
-            if lstat(full(path), &st) == 0, st.st_mode & S_IFMT != S_IFLNK { chmod(full(path), mode_t.random(in: 0o400...0o777, using: &rng)) }
-            var times = [timespec(tv_sec: Int.random(in: 0...2_000_000_000, using: &rng), tv_nsec: Int.random(in: 0..<1_000_000_000, using: &rng)),
-                         timespec(tv_sec: Int.random(in: 0...2_000_000_000, using: &rng), tv_nsec: Int.random(in: 0..<1_000_000_000, using: &rng))]
+            if lstat(full(path), &st) == 0, st.st_mode & S_IFMT != S_IFLNK {
+                chmod(full(path), mode_t.random(in: 0o400...0o777, using: &rng))
+            }
+            var times = [
+                timespec(tv_sec: Int.random(in: 0...2_000_000_000, using: &rng), tv_nsec: Int.random(in: 0..<1_000_000_000, using: &rng)),
+                timespec(tv_sec: Int.random(in: 0...2_000_000_000, using: &rng), tv_nsec: Int.random(in: 0..<1_000_000_000, using: &rng))
+            ]
             utimensat(AT_FDCWD, full(path), &times, AT_SYMLINK_NOFOLLOW)
             log.append("attrs \(path)")
-        case 19: // fifo or symlink
+        case 19:  // fifo or symlink
             let path = newName()
             if Bool.random(using: &rng) {
                 mkfifo(full(path), 0o644)
@@ -189,16 +197,16 @@ struct RandomHistory {
                 symlink(Bool.random(using: &rng) ? target : "../dangling/\(target)", full(path))
                 log.append("symlink \(path)")
             }
-        case 20, 21: // delete a file or a directory tree
+        case 20, 21:  // delete a file or a directory tree
             guard let path = pick(everything) else { return }
             try? FileManager.default.removeItem(atPath: full(path))
             log.append("delete \(path)")
-        case 22: // a directory replaced by a file of the same name
+        case 22:  // a directory replaced by a file of the same name
             guard let path = pick(list(true)) else { return }
             try? FileManager.default.removeItem(atPath: full(path))
             write(path, bytes(size()), at: 0, truncate: true)
             log.append("dir->file \(path)")
-        default: // a file replaced by a directory
+        default:  // a file replaced by a directory
             guard let path = pick(files) else { return }
             unlink(full(path))
             mkdir(full(path), 0o700)

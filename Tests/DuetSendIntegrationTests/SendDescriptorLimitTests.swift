@@ -52,8 +52,10 @@ extension SendIntegrationTests {
                     try Self.read(fs, "snap", start: 0, stride: 3)
                     try Self.read(fs, "live", start: 1, stride: 3)
                     let out = target.directory + "/stream"
-                    let result = try Command.execute(["sh", "-c", "ulimit -n 64 && exec \"$0\" send --json --no-ledger -f \"$1\" \"$2\"",
-                                                      DuetBinary.path, out, fs.path("snap")])
+                    let result = try Command.execute([
+                        "sh", "-c", "ulimit -n 64 && exec \"$0\" send --json --no-ledger -f \"$1\" \"$2\"",
+                        DuetBinary.path, out, fs.path("snap")
+                    ])
                     #expect(result.status == 0, "\(result.errorOutput)")
                     guard result.status == 0 else { return }
                     let json = try #require(try JSONSerialization.jsonObject(with: Data(result.errorOutput.utf8)) as? [String: Any])
@@ -62,7 +64,8 @@ extension SendIntegrationTests {
                         #expect((total[source] as? Int ?? 0) > 0, "\(source) used: \(total)")
                     }
                     try SendHarness.receive(out, into: target.mountPoint)
-                    try SendHarness.requireSame(try TreeManifest(root: target.path("snap")), try TreeManifest(root: fs.path("snap")), "snap")
+                    try SendHarness.requireSame(
+                        try TreeManifest(root: target.path("snap")), try TreeManifest(root: fs.path("snap")), "snap")
                 }
             }
         }

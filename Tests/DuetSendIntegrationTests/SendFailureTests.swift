@@ -27,7 +27,8 @@ extension SendIntegrationTests {
                 let out = fs.directory + "/out"
                 let result = try DuetBinary.run(["send", "-p", fs.path("gone"), "-f", out, fs.path("snap")])
                 #expect(result.status == 1)
-                #expect(result.errorOutput == "ERROR: realpath \(fs.path("gone")) failed: No such file or directory\n", "\(result.errorOutput)")
+                #expect(
+                    result.errorOutput == "ERROR: realpath \(fs.path("gone")) failed: No such file or directory\n", "\(result.errorOutput)")
                 #expect(!FileManager.default.fileExists(atPath: out))
             }
         }
@@ -54,7 +55,9 @@ extension SendIntegrationTests {
 
                     // Through a pipe: receive must fail and leave no read-only (finished) subvolume.
                     try TestFileSystem.dropCaches()
-                    let piped = try Command.execute(["sh", "-c", "'\(DuetBinary.path)' send -q '\(fs.path("snap"))' | btrfs receive '\(target.mountPoint)'"])
+                    let piped = try Command.execute([
+                        "sh", "-c", "'\(DuetBinary.path)' send -q '\(fs.path("snap"))' | btrfs receive '\(target.mountPoint)'"
+                    ])
                     #expect(piped.status != 0, "receive accepted a cut stream: \(piped.errorOutput)")
                     let received = target.path("snap")
                     if FileManager.default.fileExists(atPath: received) {

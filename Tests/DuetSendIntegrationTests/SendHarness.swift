@@ -9,8 +9,10 @@ import Glibc
 enum SendHarness {
     /// `duet send` of `snapshot` into `file`; returns the session's report.
     @discardableResult
-    static func duetSend(_ snapshot: String, parent: String? = nil, cloneSources: [String] = [], proto: UInt32,
-                         to file: String, useOtherCache: Bool = true, compressedData: Bool = false) throws -> SendSession.Report {
+    static func duetSend(
+        _ snapshot: String, parent: String? = nil, cloneSources: [String] = [], proto: UInt32,
+        to file: String, useOtherCache: Bool = true, compressedData: Bool = false
+    ) throws -> SendSession.Report {
         let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw HarnessFailure("open \(file)") }
         defer { close(fd) }

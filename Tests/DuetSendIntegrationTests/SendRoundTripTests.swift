@@ -29,9 +29,10 @@ extension SendIntegrationTests {
                 let compressed = seed % 3 == 0
                 let started = Date()
                 do {
-                    try Self.roundTrip(seed: seed, snapshots: snapshots, operationsPerStep: operations,
-                                       mountOptions: compressed ? ["compress-force=zstd"] : [],
-                                       variants: compressed ? [(1, false), (2, false), (2, true)] : [(1, false), (2, false)])
+                    try Self.roundTrip(
+                        seed: seed, snapshots: snapshots, operationsPerStep: operations,
+                        mountOptions: compressed ? ["compress-force=zstd"] : [],
+                        variants: compressed ? [(1, false), (2, false), (2, true)] : [(1, false), (2, false)])
                     print("send-soak: seed \(seed)\(compressed ? " (zstd)" : "") passed in \(Int(Date().timeIntervalSince(started))) s")
                 } catch {
                     print("send-soak: seed \(seed) FAILED: \(error)")
@@ -43,13 +44,16 @@ extension SendIntegrationTests {
         /// zstd-compressed extents, sent decompressed (v1, v2) and as ENCODED_WRITE (v2 --compressed-data).
         @Test(arguments: [UInt64(5)])
         func compressedRandomHistoryReceivesIdenticallyToKernelSend(seed: UInt64) throws {
-            try Self.roundTrip(seed: seed, snapshots: 4, operationsPerStep: 20, mountOptions: ["compress-force=zstd"],
-                               variants: [(1, false), (2, false), (2, true)])
+            try Self.roundTrip(
+                seed: seed, snapshots: 4, operationsPerStep: 20, mountOptions: ["compress-force=zstd"],
+                variants: [(1, false), (2, false), (2, true)])
         }
 
         /// Shared with `scripts/send-soak` (seeds from `DUET_SEND_SOAK_SEEDS`).
-        static func roundTrip(seed: UInt64, snapshots count: Int, operationsPerStep: Int, mountOptions: [String] = [],
-                              variants: [(UInt32, Bool)] = [(1, false), (2, false)]) throws {
+        static func roundTrip(
+            seed: UInt64, snapshots count: Int, operationsPerStep: Int, mountOptions: [String] = [],
+            variants: [(UInt32, Bool)] = [(1, false), (2, false)]
+        ) throws {
             try TestFileSystem.with(TestFileSystemOptions(deviceSize: 1 << 30, mountOptions: mountOptions)) { source in
                 try TestFileSystem.with { duetTarget in
                     try TestFileSystem.with { kernelTarget in
@@ -66,11 +70,15 @@ extension SendIntegrationTests {
                         for (proto, compressed) in variants {
                             for (index, name) in snapshots.enumerated() {
                                 let parent = index > 0 ? source.path(snapshots[index - 1]) : nil
-                                let what = "seed \(seed) proto \(proto)\(compressed ? " compressed-data" : "") \(name)" + (parent == nil ? " (full)" : " (incremental)")
+                                let what =
+                                    "seed \(seed) proto \(proto)\(compressed ? " compressed-data" : "") \(name)"
+                                    + (parent == nil ? " (full)" : " (incremental)")
                                 let duetFile = "\(streams)/duet-\(proto)-\(compressed)-\(name)"
                                 let kernelFile = "\(streams)/kernel-\(proto)-\(compressed)-\(name)"
-                                try SendHarness.duetSend(source.path(name), parent: parent, proto: proto, to: duetFile, compressedData: compressed)
-                                try SendHarness.kernelSend(source.path(name), parent: parent, proto: proto, to: kernelFile, compressedData: compressed)
+                                try SendHarness.duetSend(
+                                    source.path(name), parent: parent, proto: proto, to: duetFile, compressedData: compressed)
+                                try SendHarness.kernelSend(
+                                    source.path(name), parent: parent, proto: proto, to: kernelFile, compressedData: compressed)
                                 if compressed && parent == nil {
                                     let ours = try SendHarness.count(.encodedWrite, in: duetFile)
                                     let kernels = try SendHarness.count(.encodedWrite, in: kernelFile)
@@ -79,14 +87,17 @@ extension SendIntegrationTests {
                                 do {
                                     try SendHarness.receive(duetFile, into: duetTarget.mountPoint)
                                 } catch {
-                                    throw HarnessFailure("\(what): receive of duet's stream failed: \(error)\nhistory:\n" + history.log.joined(separator: "\n"))
+                                    throw HarnessFailure(
+                                        "\(what): receive of duet's stream failed: \(error)\nhistory:\n"
+                                            + history.log.joined(separator: "\n"))
                                 }
                                 try SendHarness.receive(kernelFile, into: kernelTarget.mountPoint)
                                 let expected = try TreeManifest(root: source.path(name))
                                 let duet = try TreeManifest(root: duetTarget.path(name))
                                 let kernel = try TreeManifest(root: kernelTarget.path(name))
                                 // The snapshot's holes become zeros in incremental sends, for the kernel too.
-                                try SendHarness.requireSame(duet, expected, ignoring: parent == nil ? [] : ["dataMap"], "\(what): duet-received tree vs snapshot")
+                                try SendHarness.requireSame(
+                                    duet, expected, ignoring: parent == nil ? [] : ["dataMap"], "\(what): duet-received tree vs snapshot")
                                 try SendHarness.requireSame(duet, kernel, "\(what): duet-received tree vs kernel-received tree")
                             }
                             try SendHarness.deleteSubvolumes(snapshots.map { duetTarget.path($0) })

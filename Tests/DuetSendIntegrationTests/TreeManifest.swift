@@ -34,11 +34,12 @@ struct TreeManifest: Equatable {
     private mutating func walk(_ path: String, relative: String, includeDataMap: Bool) throws {
         var st = stat()
         guard lstat(path, &st) == 0 else { throw HarnessFailure("lstat \(path): \(String(cString: strerror(errno)))") }
-        var entry = Entry(type: st.st_mode & S_IFMT, mode: st.st_mode & 0o7777, uid: st.st_uid, gid: st.st_gid,
-                          links: UInt64(st.st_nlink), size: Int64(st.st_size),
-                          mtime: [Int(st.st_mtim.tv_sec), Int(st.st_mtim.tv_nsec)],
-                          atime: [Int(st.st_atim.tv_sec), Int(st.st_atim.tv_nsec)],
-                          target: nil, xattrs: Self.xattrs(path), digest: nil, dataMap: nil)
+        var entry = Entry(
+            type: st.st_mode & S_IFMT, mode: st.st_mode & 0o7777, uid: st.st_uid, gid: st.st_gid,
+            links: UInt64(st.st_nlink), size: Int64(st.st_size),
+            mtime: [Int(st.st_mtim.tv_sec), Int(st.st_mtim.tv_nsec)],
+            atime: [Int(st.st_atim.tv_sec), Int(st.st_atim.tv_nsec)],
+            target: nil, xattrs: Self.xattrs(path), digest: nil, dataMap: nil)
         // Directory sizes and link counts are btrfs bookkeeping the receiver rebuilds.
         if entry.type == S_IFDIR { entry.links = 0 }
         switch entry.type {

@@ -10,7 +10,7 @@ enum Fixtures {
     static let streamNames = [
         "full-v1", "full-v2", "full-v1-nodata", "full-v2-nodata",
         "incr-v1", "incr-v2", "incr-v1-nodata", "incr-v2-nodata",
-        "full2-v2-nodata", "compressed-v2",
+        "full2-v2-nodata", "compressed-v2"
     ]
 
     static func stream(_ name: String) throws -> [UInt8] {

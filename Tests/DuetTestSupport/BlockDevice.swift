@@ -36,8 +36,10 @@ public enum BlockDevice {
         return fields[2] * 512
     }
 
-    private static func withDescriptor<T>(_ device: String, _ mode: FileDescriptor.AccessMode,
-                                          _ body: (Int32, UnsafeMutableRawPointer) throws -> T) throws -> T {
+    private static func withDescriptor<T>(
+        _ device: String, _ mode: FileDescriptor.AccessMode,
+        _ body: (Int32, UnsafeMutableRawPointer) throws -> T
+    ) throws -> T {
         let descriptor: Int32
         do {
             descriptor = try FileDescriptor.open(device, mode, options: .direct).rawValue

@@ -15,13 +15,16 @@ public final class BusyReader {
         stopFile = base
         readingFile = base + ".reading"
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", """
+        process.arguments = [
+            "-c",
+            """
             end=$(( $(date +%s) + \(seconds) ))
             while [ ! -e '\(stopFile)' ] && [ "$(date +%s)" -lt "$end" ]; do
               dd if='\(file)' of=/dev/null bs=1M count=8 iflag=direct status=none
               [ -e '\(readingFile)' ] || : > '\(readingFile)'
             done
-            """]
+            """
+        ]
         try process.run()
         try Eventually.wait(what: "the busy reader to read its first 8 MiB of \(file)") {
             FileManager.default.fileExists(atPath: readingFile) || !process.isRunning

@@ -49,9 +49,10 @@ public enum Command {
         let outputData = output.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus,
-                      output: String(decoding: outputData, as: UTF8.self),
-                      errorOutput: String(decoding: errorData.value, as: UTF8.self))
+        return Result(
+            status: process.terminationStatus,
+            output: String(decoding: outputData, as: UTF8.self),
+            errorOutput: String(decoding: errorData.value, as: UTF8.self))
     }
 
     /// Runs `arguments` and throws unless it exits 0; returns standard output.

@@ -27,8 +27,10 @@ public enum Eventually {
     /// Waits until `condition` holds, checking every `interval` seconds; throws `TimedOut` naming
     /// `what` (phrased to follow "waiting for", e.g. "duet watch to write watch.json") when it
     /// still does not hold after `timeout` seconds.
-    public static func wait(timeout: Double = 30, every interval: Double = 0.05, what: @autoclosure () -> String,
-                            _ condition: () throws -> Bool) throws {
+    public static func wait(
+        timeout: Double = 30, every interval: Double = 0.05, what: @autoclosure () -> String,
+        _ condition: () throws -> Bool
+    ) throws {
         guard try poll(timeout: timeout, every: interval, condition) else { throw TimedOut(what: what(), seconds: timeout) }
     }
 }

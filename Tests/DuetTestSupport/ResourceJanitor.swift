@@ -11,10 +11,12 @@ struct ResourceJournal {
     func record(mount path: String) throws { try append("mount \(path)") }
 
     private func append(_ line: String) throws {
-        let handle = FileHandle(forWritingAtPath: file) ?? {
-            _ = FileManager.default.createFile(atPath: file, contents: nil)
-            return FileHandle(forWritingAtPath: file)
-        }()
+        let handle =
+            FileHandle(forWritingAtPath: file)
+            ?? {
+                _ = FileManager.default.createFile(atPath: file, contents: nil)
+                return FileHandle(forWritingAtPath: file)
+            }()
         guard let handle else { throw HarnessError("cannot write \(file)") }
         defer { try? handle.close() }
         _ = handle.seekToEndOfFile()
@@ -48,7 +50,8 @@ public enum ResourceJanitor {
         for entry in entries where entry.hasPrefix("duet-test-") {
             let directory = base + "/" + entry
             guard let owner = try? String(contentsOfFile: directory + "/owner", encoding: .utf8),
-                  let pid = pid_t(owner.trimmingCharacters(in: .whitespacesAndNewlines)) else { continue }
+                let pid = pid_t(owner.trimmingCharacters(in: .whitespacesAndNewlines))
+            else { continue }
             if kill(pid, 0) == 0 || errno == EPERM { continue }
             let lines = (try? String(contentsOfFile: directory + "/resources", encoding: .utf8)) ?? ""
             for line in lines.split(separator: "\n") where line.hasPrefix("mount ") {
@@ -79,7 +82,8 @@ public enum ResourceJanitor {
     /// have been reused by another process since it was recorded.
     static func detach(_ device: String, ifBackedUnder directory: String) {
         guard let result = try? Command.execute(["losetup", "--noheadings", "--output", "BACK-FILE", device]),
-              result.status == 0 else { return }
+            result.status == 0
+        else { return }
         let backing = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
         guard backing.hasPrefix(directory + "/") else { return }
         Eventually.poll(timeout: 2, every: 0.1) { (try? Command.execute(["losetup", "-d", device]).status) == 0 }

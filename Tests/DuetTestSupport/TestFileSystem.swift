@@ -14,9 +14,11 @@ public struct TestFileSystemOptions: Sendable {
     /// Extra `mkfs.btrfs` arguments (features, node size).
     public var mkfsArguments: [String] = []
 
-    public init(deviceCount: Int = 1, deviceSize: UInt64 = 512 << 20, checksum: ChecksumType = .crc32c,
-                dataProfile: Profile? = nil, metadataProfile: Profile? = nil, mountOptions: [String] = [],
-                mkfsArguments: [String] = []) {
+    public init(
+        deviceCount: Int = 1, deviceSize: UInt64 = 512 << 20, checksum: ChecksumType = .crc32c,
+        dataProfile: Profile? = nil, metadataProfile: Profile? = nil, mountOptions: [String] = [],
+        mkfsArguments: [String] = []
+    ) {
         self.deviceCount = deviceCount
         self.deviceSize = deviceSize
         self.checksum = checksum
@@ -78,7 +80,8 @@ public final class TestFileSystem: @unchecked Sendable {
         for index in 0..<options.deviceCount {
             let image = "\(directory)/device\(index).img"
             guard FileManager.default.createFile(atPath: image, contents: nil),
-                  truncate(image, off_t(options.deviceSize)) == 0 else {
+                truncate(image, off_t(options.deviceSize)) == 0
+            else {
                 throw HarnessError("cannot create image \(image)")
             }
             images.append(image)

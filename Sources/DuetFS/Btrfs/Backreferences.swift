@@ -108,8 +108,10 @@ public enum Fiemap {
             let records = (buffer + MemoryLayout<fiemap>.size).bindMemory(to: fiemap_extent.self, capacity: batch)
             for i in 0..<mapped {
                 let record = records[i]
-                extents.append(FiemapExtent(fileOffset: record.fe_logical, logical: record.fe_physical,
-                                            length: record.fe_length, flags: record.fe_flags))
+                extents.append(
+                    FiemapExtent(
+                        fileOffset: record.fe_logical, logical: record.fe_physical,
+                        length: record.fe_length, flags: record.fe_flags))
             }
             let last = extents[extents.count - 1]
             if last.isLast { return extents }

@@ -16,8 +16,10 @@ public struct ChunkMap: Sendable {
     /// Reads every `CHUNK_ITEM` of the chunk tree.
     public static func load(from fileSystem: FileSystem) throws -> ChunkMap {
         var chunks: [ChunkItem] = []
-        try fileSystem.items(tree: TreeID.chunk, type: ItemType.chunkItem,
-                             objectIDs: TreeID.firstChunkTree...TreeID.firstChunkTree).forEach { item in
+        try fileSystem.items(
+            tree: TreeID.chunk, type: ItemType.chunkItem,
+            objectIDs: TreeID.firstChunkTree...TreeID.firstChunkTree
+        ).forEach { item in
             chunks.append(try ChunkItem(logical: item.key.offset, bytes: item.data))
         }
         return ChunkMap(chunks: chunks)
@@ -62,8 +64,9 @@ public struct ChunkMap: Sendable {
             let row = element / UInt64(groups)
             let copies = (0..<mirrorsPerGroup).map { copy -> PhysicalLocation in
                 let stripe = chunk.stripes[group * mirrorsPerGroup + copy]
-                return PhysicalLocation(mirror: copy + 1, deviceID: stripe.deviceID,
-                                        physical: stripe.offset + row * stripeLength + withinElement)
+                return PhysicalLocation(
+                    mirror: copy + 1, deviceID: stripe.deviceID,
+                    physical: stripe.offset + row * stripeLength + withinElement)
             }
             let contiguous = min(stripeLength - withinElement, chunk.length - offset)
             return Mapping(logical: logical, chunk: chunk, copies: copies, contiguousLength: contiguous)
@@ -109,7 +112,8 @@ public enum ChunkMapError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .notMapped(let logical): "logical address \(logical) is in no chunk"
-        case .parity(let logical, let profile): "logical address \(logical) is in a \(profile.name) chunk, which Duet leaves to the kernel scrub"
+        case .parity(let logical, let profile):
+            "logical address \(logical) is in a \(profile.name) chunk, which Duet leaves to the kernel scrub"
         case .malformed(let chunk, let reason): "chunk at logical \(chunk) is malformed: \(reason)"
         }
     }

@@ -18,9 +18,11 @@ public struct CsumLookup: Sendable {
         let span = Self.maximumItemSpan(nodeSize: info.nodeSize, sectorSize: info.sectorSize, checksumSize: checksumSize)
         let start = range.lowerBound > span ? range.lowerBound - span : 0
         var items: [CsumItem] = []
-        try fileSystem.search(tree: TreeID.csum, from: BtrfsKey(TreeID.extentCsum, ItemType.extentCsum, start),
-                              to: BtrfsKey(TreeID.extentCsum, ItemType.extentCsum, range.upperBound - 1),
-                              types: [ItemType.extentCsum]).forEach { item in
+        try fileSystem.search(
+            tree: TreeID.csum, from: BtrfsKey(TreeID.extentCsum, ItemType.extentCsum, start),
+            to: BtrfsKey(TreeID.extentCsum, ItemType.extentCsum, range.upperBound - 1),
+            types: [ItemType.extentCsum]
+        ).forEach { item in
             let csums = try CsumItem(key: item.key, bytes: item.data, checksumSize: info.checksumType.size)
             if csums.range(sectorSize: UInt64(info.sectorSize)).overlaps(range) { items.append(csums) }
         }

@@ -34,7 +34,8 @@ public enum EncodedRead {
             }
         }
         if result < 0 { throw DuetError.system("BTRFS_IOC_ENCODED_READ (offset \(offset))", subject) }
-        return EncodedExtent(bytes: Array(buffer[0..<Int(result)]), fileLength: args.len, unencodedLength: args.unencoded_len,
-                             unencodedOffset: args.unencoded_offset, compression: args.compression, encryption: args.encryption)
+        return EncodedExtent(
+            bytes: Array(buffer[0..<Int(result)]), fileLength: args.len, unencodedLength: args.unencoded_len,
+            unencodedOffset: args.unencoded_offset, compression: args.compression, encryption: args.encryption)
     }
 }

@@ -92,8 +92,9 @@ public final class FileSystem: Sendable {
         let devicePath = withUnsafeBytes(of: args.path) { raw in
             String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
         }
-        return DeviceInfo(id: args.devid, path: devicePath, totalBytes: args.total_bytes, bytesUsed: args.bytes_used,
-                          uuid: withUnsafeBytes(of: args.uuid) { Array($0) })
+        return DeviceInfo(
+            id: args.devid, path: devicePath, totalBytes: args.total_bytes, bytesUsed: args.bytes_used,
+            uuid: withUnsafeBytes(of: args.uuid) { Array($0) })
     }
 
     /// `BTRFS_IOC_GET_DEV_STATS`: the persistent error counters of one device.
@@ -103,8 +104,9 @@ public final class FileSystem: Sendable {
         args.nr_items = UInt64(BTRFS_DEV_STAT_VALUES_MAX.rawValue)
         try ioctl("BTRFS_IOC_GET_DEV_STATS (devid \(id))", duet_ioc_get_dev_stats(), &args)
         let values = withUnsafeBytes(of: args.values) { Array($0.bindMemory(to: UInt64.self)) }
-        return DeviceStatistics(writeErrors: values[0], readErrors: values[1], flushErrors: values[2],
-                                corruptionErrors: values[3], generationErrors: values[4])
+        return DeviceStatistics(
+            writeErrors: values[0], readErrors: values[1], flushErrors: values[2],
+            corruptionErrors: values[3], generationErrors: values[4])
     }
 
     /// `BTRFS_IOC_SYNC`: commits the running transaction, so the trees match what is on disk.

@@ -71,11 +71,12 @@ public struct FileSystemReport: Codable, Sendable {
         }.sorted { (Self.typeOrder($0.type), $0.profile) < (Self.typeOrder($1.type), $1.profile) }
 
         subvolumes = try Subvolumes.list(mountPath: fileSystem.path).map { subvolume in
-            SubvolumeEntry(id: subvolume.id, path: subvolume.path, readOnly: subvolume.isReadOnly,
-                           parentID: subvolume.parentID, uuid: UUIDText.format(subvolume.uuid),
-                           parentUUID: UUIDText.isNil(subvolume.parentUUID) ? nil : UUIDText.format(subvolume.parentUUID),
-                           receivedUUID: UUIDText.isNil(subvolume.receivedUUID) ? nil : UUIDText.format(subvolume.receivedUUID),
-                           generation: subvolume.generation)
+            SubvolumeEntry(
+                id: subvolume.id, path: subvolume.path, readOnly: subvolume.isReadOnly,
+                parentID: subvolume.parentID, uuid: UUIDText.format(subvolume.uuid),
+                parentUUID: UUIDText.isNil(subvolume.parentUUID) ? nil : UUIDText.format(subvolume.parentUUID),
+                receivedUUID: UUIDText.isNil(subvolume.receivedUUID) ? nil : UUIDText.format(subvolume.receivedUUID),
+                generation: subvolume.generation)
         }
     }
 

@@ -25,9 +25,10 @@ extension FileSystem {
         args.flags = readOnly ? UInt64(BTRFS_SCRUB_READONLY) : 0
         try ioctl("BTRFS_IOC_SCRUB (devid \(deviceID), physical \(physical.lowerBound))", duet_ioc_scrub(), &args)
         let p = args.progress
-        return KernelScrubProgress(dataBytesScrubbed: p.data_bytes_scrubbed, treeBytesScrubbed: p.tree_bytes_scrubbed,
-                                   readErrors: p.read_errors, checksumErrors: p.csum_errors, verifyErrors: p.verify_errors,
-                                   correctedErrors: p.corrected_errors, uncorrectableErrors: p.uncorrectable_errors,
-                                   lastPhysical: p.last_physical)
+        return KernelScrubProgress(
+            dataBytesScrubbed: p.data_bytes_scrubbed, treeBytesScrubbed: p.tree_bytes_scrubbed,
+            readErrors: p.read_errors, checksumErrors: p.csum_errors, verifyErrors: p.verify_errors,
+            correctedErrors: p.corrected_errors, uncorrectableErrors: p.uncorrectable_errors,
+            lastPhysical: p.last_physical)
     }
 }

@@ -40,8 +40,10 @@ public enum KernelSend {
     ///   - cloneSources: root ids the kernel may reference in `CLONE` commands.
     ///   - version: the protocol version; 0 or 1 send v1 (the `version` flag is added for ≥ 2).
     /// - Throws: a `DuetError` naming `subject` and the errno (EPERM: not read-only, or not root).
-    public static func send(subvolume: Int32, output: Int32, parentRoot: UInt64, cloneSources: [UInt64],
-                            flags: Flags, version: UInt32, subject: String) throws {
+    public static func send(
+        subvolume: Int32, output: Int32, parentRoot: UInt64, cloneSources: [UInt64],
+        flags: Flags, version: UInt32, subject: String
+    ) throws {
         var flags = flags
         if version >= 2 { flags.insert(.version) }
         var sources = cloneSources

@@ -45,8 +45,9 @@ public enum Subvolumes {
     /// (`btrfs_util_create_subvolume_iterator` with top 5; needs root), in pre-order.
     public static func list(mountPath: String) throws -> [Subvolume] {
         var iterator: OpaquePointer?
-        try check(btrfs_util_create_subvolume_iterator(mountPath, topLevelID, 0, &iterator),
-                  "btrfs_util_create_subvolume_iterator", mountPath)
+        try check(
+            btrfs_util_create_subvolume_iterator(mountPath, topLevelID, 0, &iterator),
+            "btrfs_util_create_subvolume_iterator", mountPath)
         defer { btrfs_util_destroy_subvolume_iterator(iterator) }
         var subvolumes: [Subvolume] = []
         while true {

@@ -112,8 +112,9 @@ public struct TreeSearch: Sendable {
                     }
                     throw DuetError.system("BTRFS_IOC_TREE_SEARCH_V2 (tree \(search.tree))", search.subject, errno: code)
                 }
-                return try decode(buffer: UnsafeRawBufferPointer(start: buffer + headerSize, count: bufferSize),
-                                  count: Int(args.pointee.key.nr_items))
+                return try decode(
+                    buffer: UnsafeRawBufferPointer(start: buffer + headerSize, count: bufferSize),
+                    count: Int(args.pointee.key.nr_items))
             }
         }
 

@@ -48,11 +48,13 @@ public struct Checksummer: Sendable {
             let hash = XXH64(base, bytes.count, 0)
             out.storeBytes(of: UInt64(hash).littleEndian, as: UInt64.self)
         case .sha256:
-            _ = crypto_hash_sha256(out.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                   base?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
+            _ = crypto_hash_sha256(
+                out.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                base?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
         case .blake2b:
-            _ = crypto_generichash(out.baseAddress!.assumingMemoryBound(to: UInt8.self), 32,
-                                   base?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count), nil, 0)
+            _ = crypto_generichash(
+                out.baseAddress!.assumingMemoryBound(to: UInt8.self), 32,
+                base?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count), nil, 0)
         }
     }
 }

@@ -78,7 +78,8 @@ public final class BPFEventSource: EventSource {
     /// Whether this process can load the probes here: nil when it can, else what is missing.
     public static func unsupportedReason() -> String? {
         if geteuid() != 0 {
-            return "eBPF probes need root (loading tp_btf programs needs CAP_BPF and CAP_PERFMON; unprivileged BPF is off); running as uid \(geteuid())"
+            return
+                "eBPF probes need root (loading tp_btf programs needs CAP_BPF and CAP_PERFMON; unprivileged BPF is off); running as uid \(geteuid())"
         }
         let btf = "/sys/kernel/btf/vmlinux"
         if access(btf, R_OK) != 0 {
@@ -96,10 +97,13 @@ public final class BPFEventSource: EventSource {
     public func start(deliver: @escaping @Sendable ([CacheEvent]) -> Void) throws {
         try state.withLock { state in
             guard case .idle = state.phase else {
-                throw DuetError(.unsupported, "the eBPF event source for \(watchedPaths.joined(separator: ", ")) was already started; create a new one")
+                throw DuetError(
+                    .unsupported, "the eBPF event source for \(watchedPaths.joined(separator: ", ")) was already started; create a new one")
             }
             if let reason = BPFEventSource.unsupportedReason() {
-                throw DuetError(geteuid() == 0 ? .unsupported : .permission, "cannot watch \(watchedPaths.joined(separator: ", ")) with eBPF: \(reason)")
+                throw DuetError(
+                    geteuid() == 0 ? .unsupported : .permission, "cannot watch \(watchedPaths.joined(separator: ", ")) with eBPF: \(reason)"
+                )
             }
             guard !devices.isEmpty, devices.count <= 64 else {
                 throw DuetError(.unsupported, "the eBPF source watches 1 to 64 file systems, not \(devices.count)")
@@ -136,10 +140,11 @@ public final class BPFEventSource: EventSource {
         pthread_join(thread, nil)
         state.withLock { state in
             // Destroyed under the lock, so `statistics` never reads a freed handle.
-            let final = Phase.stopped(delivered: reader.delivered.load(ordering: .acquiring),
-                                      lost: duet_bpf_lost(reader.handle),
-                                      failure: reader.failure.withLock { $0 },
-                                      readerCPU: reader.cpuNanoseconds.load(ordering: .relaxed))
+            let final = Phase.stopped(
+                delivered: reader.delivered.load(ordering: .acquiring),
+                lost: duet_bpf_lost(reader.handle),
+                failure: reader.failure.withLock { $0 },
+                readerCPU: reader.cpuNanoseconds.load(ordering: .relaxed))
             duet_bpf_destroy(reader.handle)
             state.phase = final
         }
@@ -223,11 +228,13 @@ extension BPFEventSource {
         func spawn() throws -> pthread_t {
             var thread = pthread_t()
             let context = Unmanaged.passRetained(self).toOpaque()
-            let rc = pthread_create(&thread, nil, { context in
-                let reader = Unmanaged<Reader>.fromOpaque(context!).takeRetainedValue()
-                reader.run()
-                return nil
-            }, context)
+            let rc = pthread_create(
+                &thread, nil,
+                { context in
+                    let reader = Unmanaged<Reader>.fromOpaque(context!).takeRetainedValue()
+                    reader.run()
+                    return nil
+                }, context)
             guard rc == 0 else {
                 Unmanaged<Reader>.fromOpaque(context).release()
                 throw DuetError(.system(errno: rc), "cannot start the eBPF reader thread: \(String(cString: strerror(rc)))")
@@ -241,7 +248,9 @@ extension BPFEventSource {
                 let n = duet_bpf_poll(handle, interval, Reader.onBatch, context)
                 recordCPUTime()
                 if n < 0 {
-                    failure.withLock { $0 = DuetError(.system(errno: -n), "reading the eBPF ring buffer failed: \(String(cString: strerror(-n)))") }
+                    failure.withLock {
+                        $0 = DuetError(.system(errno: -n), "reading the eBPF ring buffer failed: \(String(cString: strerror(-n)))")
+                    }
                     return
                 }
             }
@@ -263,9 +272,10 @@ extension BPFEventSource {
             events.reserveCapacity(count)
             for record in UnsafeBufferPointer(start: records, count: count) {
                 guard let kind = CacheEvent.Kind(rawValue: record.kind) else { continue }
-                events.append(CacheEvent(
-                    kind: kind, device: record.dev, root: record.root, inode: record.ino,
-                    firstPage: record.index, pageCount: record.count, logical: record.logical))
+                events.append(
+                    CacheEvent(
+                        kind: kind, device: record.dev, root: record.root, inode: record.ino,
+                        firstPage: record.index, pageCount: record.count, logical: record.logical))
             }
             reader.delivered.add(UInt64(events.count), ordering: .relaxed)
             reader.deliver(events)

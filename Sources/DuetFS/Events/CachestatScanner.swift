@@ -31,18 +31,22 @@ public enum PageResidency {
     }
 
     /// `cachestat(fd, {offset, length}, &cstat, 0)`, syscall 451.
-    public static func cachestat(_ fd: Int32, offset: UInt64 = 0, length: UInt64 = 0, subject: @autoclosure () -> String) throws -> Counters {
+    public static func cachestat(_ fd: Int32, offset: UInt64 = 0, length: UInt64 = 0, subject: @autoclosure () -> String) throws -> Counters
+    {
         var out = duet_cachestat()
         guard duet_cachestat(fd, offset, length, &out) == 0 else {
             throw DuetError.system("cachestat", subject())
         }
-        return Counters(cached: out.nr_cache, dirty: out.nr_dirty, writeback: out.nr_writeback,
-                        evicted: out.nr_evicted, recentlyEvicted: out.nr_recently_evicted)
+        return Counters(
+            cached: out.nr_cache, dirty: out.nr_dirty, writeback: out.nr_writeback,
+            evicted: out.nr_evicted, recentlyEvicted: out.nr_recently_evicted)
     }
 
     /// Runs of pages (page indexes) of `pages` for which `count` over the range equals its length,
     /// found by bisection: a range counted 0 is dropped, a full one is a run, others are halved.
-    static func bisect(_ pages: Range<UInt64>, count: (Range<UInt64>) throws -> UInt64, into runs: inout ExtentSet, calls: inout UInt64) rethrows {
+    static func bisect(_ pages: Range<UInt64>, count: (Range<UInt64>) throws -> UInt64, into runs: inout ExtentSet, calls: inout UInt64)
+        rethrows
+    {
         guard !pages.isEmpty else { return }
         calls += 1
         let n = try count(pages)
@@ -68,8 +72,12 @@ public enum PageResidency {
             var first: UInt64 = 0
             while first < pageCount {
                 let window = first..<min(first + windowPages, pageCount)
-                try bisect(window, count: { try cachestat(fd, offset: $0.lowerBound * pageSize, length: UInt64($0.count) * pageSize, subject: subject).cached },
-                           into: &runs, calls: &calls)
+                try bisect(
+                    window,
+                    count: {
+                        try cachestat(fd, offset: $0.lowerBound * pageSize, length: UInt64($0.count) * pageSize, subject: subject).cached
+                    },
+                    into: &runs, calls: &calls)
                 first = window.upperBound
             }
         case .hybrid:
@@ -87,7 +95,9 @@ public enum PageResidency {
                     let window = first..<min(first + windowPages, chunkFirst + chunkCount)
                     first = window.upperBound
                     calls += 1
-                    let cached = try cachestat(fd, offset: window.lowerBound * pageSize, length: UInt64(window.count) * pageSize, subject: subject).cached
+                    let cached = try cachestat(
+                        fd, offset: window.lowerBound * pageSize, length: UInt64(window.count) * pageSize, subject: subject
+                    ).cached
                     if cached == 0 { continue }
                     if cached >= UInt64(window.count) {
                         runs.insert(window)
@@ -96,7 +106,8 @@ public enum PageResidency {
                     if mapping == nil {
                         calls += 2
                         guard let address = mmap(nil, Int(chunkCount * pageSize), PROT_READ, MAP_SHARED, fd, off_t(chunkFirst * pageSize)),
-                              address != MAP_FAILED else { throw DuetError.system("mmap", subject) }
+                            address != MAP_FAILED
+                        else { throw DuetError.system("mmap", subject) }
                         mapping = address
                     }
                     calls += 1
@@ -160,10 +171,12 @@ public enum PageResidency {
     static func dirtyPages(_ fd: Int32, within resident: ExtentSet, subject: String, calls: inout UInt64) throws -> ExtentSet {
         var runs = ExtentSet()
         for run in resident {
-            try bisect(run, count: { range in
-                let c = try cachestat(fd, offset: range.lowerBound * pageSize, length: UInt64(range.count) * pageSize, subject: subject)
-                return c.dirty + c.writeback
-            }, into: &runs, calls: &calls)
+            try bisect(
+                run,
+                count: { range in
+                    let c = try cachestat(fd, offset: range.lowerBound * pageSize, length: UInt64(range.count) * pageSize, subject: subject)
+                    return c.dirty + c.writeback
+                }, into: &runs, calls: &calls)
         }
         return runs
     }
@@ -263,12 +276,16 @@ public struct CachestatScanner: CachedPageScanner, Sendable {
         var statistics = Statistics()
         try sweep(scope, statistics: &statistics) { file in
             for run in file.resident {
-                batch.append(CacheEvent(kind: .added, device: file.device, root: file.root, inode: file.inode,
-                                        firstPage: run.lowerBound, pageCount: UInt64(run.count)))
+                batch.append(
+                    CacheEvent(
+                        kind: .added, device: file.device, root: file.root, inode: file.inode,
+                        firstPage: run.lowerBound, pageCount: UInt64(run.count)))
             }
             for run in file.dirty {
-                batch.append(CacheEvent(kind: .dirtied, device: file.device, root: file.root, inode: file.inode,
-                                        firstPage: run.lowerBound, pageCount: UInt64(run.count)))
+                batch.append(
+                    CacheEvent(
+                        kind: .dirtied, device: file.device, root: file.root, inode: file.inode,
+                        firstPage: run.lowerBound, pageCount: UInt64(run.count)))
             }
             if batch.count >= batchSize {
                 deliver(batch)
@@ -301,8 +318,10 @@ public struct CachestatScanner: CachedPageScanner, Sendable {
     }
 
     /// One subvolume: every regular file under `directory` on the same `st_dev`.
-    public func sweep(root: UInt64, directory: String, device: UInt32, statistics: inout Statistics,
-                      _ body: (FileResidency) throws -> Void) throws {
+    public func sweep(
+        root: UInt64, directory: String, device: UInt32, statistics: inout Statistics,
+        _ body: (FileResidency) throws -> Void
+    ) throws {
         let top = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard top >= 0 else { throw DuetError.system("open", directory) }
         var status = stat()
@@ -311,13 +330,16 @@ public struct CachestatScanner: CachedPageScanner, Sendable {
             throw DuetError.system("fstat", directory)
         }
         var seen = Set<UInt64>()
-        try walk(directoryFD: top, path: directory, subvolumeDevice: status.st_dev, root: root, device: device,
-                 seen: &seen, statistics: &statistics, body)
+        try walk(
+            directoryFD: top, path: directory, subvolumeDevice: status.st_dev, root: root, device: device,
+            seen: &seen, statistics: &statistics, body)
     }
 
     /// Walks one directory (takes ownership of `directoryFD`).
-    private func walk(directoryFD: Int32, path: String, subvolumeDevice: UInt, root: UInt64, device: UInt32,
-                      seen: inout Set<UInt64>, statistics: inout Statistics, _ body: (FileResidency) throws -> Void) throws {
+    private func walk(
+        directoryFD: Int32, path: String, subvolumeDevice: UInt, root: UInt64, device: UInt32,
+        seen: inout Set<UInt64>, statistics: inout Statistics, _ body: (FileResidency) throws -> Void
+    ) throws {
         guard let stream = fdopendir(directoryFD) else {
             close(directoryFD)
             statistics.errors += 1
@@ -334,8 +356,9 @@ public struct CachestatScanner: CachedPageScanner, Sendable {
             if type == UInt8(DT_DIR) {
                 subdirectories.append(name)
             } else if type == UInt8(DT_REG) || type == UInt8(DT_UNKNOWN) {
-                try visitFile(parentFD: directoryFD, name: name, path: path + "/" + name, subvolumeDevice: subvolumeDevice,
-                              root: root, device: device, seen: &seen, statistics: &statistics, body)
+                try visitFile(
+                    parentFD: directoryFD, name: name, path: path + "/" + name, subvolumeDevice: subvolumeDevice,
+                    root: root, device: device, seen: &seen, statistics: &statistics, body)
             }
         }
         for name in subdirectories {
@@ -350,16 +373,19 @@ public struct CachestatScanner: CachedPageScanner, Sendable {
                 close(fd)
                 continue
             }
-            try walk(directoryFD: fd, path: path + "/" + name, subvolumeDevice: subvolumeDevice, root: root, device: device,
-                     seen: &seen, statistics: &statistics, body)
+            try walk(
+                directoryFD: fd, path: path + "/" + name, subvolumeDevice: subvolumeDevice, root: root, device: device,
+                seen: &seen, statistics: &statistics, body)
         }
     }
 
     /// `O_NOATIME` (not exported by the Glibc module): the sweep must not change what it looks at.
     static let noAccessTime: Int32 = 0o1000000
 
-    private func visitFile(parentFD: Int32, name: String, path: String, subvolumeDevice: UInt, root: UInt64, device: UInt32,
-                           seen: inout Set<UInt64>, statistics: inout Statistics, _ body: (FileResidency) throws -> Void) throws {
+    private func visitFile(
+        parentFD: Int32, name: String, path: String, subvolumeDevice: UInt, root: UInt64, device: UInt32,
+        seen: inout Set<UInt64>, statistics: inout Statistics, _ body: (FileResidency) throws -> Void
+    ) throws {
         var fd = openat(parentFD, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | Self.noAccessTime)
         if fd < 0, errno == EPERM { fd = openat(parentFD, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC) }
         guard fd >= 0 else {
@@ -394,10 +420,11 @@ public struct CachestatScanner: CachedPageScanner, Sendable {
         statistics.residentPages += resident.count
         statistics.dirtyPages += dirty.count
         guard !resident.isEmpty else { return }
-        try body(FileResidency(
-            device: device, root: root, inode: inode, resident: resident, dirty: dirty,
-            modification: UInt64(status.st_mtim.tv_sec) * 1_000_000_000 + UInt64(status.st_mtim.tv_nsec),
-            change: UInt64(status.st_ctim.tv_sec) * 1_000_000_000 + UInt64(status.st_ctim.tv_nsec),
-            size: size))
+        try body(
+            FileResidency(
+                device: device, root: root, inode: inode, resident: resident, dirty: dirty,
+                modification: UInt64(status.st_mtim.tv_sec) * 1_000_000_000 + UInt64(status.st_mtim.tv_nsec),
+                change: UInt64(status.st_ctim.tv_sec) * 1_000_000_000 + UInt64(status.st_ctim.tv_nsec),
+                size: size))
     }
 }

@@ -70,14 +70,17 @@ public enum EventRecordingFormat {
             guard at < payload.endIndex, let kind = CacheEvent.Kind(rawValue: payload[at]) else { return nil }
             at += 1
             guard let device = varint(), device <= UInt64(UInt32.max), let root = varint(), let inode = varint(),
-                  let first = varint(), let pages = varint() else { return nil }
+                let first = varint(), let pages = varint()
+            else { return nil }
             var logical: UInt64 = 0
             if kind == .extentWritten {
                 guard let value = varint() else { return nil }
                 logical = value
             }
-            events.append(CacheEvent(kind: kind, device: UInt32(device), root: root, inode: inode,
-                                     firstPage: first, pageCount: pages, logical: logical))
+            events.append(
+                CacheEvent(
+                    kind: kind, device: UInt32(device), root: root, inode: inode,
+                    firstPage: first, pageCount: pages, logical: logical))
         }
         return at == payload.endIndex ? events : nil
     }
@@ -242,7 +245,9 @@ public struct EventRecording: Sendable {
         }
         let version = bytes.littleEndian(UInt16.self, at: 8)
         guard version == EventRecordingFormat.version else {
-            throw DuetError(.unsupported, "\(path) is an event recording of version \(version); this build reads version \(EventRecordingFormat.version)")
+            throw DuetError(
+                .unsupported,
+                "\(path) is an event recording of version \(version); this build reads version \(EventRecordingFormat.version)")
         }
         let headerSize = Int(bytes.littleEndian(UInt16.self, at: 10))
         let start = bytes.littleEndian(UInt64.self, at: 16)

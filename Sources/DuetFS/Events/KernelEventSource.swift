@@ -61,8 +61,10 @@ public final class KernelEventSource: EventSource {
         /// The reader waits at most this long in `poll()` before it checks for `stop()` and refreshes the counters.
         public var pollIntervalMilliseconds: Int32 = 100
 
-        public init(events: Events = .all, model: Model = .event, subvolumeOnly: Bool = false, scanAtRegistration: Bool = false,
-                    maxPending: UInt32 = 0, taskName: String = "duet", pollIntervalMilliseconds: Int32 = 100) {
+        public init(
+            events: Events = .all, model: Model = .event, subvolumeOnly: Bool = false, scanAtRegistration: Bool = false,
+            maxPending: UInt32 = 0, taskName: String = "duet", pollIntervalMilliseconds: Int32 = 100
+        ) {
             self.events = events
             self.model = model
             self.subvolumeOnly = subvolumeOnly
@@ -113,7 +115,8 @@ public final class KernelEventSource: EventSource {
     /// Nil when this process can register a task here, else what is missing.
     public static func unsupportedReason() -> String? {
         if !isAvailable {
-            return "\(devicePath) does not exist: the running kernel (\(kernelRelease())) lacks the Duet framework (kernel-patches/linux-6.12, CONFIG_DUET=y)"
+            return
+                "\(devicePath) does not exist: the running kernel (\(kernelRelease())) lacks the Duet framework (kernel-patches/linux-6.12, CONFIG_DUET=y)"
         }
         if geteuid() != 0 {
             return "\(devicePath) needs CAP_SYS_ADMIN; running as uid \(geteuid())"
@@ -135,7 +138,8 @@ public final class KernelEventSource: EventSource {
                 throw DuetError(.unsupported, "the kernel event source for \(mount) was already started; create a new one")
             }
             if let reason = Self.unsupportedReason() {
-                throw DuetError(Self.isAvailable ? .permission : .unsupported, "cannot watch \(mount) with the Duet kernel framework: \(reason)")
+                throw DuetError(
+                    Self.isAvailable ? .permission : .unsupported, "cannot watch \(mount) with the Duet kernel framework: \(reason)")
             }
             let taskFD = try register()
             do {
@@ -143,8 +147,9 @@ public final class KernelEventSource: EventSource {
                 guard status.pageSize > 0, UInt64(status.pageSize) % pageSize == 0 else {
                     throw DuetError(.unsupported, "the kernel's Duet page size \(status.pageSize) is not a multiple of \(pageSize)")
                 }
-                let created = Reader(fd: taskFD, device: device, pagesPerItem: UInt64(status.pageSize) / pageSize,
-                                     interval: configuration.pollIntervalMilliseconds, mount: mount, deliver: deliver)
+                let created = Reader(
+                    fd: taskFD, device: device, pagesPerItem: UInt64(status.pageSize) / pageSize,
+                    interval: configuration.pollIntervalMilliseconds, mount: mount, deliver: deliver)
                 created.status.withLock { $0 = status }
                 let thread = try BackgroundThread.start(name: "Duet kernel reader") { created.run() }
                 phase = .running(created, thread)
@@ -178,8 +183,9 @@ public final class KernelEventSource: EventSource {
             // The device may already be gone at stop: the reader's last status stands in.
             let final = (try? Self.status(of: reader.fd, mount: mount)) ?? reader.status.withLock { $0 }
             close(reader.fd)
-            phase = .stopped(delivered: reader.delivered.load(ordering: .acquiring), status: final,
-                             failure: reader.failure.withLock { $0 })
+            phase = .stopped(
+                delivered: reader.delivered.load(ordering: .acquiring), status: final,
+                failure: reader.failure.withLock { $0 })
         }
     }
 
@@ -188,8 +194,9 @@ public final class KernelEventSource: EventSource {
             switch phase {
             case .idle: return EventSourceStatistics()
             case .running(let reader, _), .stopping(let reader):
-                return EventSourceStatistics(delivered: reader.delivered.load(ordering: .relaxed),
-                                             lost: reader.status.withLock { $0?.dropped ?? 0 })
+                return EventSourceStatistics(
+                    delivered: reader.delivered.load(ordering: .relaxed),
+                    lost: reader.status.withLock { $0?.dropped ?? 0 })
             case .stopped(let delivered, let status, _):
                 return EventSourceStatistics(delivered: delivered, lost: status?.dropped ?? 0)
             }
@@ -234,7 +241,8 @@ public final class KernelEventSource: EventSource {
         request.evtmask = configuration.events.rawValue
         request.model = configuration.model.rawValue
         request.keyspace = UInt32(DUET_KEY_NONE)
-        request.flags = UInt32(DUET_REG_NONBLOCK)
+        request.flags =
+            UInt32(DUET_REG_NONBLOCK)
             | (configuration.subvolumeOnly ? UInt32(DUET_REG_SUBVOL) : 0)
             | (configuration.scanAtRegistration ? 0 : UInt32(DUET_REG_NO_SCAN))
         request.max_pending = configuration.maxPending
@@ -339,12 +347,13 @@ public struct KernelItem: Hashable, Sendable {
         items.reserveCapacity(bytes.count / size)
         var offset = 0
         while offset < bytes.count {
-            items.append(KernelItem(
-                inode: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self),
-                root: bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self),
-                index: bytes.loadUnaligned(fromByteOffset: offset + 16, as: UInt64.self),
-                generation: bytes.loadUnaligned(fromByteOffset: offset + 24, as: UInt32.self),
-                state: KernelEventSource.Events(rawValue: bytes.loadUnaligned(fromByteOffset: offset + 28, as: UInt32.self))))
+            items.append(
+                KernelItem(
+                    inode: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self),
+                    root: bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self),
+                    index: bytes.loadUnaligned(fromByteOffset: offset + 16, as: UInt64.self),
+                    generation: bytes.loadUnaligned(fromByteOffset: offset + 24, as: UInt32.self),
+                    state: KernelEventSource.Events(rawValue: bytes.loadUnaligned(fromByteOffset: offset + 28, as: UInt32.self))))
             offset += size
         }
         return items
@@ -366,8 +375,10 @@ public struct KernelItem: Hashable, Sendable {
         events.reserveCapacity(items.count)
         func emit(_ first: KernelItem, _ count: UInt64) {
             for (bit, kind) in kindOrder where first.state.contains(bit) {
-                events.append(CacheEvent(kind: kind, device: device, root: first.root, inode: first.inode,
-                                         firstPage: first.index &* pagesPerItem, pageCount: count &* pagesPerItem))
+                events.append(
+                    CacheEvent(
+                        kind: kind, device: device, root: first.root, inode: first.inode,
+                        firstPage: first.index &* pagesPerItem, pageCount: count &* pagesPerItem))
             }
         }
         var index = 0
@@ -377,7 +388,8 @@ public struct KernelItem: Hashable, Sendable {
             while index + Int(count) < items.count {
                 let next = items[index + Int(count)]
                 guard next.inode == first.inode, next.root == first.root, next.state == first.state,
-                      next.index > first.index, next.index - first.index == count else { break }
+                    next.index > first.index, next.index - first.index == count
+                else { break }
                 count += 1
             }
             emit(first, count)
@@ -407,8 +419,10 @@ extension KernelEventSource {
         let status = Mutex<KernelTaskStatus?>(nil)
         let failure = Mutex<DuetError?>(nil)
 
-        init(fd: Int32, device: UInt32, pagesPerItem: UInt64, interval: Int32, mount: String,
-             deliver: @escaping @Sendable ([CacheEvent]) -> Void) {
+        init(
+            fd: Int32, device: UInt32, pagesPerItem: UInt64, interval: Int32, mount: String,
+            deliver: @escaping @Sendable ([CacheEvent]) -> Void
+        ) {
             self.fd = fd
             self.device = device
             self.pagesPerItem = pagesPerItem
@@ -457,8 +471,9 @@ extension KernelEventSource {
                 }
                 if n == 0 { return true }
                 do {
-                    let events = try KernelItem.cacheEvents(batch: UnsafeRawBufferPointer(rebasing: buffer[0..<n]),
-                                                            device: device, pagesPerItem: pagesPerItem)
+                    let events = try KernelItem.cacheEvents(
+                        batch: UnsafeRawBufferPointer(rebasing: buffer[0..<n]),
+                        device: device, pagesPerItem: pagesPerItem)
                     delivered.add(UInt64(events.count), ordering: .relaxed)
                     if !events.isEmpty { deliver(events) }
                 } catch {

@@ -109,8 +109,9 @@ public struct MountTable: Sendable {
     static func parse(line: Substring) -> Entry? {
         let fields = line.split(separator: " ", omittingEmptySubsequences: false)
         guard fields.count >= 10, let separator = fields.firstIndex(of: "-"), separator >= 6,
-              fields.count >= separator + 4,
-              let mountID = Int(fields[0]), let parentID = Int(fields[1]) else { return nil }
+            fields.count >= separator + 4,
+            let mountID = Int(fields[0]), let parentID = Int(fields[1])
+        else { return nil }
         let numbers = fields[2].split(separator: ":")
         guard numbers.count == 2, let major = UInt32(numbers[0]), let minor = UInt32(numbers[1]) else { return nil }
         return Entry(

@@ -25,10 +25,13 @@ public final class Hub: Sendable {
     }
 
     /// Registers a task; it hears about events ingested from now on.
-    public func register(scope: HubScope, model: HubModel, keySpace: HubKeySpace,
-                         eventMask: CacheEventKinds = .all, options: HubTaskOptions = HubTaskOptions()) -> HubTask {
-        let configuration = HubTaskConfiguration(scope: scope, model: model, keySpace: keySpace,
-                                                 eventMask: eventMask, options: options)
+    public func register(
+        scope: HubScope, model: HubModel, keySpace: HubKeySpace,
+        eventMask: CacheEventKinds = .all, options: HubTaskOptions = HubTaskOptions()
+    ) -> HubTask {
+        let configuration = HubTaskConfiguration(
+            scope: scope, model: model, keySpace: keySpace,
+            eventMask: eventMask, options: options)
         let core = registry.withLock { registry in
             let core = HubTaskCore(id: registry.nextID, configuration: configuration)
             registry.nextID += 1
@@ -44,9 +47,11 @@ public final class Hub: Sendable {
     /// registration is missed; in the state-based model a page the scan reports and a live event
     /// removes in the meantime cancels out, which is the right net state. If the scan throws, the
     /// task is deregistered and the error rethrown.
-    public func register(scope: HubScope, model: HubModel, keySpace: HubKeySpace,
-                         eventMask: CacheEventKinds = .all, options: HubTaskOptions = HubTaskOptions(),
-                         scanner: any CachedPageScanner) throws -> HubTask {
+    public func register(
+        scope: HubScope, model: HubModel, keySpace: HubKeySpace,
+        eventMask: CacheEventKinds = .all, options: HubTaskOptions = HubTaskOptions(),
+        scanner: any CachedPageScanner
+    ) throws -> HubTask {
         let task = register(scope: scope, model: model, keySpace: keySpace, eventMask: eventMask, options: options)
         do {
             try scanner.scanCachedPages(in: scope) { task.core.ingest($0) }
@@ -58,12 +63,15 @@ public final class Hub: Sendable {
     }
 
     /// Registers a task and feeds it `initialScan` as the pages cached before it started.
-    public func register(scope: HubScope, model: HubModel, keySpace: HubKeySpace,
-                         eventMask: CacheEventKinds = .all, options: HubTaskOptions = HubTaskOptions(),
-                         initialScan: some Sequence<CacheEvent>) -> HubTask {
+    public func register(
+        scope: HubScope, model: HubModel, keySpace: HubKeySpace,
+        eventMask: CacheEventKinds = .all, options: HubTaskOptions = HubTaskOptions(),
+        initialScan: some Sequence<CacheEvent>
+    ) -> HubTask {
         // A recorded scan cannot throw.
-        try! register(scope: scope, model: model, keySpace: keySpace, eventMask: eventMask,
-                      options: options, scanner: RecordedPageScan(initialScan))
+        try! register(
+            scope: scope, model: model, keySpace: keySpace, eventMask: eventMask,
+            options: options, scanner: RecordedPageScan(initialScan))
     }
 
     public var taskCount: Int { registry.withLock { $0.tasks.count } }

@@ -54,13 +54,15 @@ final class HubTaskCore: Sendable {
             guard state.registered else { return }
             for event in events {
                 guard event.pageCount > 0, config.eventMask.contains(event.kind),
-                      config.scope.contains(device: event.device, root: event.root) else { continue }
+                    config.scope.contains(device: event.device, root: event.root)
+                else { continue }
                 let (end, overflow) = event.firstPage.addingReportingOverflow(event.pageCount)
                 guard !overflow else { continue }
                 state.statistics.eventsAccepted += 1
                 let key = InodeKey(root: event.root, inode: event.inode)
                 let pages = event.firstPage..<end
-                let pieces = config.options.deliverEvenIfDone.contains(event.kind)
+                let pieces =
+                    config.options.deliverEvenIfDone.contains(event.kind)
                     ? [pages] : undone(pages, of: key, in: state.done)
                 state.statistics.pagesFilteredDone += event.pageCount - pieces.reduce(0) { $0 + ($1.upperBound - $1.lowerBound) }
                 for piece in pieces { record(event.kind, pages: piece, of: key, in: &state) }
@@ -114,7 +116,8 @@ final class HubTaskCore: Sendable {
                 for run in map.runs {
                     guard items.count < max else { break }
                     consumed += 1
-                    let pieces = run.kinds.isDisjoint(with: deliverAnyway)
+                    let pieces =
+                        run.kinds.isDisjoint(with: deliverAnyway)
                         ? undone(run.pages, of: key, in: state.done) : [run.pages]
                     state.statistics.pagesFilteredDone += run.count - pieces.reduce(0) { $0 + ($1.upperBound - $1.lowerBound) }
                     for (index, piece) in pieces.enumerated() {
@@ -122,8 +125,10 @@ final class HubTaskCore: Sendable {
                             leftover = pieces[index...].map { PageRunMap.Run(pages: $0, kinds: run.kinds) }
                             break
                         }
-                        items.append(HubItem(root: key.root, inode: key.inode, firstPage: piece.lowerBound,
-                                             pageCount: piece.upperBound - piece.lowerBound, kinds: run.kinds))
+                        items.append(
+                            HubItem(
+                                root: key.root, inode: key.inode, firstPage: piece.lowerBound,
+                                pageCount: piece.upperBound - piece.lowerBound, kinds: run.kinds))
                     }
                 }
                 let (pagesBefore, runsBefore) = (map.pageCount, map.runs.count)
@@ -185,12 +190,14 @@ final class HubTaskCore: Sendable {
     /// A page is done when every logical range holding it is done. Pages the mapper cannot place
     /// are kept: nothing proves their work done. The run is mapped whole first; only a run that is
     /// partly done is mapped page by page.
-    private func undoneLogical(_ pages: Range<UInt64>, of key: InodeKey, set: ExtentSet, mapper: any PageToLogicalMapper) -> [Range<UInt64>] {
+    private func undoneLogical(_ pages: Range<UInt64>, of key: InodeKey, set: ExtentSet, mapper: any PageToLogicalMapper) -> [Range<UInt64>]
+    {
         guard !set.isEmpty else { return [pages] }
         enum Status { case done, undone, partly, unknown }
         func status(_ first: UInt64, _ count: UInt64) -> Status {
             guard let ranges = mapper.logicalRanges(root: key.root, inode: key.inode, firstPage: first, pageCount: count),
-                  !ranges.isEmpty else { return .unknown }
+                !ranges.isEmpty
+            else { return .unknown }
             if ranges.allSatisfy({ set.containsAll($0) }) { return .done }
             if !ranges.contains(where: { set.intersects($0) }) { return .undone }
             return .partly

@@ -34,7 +34,8 @@ struct PageRunMap: Sendable {
         let lo = firstIndex { $0.pages.upperBound > range.lowerBound }
         // Fast path, the common repeat: the range lies inside one run whose kinds it leaves unchanged.
         if lo < runs.count, runs[lo].pages.lowerBound <= range.lowerBound, runs[lo].pages.upperBound >= range.upperBound,
-           transform(runs[lo].kinds) == runs[lo].kinds {
+            transform(runs[lo].kinds) == runs[lo].kinds
+        {
             return outcome
         }
         let hi = firstIndex { $0.pages.lowerBound >= range.upperBound }

@@ -88,7 +88,8 @@ struct ChunkedArray<Element>: BidirectionalCollection, RangeReplaceableCollectio
         }
         let lower = range.lowerBound
         // Where the edit ends, as a position inside a chunk (the end of the collection is the end of the last chunk).
-        let upper = range.upperBound.chunk == chunks.count
+        let upper =
+            range.upperBound.chunk == chunks.count
             ? Index(chunk: chunks.count - 1, offset: chunks[chunks.count - 1].count) : range.upperBound
         let first = Swift.min(lower.chunk, chunks.count - 1)
         let lowerOffset = lower.chunk == chunks.count ? chunks[first].count : lower.offset

@@ -72,8 +72,10 @@ public final class Ledger: Sendable {
 
     /// Opens (creating if needed) the ledger of `fileSystem` under `directory`, by default
     /// `/var/lib/duet/<fsid>`, loading the snapshot and replaying the journal.
-    public static func open(fileSystem: FileSystemID, directory: String? = nil,
-                            options: LedgerOptions = LedgerOptions()) throws(LedgerError) -> Ledger {
+    public static func open(
+        fileSystem: FileSystemID, directory: String? = nil,
+        options: LedgerOptions = LedgerOptions()
+    ) throws(LedgerError) -> Ledger {
         try Ledger(fileSystem: fileSystem, directory: directory ?? defaultDirectory(for: fileSystem), options: options)
     }
 
@@ -95,10 +97,12 @@ public final class Ledger: Sendable {
             unlink(directory + "/journal.tmp")
         }
         do {
-            try Self.loadSnapshot(into: &state, report: &report, path: directory + "/snapshot",
-                                  fileSystem: fileSystem, options: options)
-            let replayed = try Self.replayJournal(into: &state, report: &report, path: directory + "/journal",
-                                                  fileSystem: fileSystem, options: options, shift: sectorShift)
+            try Self.loadSnapshot(
+                into: &state, report: &report, path: directory + "/snapshot",
+                fileSystem: fileSystem, options: options)
+            let replayed = try Self.replayJournal(
+                into: &state, report: &report, path: directory + "/journal",
+                fileSystem: fileSystem, options: options, shift: sectorShift)
             if !options.readOnly {
                 if replayed {
                     state.journalFD = try LedgerFiles.openForAppend(directory + "/journal")
@@ -116,8 +120,9 @@ public final class Ledger: Sendable {
                 }
             }
             // Edits other processes submitted while no writer (or another writer) ran.
-            let ingested = Self.applyInbox(to: &state, directory: directory, fileSystem: fileSystem,
-                                           options: options, shift: sectorShift, journal: !options.readOnly)
+            let ingested = Self.applyInbox(
+                to: &state, directory: directory, fileSystem: fileSystem,
+                options: options, shift: sectorShift, journal: !options.readOnly)
             report.inboxRecordsApplied = ingested.records
             if !options.readOnly, !ingested.files.isEmpty {
                 try Self.writeBuffer(&state, directory: directory, fileSystem: fileSystem, options: options, sync: true)
@@ -139,8 +144,10 @@ public final class Ledger: Sendable {
         }
     }
 
-    private static func loadSnapshot(into state: inout State, report: inout LedgerLoadReport, path: String,
-                                     fileSystem: FileSystemID, options: LedgerOptions) throws(LedgerError) {
+    private static func loadSnapshot(
+        into state: inout State, report: inout LedgerLoadReport, path: String,
+        fileSystem: FileSystemID, options: LedgerOptions
+    ) throws(LedgerError) {
         guard let bytes = try LedgerFiles.read(path) else { return }
         let snapshot: LedgerSnapshot
         do {
@@ -163,8 +170,10 @@ public final class Ledger: Sendable {
     }
 
     /// Replays the journal if it continues the snapshot; returns whether appends can go on in it.
-    private static func replayJournal(into state: inout State, report: inout LedgerLoadReport, path: String,
-                                      fileSystem: FileSystemID, options: LedgerOptions, shift: UInt64) throws(LedgerError) -> Bool {
+    private static func replayJournal(
+        into state: inout State, report: inout LedgerLoadReport, path: String,
+        fileSystem: FileSystemID, options: LedgerOptions, shift: UInt64
+    ) throws(LedgerError) -> Bool {
         guard let bytes = try LedgerFiles.read(path) else { return false }
         let contents = LedgerJournal.read(bytes)
         guard let header = contents.header else {
@@ -190,8 +199,10 @@ public final class Ledger: Sendable {
         return true
     }
 
-    private static func startJournal(_ state: inout State, directory: String, fileSystem: FileSystemID,
-                                     options: LedgerOptions) throws(LedgerError) {
+    private static func startJournal(
+        _ state: inout State, directory: String, fileSystem: FileSystemID,
+        options: LedgerOptions
+    ) throws(LedgerError) {
         let header = LedgerJournal.Header(epoch: state.epoch, fileSystem: fileSystem, sectorSize: UInt32(options.sectorSize))
         try LedgerFiles.replaceAtomically(directory: directory, name: "journal", with: LedgerJournal.encodeHeader(header))
         let fd = try LedgerFiles.openForAppend(directory + "/journal")
@@ -203,8 +214,10 @@ public final class Ledger: Sendable {
 
     /// Applies pending inbox submissions (see `LedgerInbox`), journaling them when `journal`;
     /// returns the files applied (to remove once the journal is fsync'd) and the record count.
-    private static func applyInbox(to state: inout State, directory: String, fileSystem: FileSystemID,
-                                   options: LedgerOptions, shift: UInt64, journal: Bool) -> (files: [String], records: Int) {
+    private static func applyInbox(
+        to state: inout State, directory: String, fileSystem: FileSystemID,
+        options: LedgerOptions, shift: UInt64, journal: Bool
+    ) -> (files: [String], records: Int) {
         let pending = LedgerInbox.pending(directory: directory, fileSystem: fileSystem, sectorSize: options.sectorSize)
         if journal {
             for name in pending.foreign { LedgerInbox.quarantine(name, directory: directory) }
@@ -257,9 +270,11 @@ public final class Ledger: Sendable {
         guard !sectors.isEmpty else { return }
         state.withLock { state in
             state.map.credit(sectors, generation: generation, time: time)
-            append(.init(kind: .credit, start: sectors.lowerBound << sectorShift,
-                         length: (sectors.upperBound - sectors.lowerBound) << sectorShift,
-                         generation: generation, time: time), to: &state)
+            append(
+                .init(
+                    kind: .credit, start: sectors.lowerBound << sectorShift,
+                    length: (sectors.upperBound - sectors.lowerBound) << sectorShift,
+                    generation: generation, time: time), to: &state)
         }
     }
 
@@ -313,8 +328,10 @@ public final class Ledger: Sendable {
     }
 
     /// `credits(in:since:)` keeping only the parts whose extent still has the credited generation.
-    public func validCredits(in range: Range<UInt64> = 0..<UInt64.max, since: UInt64 = 0,
-                             lookup: some ExtentGenerationLookup) throws -> [LedgerCredit] {
+    public func validCredits(
+        in range: Range<UInt64> = 0..<UInt64.max, since: UInt64 = 0,
+        lookup: some ExtentGenerationLookup
+    ) throws -> [LedgerCredit] {
         var out: [LedgerCredit] = []
         for group in groupedCredits(in: range, since: since) {
             let valid = try matchingExtents(group.span, generation: group.generation, lookup: lookup)
@@ -382,8 +399,9 @@ public final class Ledger: Sendable {
     public func flush() throws(LedgerError) {
         try state.withLock { (state: inout State) throws(LedgerError) in
             guard !options.readOnly else { throw LedgerError.readOnly(path: directory) }
-            let ingested = Self.applyInbox(to: &state, directory: directory, fileSystem: fileSystem,
-                                           options: options, shift: sectorShift, journal: true)
+            let ingested = Self.applyInbox(
+                to: &state, directory: directory, fileSystem: fileSystem,
+                options: options, shift: sectorShift, journal: true)
             try writeBuffer(&state, sync: true)
             LedgerInbox.remove(ingested.files, directory: directory)
             state.writeError = nil
@@ -408,17 +426,19 @@ public final class Ledger: Sendable {
 
     public var statistics: LedgerStatistics {
         state.withLock { state in
-            LedgerStatistics(entries: state.map.entries.count,
-                             fragmentedEntries: state.map.entries.reduce(0) { $0 + ($1.bitmap == nil ? 0 : 1) },
-                             creditedBytes: state.map.creditedSectors << sectorShift,
-                             journalBytes: state.journalLength, snapshotBytes: state.snapshotBytes,
-                             bufferedRecords: state.bufferedRecords, epoch: state.epoch)
+            LedgerStatistics(
+                entries: state.map.entries.count,
+                fragmentedEntries: state.map.entries.reduce(0) { $0 + ($1.bitmap == nil ? 0 : 1) },
+                creditedBytes: state.map.creditedSectors << sectorShift,
+                journalBytes: state.journalLength, snapshotBytes: state.snapshotBytes,
+                bufferedRecords: state.bufferedRecords, epoch: state.epoch)
         }
     }
 
     private func snapshot(of state: State, epoch: UInt64) -> LedgerSnapshot {
-        LedgerSnapshot(fileSystem: fileSystem, sectorSize: UInt32(options.sectorSize), journalEpoch: epoch,
-                       lastCompletePass: state.lastCompletePass, entries: Array(state.map.entries))
+        LedgerSnapshot(
+            fileSystem: fileSystem, sectorSize: UInt32(options.sectorSize), journalEpoch: epoch,
+            lastCompletePass: state.lastCompletePass, entries: Array(state.map.entries))
     }
 
     private func compact(_ state: inout State) throws(LedgerError) {
@@ -437,8 +457,10 @@ public final class Ledger: Sendable {
         try Self.writeBuffer(&state, directory: directory, fileSystem: fileSystem, options: options, sync: sync)
     }
 
-    private static func writeBuffer(_ state: inout State, directory: String, fileSystem: FileSystemID,
-                                    options: LedgerOptions, sync: Bool) throws(LedgerError) {
+    private static func writeBuffer(
+        _ state: inout State, directory: String, fileSystem: FileSystemID,
+        options: LedgerOptions, sync: Bool
+    ) throws(LedgerError) {
         let journalPath = directory + "/journal"
         if state.journalNeedsReset {
             try startJournal(&state, directory: directory, fileSystem: fileSystem, options: options)

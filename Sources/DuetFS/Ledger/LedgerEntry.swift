@@ -97,7 +97,8 @@ struct LedgerEntry: Hashable, Sendable {
     /// bytes than two. Edits the bitmap in place, so a growing fragmented extent costs O(1) per credit.
     mutating func absorb(_ right: LedgerEntry, timeResolution: UInt64, boundary: UInt64 = 0) -> Bool {
         guard right.generation == generation, right.start >= end,
-              timesFit(right.time, right.newest, resolution: timeResolution, boundary: boundary) else { return false }
+            timesFit(right.time, right.newest, resolution: timeResolution, boundary: boundary)
+        else { return false }
         if bitmap == nil, right.bitmap == nil, right.start == end {
             end = right.end
             time = Swift.min(time, right.time)
@@ -106,7 +107,8 @@ struct LedgerEntry: Hashable, Sendable {
         }
         let newSpan = right.end - start
         guard newSpan <= Self.maxBitmapSectors,
-              Self.headerCost + Int((newSpan + 7) / 8) <= cost + right.cost else { return false }
+            Self.headerCost + Int((newSpan + 7) / 8) <= cost + right.cost
+        else { return false }
         if bitmap == nil {
             var full = SectorBitmap(count: Int(end - start))
             full.set(0..<full.count)

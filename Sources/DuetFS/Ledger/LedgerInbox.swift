@@ -23,8 +23,10 @@ enum LedgerInbox {
     static func path(in directory: String) -> String { directory + "/" + directoryName }
 
     /// Writes `records` as one submission. The state directory is created if needed.
-    static func submit(_ records: [LedgerJournal.Record], directory: String, fileSystem: FileSystemID,
-                       sectorSize: UInt64) throws(LedgerError) {
+    static func submit(
+        _ records: [LedgerJournal.Record], directory: String, fileSystem: FileSystemID,
+        sectorSize: UInt64
+    ) throws(LedgerError) {
         guard !records.isEmpty else { return }
         try LedgerFiles.makeStateDirectory(directory)
         let inbox = path(in: directory)
@@ -35,7 +37,8 @@ enum LedgerInbox {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         // Names sort by submission time, so the writer applies them in order.
-        let name = filePrefix + padded(UInt64(now.tv_sec), 20) + padded(UInt64(now.tv_nsec), 9)
+        let name =
+            filePrefix + padded(UInt64(now.tv_sec), 20) + padded(UInt64(now.tv_nsec), 9)
             + "-\(getpid())-\(nextSequence())"
         try LedgerFiles.replaceAtomically(directory: inbox, name: name, with: writer.bytes)
     }
@@ -43,7 +46,9 @@ enum LedgerInbox {
     /// Pending submissions for `fileSystem`, oldest first: (file name, records). Files of another
     /// file system or sector size, or with an unreadable header, are reported as `foreign` so the
     /// writer can move them aside instead of retrying them forever.
-    static func pending(directory: String, fileSystem: FileSystemID, sectorSize: UInt64) -> (valid: [(String, [LedgerJournal.Record])], foreign: [String]) {
+    static func pending(directory: String, fileSystem: FileSystemID, sectorSize: UInt64) -> (
+        valid: [(String, [LedgerJournal.Record])], foreign: [String]
+    ) {
         let inbox = path(in: directory)
         guard let handle = opendir(inbox) else { return ([], []) }
         defer { closedir(handle) }

@@ -104,11 +104,13 @@ enum LedgerJournal {
 
     private static func decodeHeader(_ bytes: [UInt8]) -> Header? {
         guard bytes.count >= headerSize,
-              CRC32C.ledgerChecksum(bytes[0..<60]) == LedgerBytesReader(bytes, offset: 60).readUInt32Value else { return nil }
+            CRC32C.ledgerChecksum(bytes[0..<60]) == LedgerBytesReader(bytes, offset: 60).readUInt32Value
+        else { return nil }
         var reader = LedgerBytesReader(bytes)
         guard reader.readBytes(8).map(Array.init) == magic, reader.readUInt32() == version,
-              reader.readUInt32() == UInt32(recordSize), let epoch = reader.readUInt64(),
-              let fsid = reader.readBytes(16), let sectorSize = reader.readUInt32() else { return nil }
+            reader.readUInt32() == UInt32(recordSize), let epoch = reader.readUInt64(),
+            let fsid = reader.readBytes(16), let sectorSize = reader.readUInt32()
+        else { return nil }
         return Header(epoch: epoch, fileSystem: FileSystemID(bytes: Array(fsid)), sectorSize: sectorSize)
     }
 
@@ -116,9 +118,10 @@ enum LedgerJournal {
         let base = bytes.startIndex
         var reader = LedgerBytesReader(Array(bytes))
         guard CRC32C.ledgerChecksum(bytes[base..<base + 36]) == LedgerBytesReader(Array(bytes), offset: 36).readUInt32Value,
-              let raw = reader.readUInt8(), let kind = RecordKind(rawValue: raw), reader.skip(3),
-              let start = reader.readUInt64(), let length = reader.readUInt64(),
-              let generation = reader.readUInt64(), let time = reader.readUInt64() else { return nil }
+            let raw = reader.readUInt8(), let kind = RecordKind(rawValue: raw), reader.skip(3),
+            let start = reader.readUInt64(), let length = reader.readUInt64(),
+            let generation = reader.readUInt64(), let time = reader.readUInt64()
+        else { return nil }
         return Record(kind: kind, start: start, length: length, generation: generation, time: time)
     }
 }

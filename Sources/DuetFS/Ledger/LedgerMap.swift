@@ -27,7 +27,9 @@ struct LedgerMap: Sendable {
         let entry = LedgerEntry(span: sectors, generation: generation, time: time)
         creditedSectors += entry.creditedSectors
         var position: ChunkedArray<LedgerEntry>.Index
-        if index > entries.startIndex, entries[entries.index(before: index)].absorb(entry, timeResolution: timeResolution, boundary: completionBoundary) {
+        if index > entries.startIndex,
+            entries[entries.index(before: index)].absorb(entry, timeResolution: timeResolution, boundary: completionBoundary)
+        {
             position = entries.index(before: index)
         } else {
             entries.insert(entry, at: index)
@@ -71,7 +73,8 @@ struct LedgerMap: Sendable {
         guard index < entries.endIndex else { return false }
         let entry = entries[index]
         guard entry.start <= sectors.lowerBound, entry.end >= sectors.upperBound, entry.generation == generation,
-              entry.timesFit(time, time, resolution: timeResolution, boundary: completionBoundary) else { return false }
+            entry.timesFit(time, time, resolution: timeResolution, boundary: completionBoundary)
+        else { return false }
         entries[index].time = Swift.min(entry.time, time)
         entries[index].newest = Swift.max(entry.newest, time)
         guard entry.bitmap != nil else { return true }

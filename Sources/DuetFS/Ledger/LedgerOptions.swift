@@ -17,8 +17,10 @@ public struct LedgerOptions: Sendable {
     /// tail is ignored, not truncated, and `flush`/`compact` throw `LedgerError.readOnly`.
     public var readOnly: Bool
 
-    public init(sectorSize: UInt64 = 4096, timeResolution: UInt64 = 1, compactionJournalBytes: Int = 8 << 20,
-                bufferedRecordLimit: Int = 4096, readOnly: Bool = false) {
+    public init(
+        sectorSize: UInt64 = 4096, timeResolution: UInt64 = 1, compactionJournalBytes: Int = 8 << 20,
+        bufferedRecordLimit: Int = 4096, readOnly: Bool = false
+    ) {
         precondition(sectorSize.nonzeroBitCount == 1 && sectorSize <= UInt64(UInt32.max), "sector size is a power of two")
         self.sectorSize = sectorSize
         self.timeResolution = timeResolution
@@ -57,7 +59,8 @@ public struct LedgerLoadReport: Sendable, Equatable {
     public func damageWarning(journal path: String) -> String? {
         var parts: [String] = []
         if journalHeaderUnreadable {
-            parts.append("its header is unreadable, so its \(unreadableJournalRecords) records were dropped (the file is kept as journal.damaged)")
+            parts.append(
+                "its header is unreadable, so its \(unreadableJournalRecords) records were dropped (the file is kept as journal.damaged)")
         }
         if corruptRecords > 0 { parts.append("\(corruptRecords) damaged records were dropped") }
         if tornTailBytes > 0 { parts.append("a record cut short by a crash (\(tornTailBytes) bytes) was dropped") }

@@ -35,8 +35,12 @@ public final class LedgerRecorder: Sendable {
         if let ledger {
             ledger.credit(range: range, generation: generation, time: time)
         } else {
-            pending.withLock { $0.append(.init(kind: .credit, start: range.lowerBound, length: UInt64(range.count),
-                                               generation: generation, time: time)) }
+            pending.withLock {
+                $0.append(
+                    .init(
+                        kind: .credit, start: range.lowerBound, length: UInt64(range.count),
+                        generation: generation, time: time))
+            }
         }
     }
 

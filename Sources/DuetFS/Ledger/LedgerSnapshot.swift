@@ -64,8 +64,9 @@ struct LedgerSnapshot: Equatable {
         guard reader.readBytes(8).map(Array.init) == magic else { throw LedgerFormatProblem("not a ledger snapshot (bad magic)") }
         guard let version = reader.readUInt32(), version == Self.version else { throw LedgerFormatProblem("unsupported version") }
         guard let sectorSize = reader.readUInt32(), sectorSize.nonzeroBitCount == 1,
-              let fsid = reader.readBytes(16), let epoch = reader.readUInt64(),
-              let pass = reader.readUInt64(), let count = reader.readUInt64() else { throw LedgerFormatProblem("truncated header") }
+            let fsid = reader.readBytes(16), let epoch = reader.readUInt64(),
+            let pass = reader.readUInt64(), let count = reader.readUInt64()
+        else { throw LedgerFormatProblem("truncated header") }
         var entries: [LedgerEntry] = []
         entries.reserveCapacity(Int(min(count, UInt64(bytes.count))))
         var previousEnd: UInt64 = 0
@@ -73,7 +74,8 @@ struct LedgerSnapshot: Equatable {
         var previousTime: UInt64 = 0
         for index in 0..<count {
             guard let gap = reader.readVarint(), let lengthAndFlag = reader.readVarint(),
-                  let generationDelta = reader.readSignedVarint(), let timeDelta = reader.readSignedVarint() else {
+                let generationDelta = reader.readSignedVarint(), let timeDelta = reader.readSignedVarint()
+            else {
                 throw LedgerFormatProblem("entry \(index) truncated")
             }
             let length = lengthAndFlag >> 1
@@ -81,9 +83,10 @@ struct LedgerSnapshot: Equatable {
             guard !overflow, length > 0, start.addingReportingOverflow(length).overflow == false else {
                 throw LedgerFormatProblem("entry \(index) out of range")
             }
-            var entry = LedgerEntry(span: start..<start + length,
-                                    generation: previousGeneration &+ UInt64(bitPattern: generationDelta),
-                                    time: previousTime &+ UInt64(bitPattern: timeDelta))
+            var entry = LedgerEntry(
+                span: start..<start + length,
+                generation: previousGeneration &+ UInt64(bitPattern: generationDelta),
+                time: previousTime &+ UInt64(bitPattern: timeDelta))
             if lengthAndFlag & 1 == 1 {
                 guard length <= LedgerEntry.maxBitmapSectors, let raw = reader.readBytes(Int((length + 7) / 8)) else {
                     throw LedgerFormatProblem("entry \(index) bitmap truncated")
@@ -98,8 +101,9 @@ struct LedgerSnapshot: Equatable {
             previousTime = entry.time
         }
         guard reader.remaining == 0 else { throw LedgerFormatProblem("\(reader.remaining) bytes after the last entry") }
-        return LedgerSnapshot(fileSystem: FileSystemID(bytes: Array(fsid)), sectorSize: sectorSize,
-                              journalEpoch: epoch, lastCompletePass: pass == 0 ? nil : pass, entries: entries)
+        return LedgerSnapshot(
+            fileSystem: FileSystemID(bytes: Array(fsid)), sectorSize: sectorSize,
+            journalEpoch: epoch, lastCompletePass: pass == 0 ? nil : pass, entries: entries)
     }
 }
 

@@ -64,9 +64,11 @@ public struct ExtentTreeGenerationLookup: ExtentGenerationLookup, Sendable {
 
     /// Extent and metadata items whose start lies in `first ... last`, ascending.
     private func items(from first: UInt64, through last: UInt64, _ body: (ExtentGeneration) throws -> Bool) throws {
-        var cursor = fileSystem.search(tree: TreeID.extent, from: BtrfsKey(first, ItemType.extentItem, 0),
-                                       to: BtrfsKey(last, ItemType.metadataItem, .max),
-                                       types: [ItemType.extentItem, ItemType.metadataItem]).makeCursor()
+        var cursor = fileSystem.search(
+            tree: TreeID.extent, from: BtrfsKey(first, ItemType.extentItem, 0),
+            to: BtrfsKey(last, ItemType.metadataItem, .max),
+            types: [ItemType.extentItem, ItemType.metadataItem]
+        ).makeCursor()
         while let item = try cursor.next() {
             guard let extent = try Self.decode(item, nodeSize: nodeSize) else { continue }
             if try !body(extent) { return }

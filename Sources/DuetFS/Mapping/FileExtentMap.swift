@@ -34,8 +34,10 @@ public struct FileExtentMap: Sendable, Equatable {
         /// `generation` of the file extent item.
         public var generation: UInt64
 
-        public init(pages: Range<UInt64>, kind: Kind, logical: Range<UInt64>?, diskExtent: Range<UInt64>?,
-                    itemPages: Range<UInt64>, generation: UInt64) {
+        public init(
+            pages: Range<UInt64>, kind: Kind, logical: Range<UInt64>?, diskExtent: Range<UInt64>?,
+            itemPages: Range<UInt64>, generation: UInt64
+        ) {
             self.pages = pages
             self.kind = kind
             self.logical = logical
@@ -61,8 +63,10 @@ public struct FileExtentMap: Sendable, Equatable {
         public var offset: UInt64
         public var generation: UInt64
 
-        public init(fileRange: Range<UInt64>, kind: Kind, diskBytenr: UInt64, diskNumBytes: UInt64,
-                    offset: UInt64, generation: UInt64) {
+        public init(
+            fileRange: Range<UInt64>, kind: Kind, diskBytenr: UInt64, diskNumBytes: UInt64,
+            offset: UInt64, generation: UInt64
+        ) {
             self.fileRange = fileRange
             self.kind = kind
             self.diskBytenr = diskBytenr
@@ -79,9 +83,10 @@ public struct FileExtentMap: Sendable, Equatable {
             case .regular:
                 if item.diskBytenr == 0 { kind = .hole } else if item.compression != .none { kind = .compressed } else { kind = .regular }
             }
-            self.init(fileRange: item.fileOffset..<(item.fileOffset + item.numBytes), kind: kind,
-                      diskBytenr: item.diskBytenr, diskNumBytes: item.diskNumBytes,
-                      offset: item.offset, generation: item.generation)
+            self.init(
+                fileRange: item.fileOffset..<(item.fileOffset + item.numBytes), kind: kind,
+                diskBytenr: item.diskBytenr, diskNumBytes: item.diskNumBytes,
+                offset: item.offset, generation: item.generation)
         }
     }
 
@@ -115,8 +120,10 @@ public struct FileExtentMap: Sendable, Equatable {
         var index = firstExtent(endingAfter: page * pageSize)
         while page < pages.upperBound {
             guard index < extents.count else {
-                out.append(Segment(pages: page..<pages.upperBound, kind: .unmapped, logical: nil, diskExtent: nil,
-                                   itemPages: page..<pages.upperBound, generation: 0))
+                out.append(
+                    Segment(
+                        pages: page..<pages.upperBound, kind: .unmapped, logical: nil, diskExtent: nil,
+                        itemPages: page..<pages.upperBound, generation: 0))
                 break
             }
             let extent = extents[index]
@@ -124,8 +131,10 @@ public struct FileExtentMap: Sendable, Equatable {
             let endItemPage = (extent.fileRange.upperBound + pageSize - 1) / pageSize
             if page < firstItemPage {
                 let end = min(firstItemPage, pages.upperBound)
-                out.append(Segment(pages: page..<end, kind: .unmapped, logical: nil, diskExtent: nil,
-                                   itemPages: page..<end, generation: 0))
+                out.append(
+                    Segment(
+                        pages: page..<end, kind: .unmapped, logical: nil, diskExtent: nil,
+                        itemPages: page..<end, generation: 0))
                 page = end
                 continue
             }
@@ -166,20 +175,24 @@ public struct FileExtentMap: Sendable, Equatable {
             let upperPosition = min(pages.upperBound * pageSize, extent.fileRange.upperBound)
             let base = extent.diskBytenr + extent.offset
             let logical = (base + lowerPosition - extent.fileRange.lowerBound)..<(base + upperPosition - extent.fileRange.lowerBound)
-            return Segment(pages: pages, kind: .regular, logical: logical,
-                           diskExtent: extent.diskBytenr..<(extent.diskBytenr + extent.diskNumBytes),
-                           itemPages: itemPages, generation: extent.generation)
+            return Segment(
+                pages: pages, kind: .regular, logical: logical,
+                diskExtent: extent.diskBytenr..<(extent.diskBytenr + extent.diskNumBytes),
+                itemPages: itemPages, generation: extent.generation)
         case .compressed:
             let whole = extent.diskBytenr..<(extent.diskBytenr + extent.diskNumBytes)
-            return Segment(pages: pages, kind: .compressed, logical: whole, diskExtent: whole,
-                           itemPages: itemPages, generation: extent.generation)
+            return Segment(
+                pages: pages, kind: .compressed, logical: whole, diskExtent: whole,
+                itemPages: itemPages, generation: extent.generation)
         case .prealloc:
-            return Segment(pages: pages, kind: .prealloc, logical: nil,
-                           diskExtent: extent.diskBytenr..<(extent.diskBytenr + extent.diskNumBytes),
-                           itemPages: itemPages, generation: extent.generation)
+            return Segment(
+                pages: pages, kind: .prealloc, logical: nil,
+                diskExtent: extent.diskBytenr..<(extent.diskBytenr + extent.diskNumBytes),
+                itemPages: itemPages, generation: extent.generation)
         case .hole, .inline, .unmapped:
-            return Segment(pages: pages, kind: extent.kind, logical: nil, diskExtent: nil,
-                           itemPages: itemPages, generation: extent.generation)
+            return Segment(
+                pages: pages, kind: extent.kind, logical: nil, diskExtent: nil,
+                itemPages: itemPages, generation: extent.generation)
         }
     }
 
@@ -204,10 +217,14 @@ public struct FileExtentMap: Sendable, Equatable {
                 switch segment.kind {
                 case .regular:
                     if let a = last.logical, let b = segment.logical, a.upperBound == b.lowerBound,
-                       last.diskExtent == segment.diskExtent, last.generation == segment.generation {
+                        last.diskExtent == segment.diskExtent, last.generation == segment.generation
+                    {
                         last.pages = last.pages.lowerBound..<segment.pages.upperBound
                         last.logical = a.lowerBound..<b.upperBound
-                        last.itemPages = min(last.itemPages.lowerBound, segment.itemPages.lowerBound)..<max(last.itemPages.upperBound, segment.itemPages.upperBound)
+                        last.itemPages =
+                            min(
+                                last.itemPages.lowerBound, segment.itemPages.lowerBound)..<max(
+                                last.itemPages.upperBound, segment.itemPages.upperBound)
                         out[out.count - 1] = last
                         continue
                     }

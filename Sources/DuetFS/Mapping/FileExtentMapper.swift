@@ -119,11 +119,16 @@ public final class FileExtentMapper: PageToLogicalMapper, FileExtentResolving, S
 
     // MARK: FileExtentResolving
 
-    public func segments(root: UInt64, inode: UInt64, pages: Range<UInt64>) throws -> (segments: [FileExtentMap.Segment], checksummed: Bool) {
+    public func segments(root: UInt64, inode: UInt64, pages: Range<UInt64>) throws -> (segments: [FileExtentMap.Segment], checksummed: Bool)
+    {
         if inode == CacheEvent.btreeInode {
             let blocks = BtreeInodeMapping.treeBlocks(firstPage: pages.lowerBound, pageCount: UInt64(pages.count), nodeSize: nodeSize)
             // Tree blocks always carry a header checksum.
-            return (blocks.map { FileExtentMap.Segment(pages: pages, kind: .regular, logical: $0, diskExtent: $0, itemPages: pages, generation: 0) }, true)
+            return (
+                blocks.map {
+                    FileExtentMap.Segment(pages: pages, kind: .regular, logical: $0, diskExtent: $0, itemPages: pages, generation: 0)
+                }, true
+            )
         }
         let map = try map(root: root, inode: inode, pages: pages)
         return (map.segments(pages), map.hasDataChecksums)
@@ -220,7 +225,9 @@ public final class FileExtentMapper: PageToLogicalMapper, FileExtentResolving, S
         }
         state.withLock { state in
             state.clock += 1
-            let stored = loaded.tooLarge ? FileExtentMap(extents: [], inodeFlags: loaded.map.inodeFlags, isRegularFile: loaded.map.isRegularFile) : loaded.map
+            let stored =
+                loaded.tooLarge
+                ? FileExtentMap(extents: [], inodeFlags: loaded.map.inodeFlags, isRegularFile: loaded.map.isRegularFile) : loaded.map
             if let old = state.entries.updateValue(Entry(map: stored, lastUse: state.clock, tooLarge: loaded.tooLarge), forKey: key) {
                 state.cachedExtents -= old.map.extents.count
             }
@@ -245,9 +252,11 @@ public final class FileExtentMapper: PageToLogicalMapper, FileExtentResolving, S
     /// One search over the inode item and every `EXTENT_DATA` item of the inode.
     private func load(root: UInt64, inode: UInt64) throws -> (map: FileExtentMap, tooLarge: Bool) {
         state.withLock { $0.statistics.searches += 1 }
-        var cursor = fileSystem.search(tree: root, from: BtrfsKey(inode, ItemType.inodeItem, 0),
-                                       to: BtrfsKey(inode, ItemType.extentData, .max),
-                                       types: [ItemType.inodeItem, ItemType.extentData]).makeCursor()
+        var cursor = fileSystem.search(
+            tree: root, from: BtrfsKey(inode, ItemType.inodeItem, 0),
+            to: BtrfsKey(inode, ItemType.extentData, .max),
+            types: [ItemType.inodeItem, ItemType.extentData]
+        ).makeCursor()
         var extents: [FileExtentMap.Extent] = []
         var flags: UInt64 = 0
         var regular = true
@@ -277,9 +286,11 @@ public final class FileExtentMapper: PageToLogicalMapper, FileExtentResolving, S
         let lower = start > Self.maximumItemSpan ? start - Self.maximumItemSpan : 0
         let upper = pages.upperBound * pageSize
         var extents: [FileExtentMap.Extent] = []
-        try fileSystem.search(tree: root, from: BtrfsKey(inode, ItemType.extentData, lower),
-                              to: BtrfsKey(inode, ItemType.extentData, upper == 0 ? 0 : upper - 1),
-                              types: [ItemType.extentData]).forEach { item in
+        try fileSystem.search(
+            tree: root, from: BtrfsKey(inode, ItemType.extentData, lower),
+            to: BtrfsKey(inode, ItemType.extentData, upper == 0 ? 0 : upper - 1),
+            types: [ItemType.extentData]
+        ).forEach { item in
             let extent = FileExtentMap.Extent(try FileExtentItem(key: item.key, bytes: item.data))
             if extent.fileRange.upperBound > start { extents.append(extent) }
         }

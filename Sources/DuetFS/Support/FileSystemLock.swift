@@ -21,8 +21,10 @@ public final class FileSystemLock: Sendable {
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             let holder = Self.holder(descriptor)
             close(descriptor)
-            throw DuetError(.system(errno: EBUSY),
-                            "a \(task) of file system \(fileSystem) is already running\(holder): one \(task) per file system at a time, whatever its --state-dir")
+            throw DuetError(
+                .system(errno: EBUSY),
+                "a \(task) of file system \(fileSystem) is already running\(holder): one \(task) per file system at a time, whatever its --state-dir"
+            )
         }
         self.descriptor = descriptor
         let note = "\(getpid()) \(stateDirectory)\n"

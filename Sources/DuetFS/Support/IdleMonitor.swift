@@ -84,8 +84,10 @@ public final class IdleMonitor: Sendable {
     /// Waits while `device` is busy, at most `limit` (and never more than `maximumWait`); returns
     /// the seconds it waited.
     @discardableResult
-    public func waitWhileBusy(device: String, atMost limit: TimeInterval = maximumWait, ownBytes: () -> UInt64,
-                              cancelled: () -> Bool) -> TimeInterval {
+    public func waitWhileBusy(
+        device: String, atMost limit: TimeInterval = maximumWait, ownBytes: () -> UInt64,
+        cancelled: () -> Bool
+    ) -> TimeInterval {
         let start = Date()
         let deadline = start.addingTimeInterval(min(limit, Self.maximumWait))
         while isBusy(device: device, ownBytes: ownBytes), !cancelled(), Date() < deadline {

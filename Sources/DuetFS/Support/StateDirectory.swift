@@ -44,12 +44,18 @@ public enum StateDirectory {
     private static func requireSafe(_ path: String, _ info: stat, what: String) throws(DuetError) {
         let me = geteuid()
         guard info.st_uid == me || info.st_uid == 0 else {
-            throw DuetError(.permission, "\(what) is owned by uid \(info.st_uid), not by \(me == 0 ? "root" : "uid \(me)"): refusing to keep state there (chown it, or give another --state-dir)")
+            throw DuetError(
+                .permission,
+                "\(what) is owned by uid \(info.st_uid), not by \(me == 0 ? "root" : "uid \(me)"): refusing to keep state there (chown it, or give another --state-dir)"
+            )
         }
         let othersWrite = info.st_mode & 0o022 != 0
         let sticky = info.st_mode & S_ISVTX != 0
         guard !othersWrite || sticky else {
-            throw DuetError(.permission, "\(what) is writable by other users (mode \(String(info.st_mode & 0o7777, radix: 8))): refusing to keep state there (chmod go-w it, or give another --state-dir)")
+            throw DuetError(
+                .permission,
+                "\(what) is writable by other users (mode \(String(info.st_mode & 0o7777, radix: 8))): refusing to keep state there (chmod go-w it, or give another --state-dir)"
+            )
         }
     }
 
@@ -59,7 +65,9 @@ public enum StateDirectory {
         var out: [String] = []
         while !components.isEmpty {
             components.removeLast()
-            out.append(path.hasPrefix("/") ? "/" + components.joined(separator: "/") : (components.isEmpty ? "." : components.joined(separator: "/")))
+            out.append(
+                path.hasPrefix("/")
+                    ? "/" + components.joined(separator: "/") : (components.isEmpty ? "." : components.joined(separator: "/")))
         }
         return out
     }

@@ -3,8 +3,10 @@ import SystemPackage
 extension FileDescriptor {
     /// `open(2)` of `path` with `O_CLOEXEC` always added: no descriptor of ours should leak into
     /// a child (`btrfs receive`, the kernel-patch helper, a test's subprocess).
-    public static func open(_ path: String, _ mode: AccessMode, options: OpenOptions = [],
-                            permissions: FilePermissions? = nil) throws(Errno) -> FileDescriptor {
+    public static func open(
+        _ path: String, _ mode: AccessMode, options: OpenOptions = [],
+        permissions: FilePermissions? = nil
+    ) throws(Errno) -> FileDescriptor {
         try systemCall {
             try FileDescriptor.open(FilePath(path), mode, options: options.union(.closeOnExec), permissions: permissions)
         }

@@ -56,7 +56,9 @@ public final class CachestatPollingSource: EventSource {
 
     public func start(deliver: @escaping @Sendable ([CacheEvent]) -> Void) throws {
         try state.withLock { state in
-            guard !state.started else { throw DuetError(.unsupported, "the cachestat polling source was already started; create a new one") }
+            guard !state.started else {
+                throw DuetError(.unsupported, "the cachestat polling source was already started; create a new one")
+            }
             state.started = true
             state.thread = try BackgroundThread.start(name: "cachestat polling") { [self] in run(deliver) }
         }
@@ -136,12 +138,16 @@ public final class CachestatPollingSource: EventSource {
     /// The events that turn sweep `previous` into sweep `current`; `modifiedSince` is the wall time
     /// (ns) before which a file's mtime/ctime must lie for its new pages to count as reads
     /// (`UInt64.max`: the initial report, where only dirty pages are dirtied).
-    static func diff(previous: [FileKey: FileResidency], current: [FileKey: FileResidency], modifiedSince: UInt64,
-                             into events: inout [CacheEvent]) {
+    static func diff(
+        previous: [FileKey: FileResidency], current: [FileKey: FileResidency], modifiedSince: UInt64,
+        into events: inout [CacheEvent]
+    ) {
         func emit(_ kind: CacheEvent.Kind, _ file: FileResidency, _ set: ExtentSet) {
             for run in set {
-                events.append(CacheEvent(kind: kind, device: file.device, root: file.root, inode: file.inode,
-                                         firstPage: run.lowerBound, pageCount: UInt64(run.count)))
+                events.append(
+                    CacheEvent(
+                        kind: kind, device: file.device, root: file.root, inode: file.inode,
+                        firstPage: run.lowerBound, pageCount: UInt64(run.count)))
             }
         }
         for (key, old) in previous where current[key] == nil { emit(.removed, old, old.resident) }

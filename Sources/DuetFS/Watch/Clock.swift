@@ -62,11 +62,13 @@ final class BackgroundThread: @unchecked Sendable {
     static func start(name: String, _ body: @escaping @Sendable () -> Void) throws -> BackgroundThread {
         let runner = BackgroundThread(body: body)
         let context = Unmanaged.passRetained(runner).toOpaque()
-        let rc = pthread_create(&runner.thread, nil, { context in
-            let runner = Unmanaged<BackgroundThread>.fromOpaque(context!).takeRetainedValue()
-            runner.body()
-            return nil
-        }, context)
+        let rc = pthread_create(
+            &runner.thread, nil,
+            { context in
+                let runner = Unmanaged<BackgroundThread>.fromOpaque(context!).takeRetainedValue()
+                runner.body()
+                return nil
+            }, context)
         guard rc == 0 else {
             Unmanaged<BackgroundThread>.fromOpaque(context).release()
             throw DuetError(.system(errno: rc), "cannot start the \(name) thread: \(String(cString: strerror(rc)))")

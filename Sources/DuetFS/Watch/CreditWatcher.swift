@@ -22,8 +22,10 @@ public final class CreditWatcher: Sendable {
     private let state = Mutex(State())
     private let stopRequested = Atomic<Bool>(false)
 
-    public init(source: any EventSource, creditor: Creditor, settleInterval: Double = 0.25, flushInterval: Double = 5,
-                flush: (@Sendable () throws -> Void)? = nil, forward: (@Sendable ([CacheEvent]) -> Void)? = nil) {
+    public init(
+        source: any EventSource, creditor: Creditor, settleInterval: Double = 0.25, flushInterval: Double = 5,
+        flush: (@Sendable () throws -> Void)? = nil, forward: (@Sendable ([CacheEvent]) -> Void)? = nil
+    ) {
         self.source = source
         self.creditor = creditor
         self.settleInterval = settleInterval

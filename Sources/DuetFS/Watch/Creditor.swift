@@ -87,10 +87,12 @@ public final class Creditor: @unchecked Sendable {
     private let state = Mutex(State())
     private let settleLock = Mutex(SettleState())
 
-    public init(mapper: any FileExtentResolving, ledger: any CreditLedger, profiles: any ChunkProfileLookup,
-                generations: any ExtentGenerationLookup, clock: any DuetClock = SystemClock(),
-                options: CreditorOptions = CreditorOptions(), device: UInt32? = nil,
-                deviceErrors: (@Sendable () -> UInt64?)? = nil) {
+    public init(
+        mapper: any FileExtentResolving, ledger: any CreditLedger, profiles: any ChunkProfileLookup,
+        generations: any ExtentGenerationLookup, clock: any DuetClock = SystemClock(),
+        options: CreditorOptions = CreditorOptions(), device: UInt32? = nil,
+        deviceErrors: (@Sendable () -> UInt64?)? = nil
+    ) {
         self.mapper = mapper
         self.ledger = ledger
         self.profiles = profiles
@@ -107,14 +109,17 @@ public final class Creditor: @unchecked Sendable {
 
     /// A creditor for the mounted file system `fileSystem`: its mapper, chunk profiles, extent tree
     /// and device error counters; events filtered to its superblock device when `device` is given.
-    public convenience init(fileSystem: FileSystem, ledger: any CreditLedger, device: UInt32? = nil,
-                            options: CreditorOptions = CreditorOptions(), clock: any DuetClock = SystemClock()) throws {
+    public convenience init(
+        fileSystem: FileSystem, ledger: any CreditLedger, device: UInt32? = nil,
+        options: CreditorOptions = CreditorOptions(), clock: any DuetClock = SystemClock()
+    ) throws {
         let nodeSize = UInt64(try fileSystem.info().nodeSize)
-        self.init(mapper: FileExtentMapper(fileSystem: fileSystem, nodeSize: nodeSize), ledger: ledger,
-                  profiles: try ChunkProfiles(fileSystem: fileSystem),
-                  generations: ExtentTreeGenerationLookup(fileSystem: fileSystem, nodeSize: nodeSize),
-                  clock: clock, options: options, device: device,
-                  deviceErrors: { Creditor.errorCount(of: fileSystem) })
+        self.init(
+            mapper: FileExtentMapper(fileSystem: fileSystem, nodeSize: nodeSize), ledger: ledger,
+            profiles: try ChunkProfiles(fileSystem: fileSystem),
+            generations: ExtentTreeGenerationLookup(fileSystem: fileSystem, nodeSize: nodeSize),
+            clock: clock, options: options, device: device,
+            deviceErrors: { Creditor.errorCount(of: fileSystem) })
     }
 
     /// Read plus corruption errors over every device (`BTRFS_IOC_GET_DEV_STATS`), nil if unreadable.
@@ -246,8 +251,12 @@ public final class Creditor: @unchecked Sendable {
                 continue
             }
             cancelled += upper - lower
-            if run.pages.lowerBound < lower { kept.append(HeldRun(pages: run.pages.lowerBound..<lower, time: run.time, firstTime: run.firstTime)) }
-            if upper < run.pages.upperBound { kept.append(HeldRun(pages: upper..<run.pages.upperBound, time: run.time, firstTime: run.firstTime)) }
+            if run.pages.lowerBound < lower {
+                kept.append(HeldRun(pages: run.pages.lowerBound..<lower, time: run.time, firstTime: run.firstTime))
+            }
+            if upper < run.pages.upperBound {
+                kept.append(HeldRun(pages: upper..<run.pages.upperBound, time: run.time, firstTime: run.firstTime))
+            }
         }
         state.heldPages -= cancelled
         state.statistics.pagesCancelled += cancelled
@@ -300,7 +309,9 @@ public final class Creditor: @unchecked Sendable {
             var tally = CreditorStatistics()
             let time = clock.wallSeconds()
             var generationCache: [UInt64: ExtentGeneration?] = [:]
-            for (key, pages, firstTime) in ready.sorted(by: { ($0.0.root, $0.0.inode, $0.1.lowerBound) < ($1.0.root, $1.0.inode, $1.1.lowerBound) }) {
+            for (key, pages, firstTime) in ready.sorted(by: {
+                ($0.0.root, $0.0.inode, $0.1.lowerBound) < ($1.0.root, $1.0.inode, $1.1.lowerBound)
+            }) {
                 if deviceErrors != nil {
                     let baseline = settleState.errorSamples.last { $0.time <= firstTime }
                     guard let baseline, let before = baseline.value, let current, before == current else {
@@ -308,8 +319,9 @@ public final class Creditor: @unchecked Sendable {
                         continue
                     }
                 }
-                credit(pages, of: key, time: time, now: now, compressed: &settleState.compressed,
-                       generationCache: &generationCache, tally: &tally, report: &report)
+                credit(
+                    pages, of: key, time: time, now: now, compressed: &settleState.compressed,
+                    generationCache: &generationCache, tally: &tally, report: &report)
             }
             state.withLock { state in
                 state.statistics.bytesCredited += tally.bytesCredited
@@ -325,10 +337,12 @@ public final class Creditor: @unchecked Sendable {
         }
     }
 
-    private func credit(_ pages: Range<UInt64>, of key: InodeKey, time: UInt64, now: Double,
-                        compressed: inout [CompressedKey: CompressedProgress],
-                        generationCache: inout [UInt64: ExtentGeneration?],
-                        tally: inout CreditorStatistics, report: inout SettleReport) {
+    private func credit(
+        _ pages: Range<UInt64>, of key: InodeKey, time: UInt64, now: Double,
+        compressed: inout [CompressedKey: CompressedProgress],
+        generationCache: inout [UInt64: ExtentGeneration?],
+        tally: inout CreditorStatistics, report: inout SettleReport
+    ) {
         let mapped: (segments: [FileExtentMap.Segment], checksummed: Bool)
         do {
             mapped = try mapper.segments(root: key.root, inode: key.inode, pages: pages)
@@ -344,17 +358,21 @@ public final class Creditor: @unchecked Sendable {
             switch segment.kind {
             case .regular:
                 guard let logical = segment.logical else { continue }
-                creditRange(logical, extentStart: segment.diskExtent?.lowerBound ?? logical.lowerBound, time: time,
-                            generationCache: &generationCache, tally: &tally, report: &report)
+                creditRange(
+                    logical, extentStart: segment.diskExtent?.lowerBound ?? logical.lowerBound, time: time,
+                    generationCache: &generationCache, tally: &tally, report: &report)
             case .compressed:
                 guard let disk = segment.diskExtent else { continue }
-                let progressKey = CompressedKey(root: key.root, inode: key.inode, diskStart: disk.lowerBound, itemStart: segment.itemPages.lowerBound)
+                let progressKey = CompressedKey(
+                    root: key.root, inode: key.inode, diskStart: disk.lowerBound, itemStart: segment.itemPages.lowerBound)
                 var progress = compressed[progressKey] ?? CompressedProgress(itemPages: segment.itemPages, first: now)
                 progress.settled.insert(segment.pages)
                 if progress.settled.containsAll(progress.itemPages) {
                     compressed[progressKey] = nil
-                    if creditRange(disk, extentStart: disk.lowerBound, time: time, generationCache: &generationCache,
-                                   tally: &tally, report: &report) {
+                    if creditRange(
+                        disk, extentStart: disk.lowerBound, time: time, generationCache: &generationCache,
+                        tally: &tally, report: &report)
+                    {
                         tally.compressedExtentsCredited += 1
                     }
                 } else {
@@ -369,9 +387,11 @@ public final class Creditor: @unchecked Sendable {
     /// Credits `logical` (inside the extent starting at `extentStart`) if its chunk has one copy and
     /// the extent still exists; returns whether it did.
     @discardableResult
-    private func creditRange(_ logical: Range<UInt64>, extentStart: UInt64, time: UInt64,
-                             generationCache: inout [UInt64: ExtentGeneration?],
-                             tally: inout CreditorStatistics, report: inout SettleReport) -> Bool {
+    private func creditRange(
+        _ logical: Range<UInt64>, extentStart: UInt64, time: UInt64,
+        generationCache: inout [UInt64: ExtentGeneration?],
+        tally: inout CreditorStatistics, report: inout SettleReport
+    ) -> Bool {
         guard let profile = profiles.profile(at: logical.lowerBound) else {
             tally.failures += 1
             return false

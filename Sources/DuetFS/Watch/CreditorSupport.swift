@@ -121,8 +121,10 @@ public struct CreditorOptions: Sendable {
     /// to a write on another CPU (the eBPF source: one poll interval, 100 ms). 0 turns it off.
     public var reorderSeconds: Double
 
-    public init(settleSeconds: Double = 1.5, compressedAccumulationSeconds: Double = 60,
-                maximumHeldPages: UInt64 = 1 << 22, runJoinSeconds: Double = 0.25, reorderSeconds: Double = 1) {
+    public init(
+        settleSeconds: Double = 1.5, compressedAccumulationSeconds: Double = 60,
+        maximumHeldPages: UInt64 = 1 << 22, runJoinSeconds: Double = 0.25, reorderSeconds: Double = 1
+    ) {
         self.reorderSeconds = reorderSeconds
         self.settleSeconds = settleSeconds
         self.compressedAccumulationSeconds = compressedAccumulationSeconds

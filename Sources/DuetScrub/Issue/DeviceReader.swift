@@ -30,7 +30,8 @@ public final class DeviceReader: Sendable {
             throw DuetError.system("pread of \(length - done) bytes at physical \(offset + UInt64(done))", path, error)
         }
         if count < length {
-            throw DuetError(.system(errno: Errno.ioError.rawValue), "\(path): unexpected end of device at physical \(offset + UInt64(count))")
+            throw DuetError(
+                .system(errno: Errno.ioError.rawValue), "\(path): unexpected end of device at physical \(offset + UInt64(count))")
         }
     }
 

@@ -64,8 +64,10 @@ public enum PieceSkipper {
     /// Returns the pieces left and the bytes skipped. `credited` lists, for a logical range and
     /// the generation its extent has now, the ranges a foreground read or earlier scrub verified
     /// at that same generation (a credit for an older generation is void), sorted and disjoint.
-    public static func subtract(_ pieces: [ScrubPiece], sectorSize: UInt64,
-                                credited: (Range<UInt64>, UInt64) -> [Range<UInt64>]) -> (pieces: [ScrubPiece], skipped: UInt64) {
+    public static func subtract(
+        _ pieces: [ScrubPiece], sectorSize: UInt64,
+        credited: (Range<UInt64>, UInt64) -> [Range<UInt64>]
+    ) -> (pieces: [ScrubPiece], skipped: UInt64) {
         var out: [ScrubPiece] = []
         var skipped: UInt64 = 0
         for piece in pieces {

@@ -28,7 +28,9 @@ public struct ScrubPlanner: Sendable {
             try fileSystem.items(tree: TreeID.dev, type: ItemType.devExtent, objectIDs: device.id...device.id).forEach { item in
                 let extent = try DevExtent(key: item.key, bytes: item.data)
                 guard let chunk = chunkMap.chunk(containing: extent.chunkOffset), chunk.logical == extent.chunkOffset else {
-                    throw DuetError.malformed("device \(device.path): dev extent at \(extent.physical) names chunk \(extent.chunkOffset), which the chunk tree lacks")
+                    throw DuetError.malformed(
+                        "device \(device.path): dev extent at \(extent.physical) names chunk \(extent.chunkOffset), which the chunk tree lacks"
+                    )
                 }
                 if chunk.flags.profile.isParity {
                     parity[chunk.logical] = chunk
@@ -52,9 +54,11 @@ public struct ScrubPlanner: Sendable {
         let singleCopy = chunk.flags.profile.copies == 1
         var pieces: [ScrubPiece] = []
         let end = chunk.logical + chunk.length - 1
-        try fileSystem.search(tree: TreeID.extent, from: BtrfsKey(chunk.logical, ItemType.extentItem, 0),
-                              to: BtrfsKey(end, ItemType.metadataItem, .max),
-                              types: [ItemType.extentItem, ItemType.metadataItem]).forEach { item in
+        try fileSystem.search(
+            tree: TreeID.extent, from: BtrfsKey(chunk.logical, ItemType.extentItem, 0),
+            to: BtrfsKey(end, ItemType.metadataItem, .max),
+            types: [ItemType.extentItem, ItemType.metadataItem]
+        ).forEach { item in
             let extent = try ExtentItem(key: item.key, bytes: item.data, nodeSize: UInt64(info.nodeSize))
             guard extent.generation <= generation else { return }
             let kind: ScrubPiece.Kind = extent.isTreeBlock ? .treeBlock : .data
@@ -68,9 +72,11 @@ public struct ScrubPlanner: Sendable {
             var logical = logicalRange.lowerBound
             for mapping in mappings {
                 for copy in mapping.copies where copy.deviceID == device && physicalRange.contains(copy.physical) {
-                    pieces.append(ScrubPiece(kind: kind, logical: logical, physical: copy.physical, length: mapping.contiguousLength,
-                                             mirror: work.mirror, generation: extent.generation, level: extent.level ?? 0,
-                                             singleCopy: singleCopy && kind == .data))
+                    pieces.append(
+                        ScrubPiece(
+                            kind: kind, logical: logical, physical: copy.physical, length: mapping.contiguousLength,
+                            mirror: work.mirror, generation: extent.generation, level: extent.level ?? 0,
+                            singleCopy: singleCopy && kind == .data))
                 }
                 logical += mapping.contiguousLength
             }

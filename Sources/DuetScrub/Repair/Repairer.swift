@@ -17,12 +17,16 @@ public struct Repairer: Sendable {
         var extents: Set<DeviceExtentKey> = []
         for finding in findings where finding.kind != .superblock && finding.logical != 0 {
             guard let chunk = map.chunk(containing: finding.logical),
-                  let stripe = chunk.stripes.first(where: { $0.deviceID == finding.deviceID && $0.offset <= finding.physical &&
-                      finding.physical < $0.offset + Self.stripeSpan(chunk) }) else { continue }
+                let stripe = chunk.stripes.first(where: {
+                    $0.deviceID == finding.deviceID && $0.offset <= finding.physical
+                        && finding.physical < $0.offset + Self.stripeSpan(chunk)
+                })
+            else { continue }
             extents.insert(DeviceExtentKey(deviceID: finding.deviceID, physical: stripe.offset, length: Self.stripeSpan(chunk)))
         }
         for extent in extents.sorted(by: { ($0.deviceID, $0.physical) < ($1.deviceID, $1.physical) }) {
-            _ = try fileSystem.kernelScrub(deviceID: extent.deviceID, physical: extent.physical..<(extent.physical + extent.length), readOnly: false)
+            _ = try fileSystem.kernelScrub(
+                deviceID: extent.deviceID, physical: extent.physical..<(extent.physical + extent.length), readOnly: false)
         }
         let devices = Dictionary(uniqueKeysWithValues: try fileSystem.devices().map { ($0.id, $0.path) })
         return try findings.map { finding in

@@ -14,13 +14,21 @@ public enum ScrubMetrics {
             ("duet_scrub_device_read_bytes", "Bytes the last scrub read from devices.", Double(c.deviceBytesRead)),
             ("duet_scrub_errors", "Errors found by the last scrub.", Double(c.errors)),
             ("duet_scrub_uncorrectable_errors", "Errors left after repair.", Double(record.remainingErrors)),
-            ("duet_scrub_total_bytes", "Bytes a full scrub reads: used bytes of every block group times its copies.", Double(record.totalToScrubBytes)),
+            (
+                "duet_scrub_total_bytes", "Bytes a full scrub reads: used bytes of every block group times its copies.",
+                Double(record.totalToScrubBytes)
+            ),
             ("duet_scrub_elapsed_seconds", "Time the last scrub spent scrubbing, over all its runs.", record.elapsedSeconds),
-            ("duet_scrub_deferred_seconds", "Time the last scrub's reads waited for idle devices (--idle; summed over devices).", record.deferredSeconds ?? 0),
+            (
+                "duet_scrub_deferred_seconds", "Time the last scrub's reads waited for idle devices (--idle; summed over devices).",
+                record.deferredSeconds ?? 0
+            ),
             ("duet_scrub_finished", "1 if the last scrub finished, 0 if interrupted or incomplete.", record.status == .finished ? 1 : 0),
             ("duet_scrub_last_start_timestamp_seconds", "When the last scrub started.", record.startedAt.timeIntervalSince1970),
-            ("duet_scrub_last_success_timestamp_seconds", "When a scrub last finished with no errors (0: never).",
-             record.lastSuccessAt?.timeIntervalSince1970 ?? 0),
+            (
+                "duet_scrub_last_success_timestamp_seconds", "When a scrub last finished with no errors (0: never).",
+                record.lastSuccessAt?.timeIntervalSince1970 ?? 0
+            )
         ]
         var text = ""
         for (name, help, value) in rows {
@@ -44,7 +52,10 @@ public enum ScrubMetrics {
         } else {
             let parent = (directory as NSString).deletingLastPathComponent
             guard mkdir(directory, 0o755) == 0 else {
-                throw DuetError(.unsupported, "--metrics-dir \(directory): cannot create it (\(String(cString: strerror(errno))))\(parent.isEmpty ? "" : "; does \(parent) exist?")")
+                throw DuetError(
+                    .unsupported,
+                    "--metrics-dir \(directory): cannot create it (\(String(cString: strerror(errno))))\(parent.isEmpty ? "" : "; does \(parent) exist?")"
+                )
             }
         }
         guard access(directory, W_OK) == 0 else { throw DuetError(.unsupported, "--metrics-dir \(directory): not writable") }

@@ -7,7 +7,9 @@ import Foundation
 /// the scrub waits for the next whole second and records it: every credit of its own is older,
 /// every credit made after it is at least as new.
 enum CompletionTime {
-    static func afterOwnCredits(now: () -> Date = Date.init, sleep: (TimeInterval) -> Void = { Thread.sleep(forTimeInterval: $0) }) -> UInt64 {
+    static func afterOwnCredits(now: () -> Date = Date.init, sleep: (TimeInterval) -> Void = { Thread.sleep(forTimeInterval: $0) })
+        -> UInt64
+    {
         let started = now().timeIntervalSince1970
         let next = UInt64(started) + 1
         // A clock stepped back meanwhile keeps it waiting no longer than a second more.

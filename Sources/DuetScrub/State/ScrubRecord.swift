@@ -55,12 +55,12 @@ public struct ScrubRecord: Codable, Sendable {
     /// resume after it, and a record the new names cannot read must not pass for a damaged one.
     static let version1Renames: [String: String] = [
         "fsid": "uuid", "elapsed": "elapsedSeconds", "secondsDeferred": "deferredSeconds",
-        "verifiedAhead": "verifiedAheadBytes", "totalToScrub": "totalToScrubBytes",
+        "verifiedAhead": "verifiedAheadBytes", "totalToScrub": "totalToScrubBytes"
     ]
     static let version1CounterRenames: [String: String] = [
         "dataVerified": "dataVerifiedBytes", "treeVerified": "treeVerifiedBytes",
         "dataWithoutChecksum": "dataWithoutChecksumBytes", "skippedVerified": "skippedVerifiedBytes",
-        "deviceBytesRead": "deviceReadBytes", "parityKernelScrubbed": "parityKernelScrubbedBytes",
+        "deviceBytesRead": "deviceReadBytes", "parityKernelScrubbed": "parityKernelScrubbedBytes"
     ]
     static let version1FindingRenames: [String: String] = ["length": "lengthBytes"]
 
@@ -74,13 +74,16 @@ public struct ScrubRecord: Codable, Sendable {
     /// `data` with version 1 keys renamed to version 2 ones; anything else unchanged.
     static func migrated(_ data: Data) throws -> Data {
         guard var object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-              (object["version"] as? Int ?? currentVersion) < currentVersion else { return data }
+            (object["version"] as? Int ?? currentVersion) < currentVersion
+        else { return data }
         func renamed(_ dictionary: [String: Any], _ renames: [String: String]) -> [String: Any] {
             Dictionary(dictionary.map { (renames[$0.key] ?? $0.key, $0.value) }, uniquingKeysWith: { new, _ in new })
         }
         object = renamed(object, version1Renames)
         if let counters = object["counters"] as? [String: Any] { object["counters"] = renamed(counters, version1CounterRenames) }
-        if let findings = object["findings"] as? [[String: Any]] { object["findings"] = findings.map { renamed($0, version1FindingRenames) } }
+        if let findings = object["findings"] as? [[String: Any]] {
+            object["findings"] = findings.map { renamed($0, version1FindingRenames) }
+        }
         object["version"] = currentVersion
         return try JSONSerialization.data(withJSONObject: object)
     }
@@ -111,7 +114,9 @@ public final class ScrubStateStore: @unchecked Sendable {
             close(descriptor)
             // The pid only adds to the refusal; an unreadable record must not replace it.
             let holder = (try? load()).map { " (pid \($0.pid))" } ?? ""
-            throw DuetError(.system(errno: EBUSY), "a scrub of this file system is already running\(holder): wait for it, or stop it with `duet scrub cancel`")
+            throw DuetError(
+                .system(errno: EBUSY),
+                "a scrub of this file system is already running\(holder): wait for it, or stop it with `duet scrub cancel`")
         }
         lockDescriptor = descriptor
     }
@@ -165,7 +170,7 @@ public final class ScrubStateStore: @unchecked Sendable {
     static func makeDirectory(_ path: String) throws {
         do {
             try StateDirectory.prepare(path)
-        } catch where error.kind == .permission {
+        } catch  where error.kind == .permission {
             throw error
         } catch {
             throw DuetError(error.kind, "cannot use the state directory \(path): \(error.message); give a writable one with --state-dir")

@@ -16,7 +16,8 @@ public enum Confirmation: Sendable {
     /// The finding to report (nil when cleared) and the counts it adds. `sectors` is the size of
     /// the checked copy in sectors: a bad tree block counts each, as the kernel scrub does.
     public func verdict(firstSeen kind: ScrubFinding.Kind, _ detail: String, sectors: UInt64)
-        -> (finding: (kind: ScrubFinding.Kind, detail: String)?, counters: ScrubCounters) {
+        -> (finding: (kind: ScrubFinding.Kind, detail: String)?, counters: ScrubCounters)
+    {
         var counters = ScrubCounters()
         let finding: (kind: ScrubFinding.Kind, detail: String)
         switch self {

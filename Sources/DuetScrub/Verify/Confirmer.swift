@@ -20,9 +20,11 @@ public struct Confirmer: Sendable {
     public func extentUnchanged(_ piece: ScrubPiece, logical: UInt64) throws -> Bool {
         let start = logical > Self.maximumExtentSize ? logical - Self.maximumExtentSize : 0
         var covering: ExtentItem?
-        try fileSystem.search(tree: TreeID.extent, from: BtrfsKey(start, ItemType.extentItem, 0),
-                              to: BtrfsKey(logical, ItemType.metadataItem, .max),
-                              types: [ItemType.extentItem, ItemType.metadataItem]).forEach { item in
+        try fileSystem.search(
+            tree: TreeID.extent, from: BtrfsKey(start, ItemType.extentItem, 0),
+            to: BtrfsKey(logical, ItemType.metadataItem, .max),
+            types: [ItemType.extentItem, ItemType.metadataItem]
+        ).forEach { item in
             let extent = try ExtentItem(key: item.key, bytes: item.data, nodeSize: UInt64(info.nodeSize))
             if extent.bytenr <= logical, logical < extent.bytenr + extent.length { covering = extent }
         }
@@ -52,7 +54,9 @@ public struct Confirmer: Sendable {
             let block: [UInt8]
             do { block = try reader.read(offset: piece.physical, length: Int(info.nodeSize)) } catch { return .unreadable(error) }
             let generation = try fileSystem.info().generation
-            let problem = block.withUnsafeBytes { check.problem($0, logical: piece.logical, level: piece.level, maximumGeneration: generation) }
+            let problem = block.withUnsafeBytes {
+                check.problem($0, logical: piece.logical, level: piece.level, maximumGeneration: generation)
+            }
             guard let problem, try extentUnchanged(piece, logical: piece.logical) else { return .cleared }
             return .persists(problem.0, problem.1)
         } catch {

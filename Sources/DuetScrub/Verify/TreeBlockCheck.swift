@@ -15,7 +15,9 @@ public struct TreeBlockCheck: Sendable {
     }
 
     /// nil when the block is good, else what is wrong and the finding kind.
-    public func problem(_ block: UnsafeRawBufferPointer, logical: UInt64, level: UInt8, maximumGeneration: UInt64) -> (ScrubFinding.Kind, String)? {
+    public func problem(_ block: UnsafeRawBufferPointer, logical: UInt64, level: UInt8, maximumGeneration: UInt64) -> (
+        ScrubFinding.Kind, String
+    )? {
         guard block.count >= nodeSize, nodeSize >= TreeBlockHeader.size, let header = try? TreeBlockHeader(block) else {
             return (.treeHeader, "short block")
         }

@@ -101,8 +101,10 @@ public struct DataEmitter {
 
     /// Sends `pieces` in `EmitQueue` order, reading the snapshot's files through `files`
     /// (opened when their data is read, a few at a time).
-    public mutating func emit<Sink: SendByteSink>(_ pieces: consuming PlannedPieces, files: SnapshotDescriptors,
-                                                  to writer: inout SendStreamWriter<Sink>) throws {
+    public mutating func emit<Sink: SendByteSink>(
+        _ pieces: consuming PlannedPieces, files: SnapshotDescriptors,
+        to writer: inout SendStreamWriter<Sink>
+    ) throws {
         var buffer = [UInt8](repeating: 0, count: readSize)
         // Consumed: the queue's arrays replace the caller's, not add to them.
         var queue = EmitQueue(consume pieces)
@@ -200,7 +202,8 @@ public struct DataEmitter {
             }
             if piece.source == .otherCache {
                 if let aliasFile = piece.alias?.file(inode: piece.inode),
-                   PageResidency.isResident(descriptor: aliasFile.descriptor, range: piece.range) {
+                    PageResidency.isResident(descriptor: aliasFile.descriptor, range: piece.range)
+                {
                     if try copyVerified(piece, files: files, to: &writer) {
                         statistics.bytesFromOtherCache += UInt64(piece.range.count)
                         continue
@@ -224,14 +227,17 @@ public struct DataEmitter {
             }
             readSinceLook += UInt64(piece.range.count)
             advisedBytes -= min(advisedBytes, UInt64(piece.range.count))
-            _ = posix_fadvise(try files.descriptor(of: piece.file), off_t(piece.range.lowerBound), off_t(piece.range.count), POSIX_FADV_DONTNEED)
+            _ = posix_fadvise(
+                try files.descriptor(of: piece.file), off_t(piece.range.lowerBound), off_t(piece.range.count), POSIX_FADV_DONTNEED)
         }
     }
 
     /// Moves the pieces whose pages arrived since the last look to `from` (all remaining pieces
     /// are looked at if the events overflowed), leaving out the send's own reads in flight.
-    private mutating func takeArrivals(_ arrivals: CacheArrivals, _ queue: inout EmitQueue, from: Int,
-                                       files: SnapshotDescriptors) throws {
+    private mutating func takeArrivals(
+        _ arrivals: CacheArrivals, _ queue: inout EmitQueue, from: Int,
+        files: SnapshotDescriptors
+    ) throws {
         let arrived = Self.withoutOwnReads(arrivals.fetch(), reading: queue.inFlight, root: snapshotRoot)
         if arrivals.overflowed() {
             try moveAhead(&queue, from: from, files: files, arrived: nil)
@@ -246,11 +252,14 @@ public struct DataEmitter {
     /// Meanwhile pieces whose pages arrive in the cache move to `index`; true when some did, so
     /// the loop sends them first and asks again. No readahead is outstanding here (`readAhead`
     /// is 0), so `index` is also where moved pieces belong.
-    private mutating func deferWhileBusy(_ idle: IdleWait, _ queue: inout EmitQueue, queued: UInt64,
-                                         files: SnapshotDescriptors) throws -> Bool {
+    private mutating func deferWhileBusy(
+        _ idle: IdleWait, _ queue: inout EmitQueue, queued: UInt64,
+        files: SnapshotDescriptors
+    ) throws -> Bool {
         let piece = queue.disk[queue.index]
         guard piece.source == .disk,
-              try isEncoded(piece) || !PageResidency.isResident(descriptor: files.descriptor(of: piece.file), range: piece.range) else {
+            try isEncoded(piece) || !PageResidency.isResident(descriptor: files.descriptor(of: piece.file), range: piece.range)
+        else {
             return false
         }
         let poll: UInt32 = 100_000
@@ -292,8 +301,10 @@ public struct DataEmitter {
     /// `arrived` without the snapshot pages of the pieces being read or handed to readahead: the
     /// send's own reads come back as arrivals, and `moveAhead` only looks past them anyway, so
     /// dropping them first spares it a pass over the whole queue every few megabytes.
-    static func withoutOwnReads(_ arrived: [InodeKey: [Range<UInt64>]], reading: ArraySlice<DataPiece>,
-                                root: UInt64) -> [InodeKey: [Range<UInt64>]] {
+    static func withoutOwnReads(
+        _ arrived: [InodeKey: [Range<UInt64>]], reading: ArraySlice<DataPiece>,
+        root: UInt64
+    ) -> [InodeKey: [Range<UInt64>]] {
         guard !arrived.isEmpty else { return arrived }
         var own: [UInt64: ExtentSet] = [:]
         for piece in reading {
@@ -316,14 +327,17 @@ public struct DataEmitter {
     /// pages touch are looked at, and a piece partly cached is split; the snapshot's own pages are
     /// taken as they are, an alias subvolume's become `otherCache` pieces (verified when copied).
     /// Without `arrived`, every remaining piece is checked whole against the snapshot's cache.
-    private mutating func moveAhead(_ queue: inout EmitQueue, from: Int, files: SnapshotDescriptors,
-                                    arrived: [InodeKey: [Range<UInt64>]]?) throws {
+    private mutating func moveAhead(
+        _ queue: inout EmitQueue, from: Int, files: SnapshotDescriptors,
+        arrived: [InodeKey: [Range<UInt64>]]?
+    ) throws {
         var failure: Error?
         let moved = queue.moveAhead(from: from) { piece in
             guard failure == nil, piece.source == .disk, !isEncoded(piece) else { return nil }
             // Most pieces have no arrival at all: answer them without a split's arrays.
             if let arrived, arrived[InodeKey(root: snapshotRoot, inode: piece.inode)] == nil,
-               !aliases.contains(where: { arrived[InodeKey(root: $0.root, inode: piece.inode)] != nil }) {
+                !aliases.contains(where: { arrived[InodeKey(root: $0.root, inode: piece.inode)] != nil })
+            {
                 return nil
             }
             do {
@@ -339,8 +353,10 @@ public struct DataEmitter {
     }
 
     /// The parts of a disk piece that are cached now (see `moveAhead`) and the rest.
-    private func split(_ piece: DataPiece, files: SnapshotDescriptors,
-                       arrived: [InodeKey: [Range<UInt64>]]?) throws -> (ahead: [DataPiece], behind: [DataPiece]) {
+    private func split(
+        _ piece: DataPiece, files: SnapshotDescriptors,
+        arrived: [InodeKey: [Range<UInt64>]]?
+    ) throws -> (ahead: [DataPiece], behind: [DataPiece]) {
         guard let arrived else {
             let resident = PageResidency.isResident(descriptor: try files.descriptor(of: piece.file), range: piece.range)
             return resident ? ([piece], []) : ([], [piece])
@@ -364,7 +380,8 @@ public struct DataEmitter {
                 var still: [DataPiece] = []
                 for candidate in rest {
                     guard case .plain(let logical) = candidate.backing,
-                          aliasFile.extents?.plainLogical(of: candidate.range) == logical else {
+                        aliasFile.extents?.plainLogical(of: candidate.range) == logical
+                    else {
                         still.append(candidate)
                         continue
                     }
@@ -393,8 +410,10 @@ public struct DataEmitter {
 
     /// `ENCODED_WRITE` of the extent's stored bytes (`send_encoded_extent` in send.c), read with
     /// `BTRFS_IOC_ENCODED_READ`; false if the extent turned out not to be encoded as planned.
-    private mutating func writeEncoded<Sink: SendByteSink>(_ piece: DataPiece, files: SnapshotDescriptors,
-                                                           to writer: inout SendStreamWriter<Sink>) throws -> Bool {
+    private mutating func writeEncoded<Sink: SendByteSink>(
+        _ piece: DataPiece, files: SnapshotDescriptors,
+        to writer: inout SendStreamWriter<Sink>
+    ) throws -> Bool {
         let path = files.table.path(piece.file)
         let subject = snapshotPath + "/" + path.description
         let extent: EncodedExtent
@@ -404,31 +423,37 @@ public struct DataEmitter {
             throw DataReadError(path: subject, offset: piece.range.lowerBound, errno: EIO)
         }
         guard extent.compression != 0, extent.encryption == 0, extent.fileLength == UInt64(piece.range.count) else { return false }
-        try writer.write(SendCommand(.encodedWrite, [
-            .path(.path, path),
-            .u64(.fileOffset, piece.range.lowerBound),
-            .u64(.unencodedFileLength, extent.fileLength),
-            .u64(.unencodedLength, extent.unencodedLength),
-            .u64(.unencodedOffset, extent.unencodedOffset),
-            .u32(.compression, extent.compression),
-            .u32(.encryption, extent.encryption),
-            .data(extent.bytes),
-        ]))
+        try writer.write(
+            SendCommand(
+                .encodedWrite,
+                [
+                    .path(.path, path),
+                    .u64(.fileOffset, piece.range.lowerBound),
+                    .u64(.unencodedFileLength, extent.fileLength),
+                    .u64(.unencodedLength, extent.unencodedLength),
+                    .u64(.unencodedOffset, extent.unencodedOffset),
+                    .u32(.compression, extent.compression),
+                    .u32(.encryption, extent.encryption),
+                    .data(extent.bytes)
+                ]))
         statistics.commands += 1
         statistics.bytesFromDisk += UInt64(extent.bytes.count)
         return true
     }
 
-    private mutating func writeZeros<Sink: SendByteSink>(_ piece: DataPiece, files: SnapshotDescriptors,
-                                                         to writer: inout SendStreamWriter<Sink>) throws {
+    private mutating func writeZeros<Sink: SendByteSink>(
+        _ piece: DataPiece, files: SnapshotDescriptors,
+        to writer: inout SendStreamWriter<Sink>
+    ) throws {
         let path = files.table.path(piece.file)
         let zeros = [UInt8](repeating: 0, count: min(readSize, piece.range.count))
         var position = piece.range.lowerBound
         while position < piece.range.upperBound {
             let count = Int(min(UInt64(zeros.count), piece.range.upperBound - position))
             try zeros.withUnsafeBytes { raw in
-                statistics.commands += try writer.writeData(path: path, fileOffset: position,
-                                                             data: UnsafeRawBufferPointer(rebasing: raw[0..<count]))
+                statistics.commands += try writer.writeData(
+                    path: path, fileOffset: position,
+                    data: UnsafeRawBufferPointer(rebasing: raw[0..<count]))
             }
             position += UInt64(count)
         }
@@ -441,8 +466,10 @@ public struct DataEmitter {
     /// that phase's array and its sort buffer, the send's peak memory. Sent here, counted as
     /// the disk phase would count them, and dropped from the cache again if the read put them
     /// there.
-    private mutating func copyInline<Sink: SendByteSink>(_ piece: DataPiece, from descriptor: Int32, files: SnapshotDescriptors,
-                                                         buffer: inout [UInt8], to writer: inout SendStreamWriter<Sink>) throws {
+    private mutating func copyInline<Sink: SendByteSink>(
+        _ piece: DataPiece, from descriptor: Int32, files: SnapshotDescriptors,
+        buffer: inout [UInt8], to writer: inout SendStreamWriter<Sink>
+    ) throws {
         let wasCached = PageResidency.isResident(descriptor: descriptor, range: piece.range)
         try copy(piece, from: descriptor, files: files, buffer: &buffer, to: &writer)
         if wasCached {
@@ -453,8 +480,10 @@ public struct DataEmitter {
         }
     }
 
-    private mutating func copy<Sink: SendByteSink>(_ piece: DataPiece, from descriptor: Int32, files: SnapshotDescriptors,
-                                                   buffer: inout [UInt8], to writer: inout SendStreamWriter<Sink>) throws {
+    private mutating func copy<Sink: SendByteSink>(
+        _ piece: DataPiece, from descriptor: Int32, files: SnapshotDescriptors,
+        buffer: inout [UInt8], to writer: inout SendStreamWriter<Sink>
+    ) throws {
         let path = files.table.path(piece.file)
         var position = piece.range.lowerBound
         while position < piece.range.upperBound {
@@ -464,8 +493,9 @@ public struct DataEmitter {
                 throw DataReadError(path: snapshotPath + "/" + path.description, offset: position + UInt64(got), errno: ENODATA)
             }
             try buffer.withUnsafeBytes { raw in
-                statistics.commands += try writer.writeData(path: path, fileOffset: position,
-                                                             data: UnsafeRawBufferPointer(rebasing: raw[0..<want]))
+                statistics.commands += try writer.writeData(
+                    path: path, fileOffset: position,
+                    data: UnsafeRawBufferPointer(rebasing: raw[0..<want]))
             }
             position += UInt64(want)
         }
@@ -474,19 +504,25 @@ public struct DataEmitter {
     /// Reads a compressed-extent piece from the alias subvolume's file and writes it only if the
     /// alias maps the same compressed extent at the same offset, with no page dirty or under
     /// writeback, both before and after the read (then the cached bytes are the extent's).
-    private mutating func copyCompressedAlias<Sink: SendByteSink>(_ piece: DataPiece, files: SnapshotDescriptors,
-                                                                  to writer: inout SendStreamWriter<Sink>) throws -> Bool {
+    private mutating func copyCompressedAlias<Sink: SendByteSink>(
+        _ piece: DataPiece, files: SnapshotDescriptors,
+        to writer: inout SendStreamWriter<Sink>
+    ) throws -> Bool {
         // The snapshot's extent items are not kept per file; a snapshot is read-only, so a fresh
         // search gives what the planner saw.
         // Every failure in this shortcut returns false: the piece is read from the snapshot instead.
         guard let alias = piece.alias, let aliasFile = alias.file(inode: piece.inode),
-              let expected = (try? FileExtents(fileSystem: checksums.fileSystem, root: snapshotRoot, inode: piece.inode))?
-                .compressedSource(of: piece.range) else { return false }
+            let expected = (try? FileExtents(fileSystem: checksums.fileSystem, root: snapshotRoot, inode: piece.inode))?
+                .compressedSource(of: piece.range)
+        else { return false }
         let path = files.table.path(piece.file)
         func clean() -> Bool {
             // Unknown residency is not clean: fall back to the snapshot.
-            guard let counters = try? DuetFS.PageResidency.cachestat(aliasFile.descriptor, offset: piece.range.lowerBound,
-                                                                     length: UInt64(piece.range.count), subject: alias.path) else { return false }
+            guard
+                let counters = try? DuetFS.PageResidency.cachestat(
+                    aliasFile.descriptor, offset: piece.range.lowerBound,
+                    length: UInt64(piece.range.count), subject: alias.path)
+            else { return false }
             return counters.dirty == 0 && counters.writeback == 0
         }
         // Before the read the planner's look at the alias's extent items stands for the mapping;
@@ -495,16 +531,18 @@ public struct DataEmitter {
         var bytes = [UInt8](repeating: 0, count: piece.range.count)
         // A failed read or search of the alias only loses the shortcut; the snapshot's read reports its own errors.
         guard let got = try? readFully(aliasFile.descriptor, into: &bytes, count: bytes.count, at: piece.range.lowerBound, path: path),
-              got == bytes.count, clean(),
-              let fresh = try? FileExtents(fileSystem: alias.fileSystem, root: alias.root, inode: piece.inode),
-              fresh.compressedSource(of: piece.range) == expected else { return false }
+            got == bytes.count, clean(),
+            let fresh = try? FileExtents(fileSystem: alias.fileSystem, root: alias.root, inode: piece.inode),
+            fresh.compressedSource(of: piece.range) == expected
+        else { return false }
         var position = piece.range.lowerBound
         while position < piece.range.upperBound {
             let start = Int(position - piece.range.lowerBound)
             let want = min(readSize, bytes.count - start)
             try bytes.withUnsafeBytes { raw in
-                statistics.commands += try writer.writeData(path: path, fileOffset: position,
-                                                             data: UnsafeRawBufferPointer(rebasing: raw[start..<(start + want)]))
+                statistics.commands += try writer.writeData(
+                    path: path, fileOffset: position,
+                    data: UnsafeRawBufferPointer(rebasing: raw[start..<(start + want)]))
             }
             position += UInt64(want)
         }
@@ -513,8 +551,10 @@ public struct DataEmitter {
 
     /// Reads the piece from the alias subvolume's file, sector-rounded, and writes it only if
     /// every sector hashes to the csum tree's checksum for the snapshot's extent.
-    private mutating func copyVerified<Sink: SendByteSink>(_ piece: DataPiece, files: SnapshotDescriptors,
-                                                           to writer: inout SendStreamWriter<Sink>) throws -> Bool {
+    private mutating func copyVerified<Sink: SendByteSink>(
+        _ piece: DataPiece, files: SnapshotDescriptors,
+        to writer: inout SendStreamWriter<Sink>
+    ) throws -> Bool {
         if case .compressed = piece.backing { return try copyCompressedAlias(piece, files: files, to: &writer) }
         guard case .plain(let logical) = piece.backing, let aliasFile = piece.alias?.file(inode: piece.inode) else { return false }
         let path = files.table.path(piece.file)
@@ -526,7 +566,8 @@ public struct DataEmitter {
             var bytes = [UInt8](repeating: 0, count: rounded)
             // A failed read of the alias only loses the shortcut; the snapshot's read reports its own errors.
             guard let got = try? readFully(aliasFile.descriptor, into: &bytes, count: rounded, at: position, path: path),
-                  got >= want else { return false }
+                got >= want
+            else { return false }
             // Past the alias file's end the on-disk sector is zero-filled, as `bytes` already is.
             let verified = try bytes.withUnsafeBytes { try checksums.verify($0, logical: logical + (position - piece.range.lowerBound)) }
             guard verified else {
@@ -535,8 +576,9 @@ public struct DataEmitter {
                 return false
             }
             try bytes.withUnsafeBytes { raw in
-                statistics.commands += try writer.writeData(path: path, fileOffset: position,
-                                                             data: UnsafeRawBufferPointer(rebasing: raw[0..<want]))
+                statistics.commands += try writer.writeData(
+                    path: path, fileOffset: position,
+                    data: UnsafeRawBufferPointer(rebasing: raw[0..<want]))
             }
             position += UInt64(want)
         }
@@ -548,7 +590,8 @@ public struct DataEmitter {
         do {
             return try buffer.withUnsafeMutableBytes { raw in
                 Result { () throws(Errno) in
-                    try FileDescriptor(rawValue: descriptor).read(fully: UnsafeMutableRawBufferPointer(rebasing: raw[0..<count]), at: offset, done: &done)
+                    try FileDescriptor(rawValue: descriptor).read(
+                        fully: UnsafeMutableRawBufferPointer(rebasing: raw[0..<count]), at: offset, done: &done)
                 }
             }.get()
         } catch {

@@ -19,8 +19,10 @@ public enum MetadataStream {
         /// Extra flags (the stream is always requested with `NO_FILE_DATA`).
         public var flags: KernelSend.Flags
 
-        public init(snapshot: Int32, snapshotPath: String, parentRoot: UInt64, cloneSources: [UInt64],
-                    version: UInt32, flags: KernelSend.Flags = []) {
+        public init(
+            snapshot: Int32, snapshotPath: String, parentRoot: UInt64, cloneSources: [UInt64],
+            version: UInt32, flags: KernelSend.Flags = []
+        ) {
             self.snapshot = snapshot
             self.snapshotPath = snapshotPath
             self.parentRoot = parentRoot
@@ -39,13 +41,14 @@ public enum MetadataStream {
         thread.start()
         var sendError: Error?
         do {
-            try KernelSend.send(subvolume: request.snapshot, output: writeEnd, parentRoot: request.parentRoot,
-                                cloneSources: request.cloneSources, flags: request.flags.union(.noFileData),
-                                version: request.version, subject: request.snapshotPath)
+            try KernelSend.send(
+                subvolume: request.snapshot, output: writeEnd, parentRoot: request.parentRoot,
+                cloneSources: request.cloneSources, flags: request.flags.union(.noFileData),
+                version: request.version, subject: request.snapshotPath)
         } catch {
             sendError = error
         }
-        close(writeEnd) // the reader sees end of file once the kernel is done
+        close(writeEnd)  // the reader sees end of file once the kernel is done
         drain.finished.wait()
         close(readEnd)
         if let sendError {
@@ -69,8 +72,10 @@ extension MetadataStream {
     /// The kernel's refusal, with what to do about the usual cause.
     static func explained(_ sendError: Error) -> Error {
         guard let duet = sendError as? DuetError, duet.kind == .permission else { return sendError }
-        return DuetError(.permission, "\(duet.message). The kernel refuses to send a subvolume that is not read-only "
-                         + "(make a read-only snapshot with `btrfs subvolume snapshot -r`), and needs CAP_SYS_ADMIN")
+        return DuetError(
+            .permission,
+            "\(duet.message). The kernel refuses to send a subvolume that is not read-only "
+                + "(make a read-only snapshot with `btrfs subvolume snapshot -r`), and needs CAP_SYS_ADMIN")
     }
 }
 
@@ -121,13 +126,14 @@ final class KernelSendThread: @unchecked Sendable {
     func run() {
         defer { finished.signal() }
         do {
-            try KernelSend.send(subvolume: request.snapshot, output: output, parentRoot: request.parentRoot,
-                                cloneSources: request.cloneSources, flags: request.flags.union(.noFileData),
-                                version: request.version, subject: request.snapshotPath)
+            try KernelSend.send(
+                subvolume: request.snapshot, output: output, parentRoot: request.parentRoot,
+                cloneSources: request.cloneSources, flags: request.flags.union(.noFileData),
+                version: request.version, subject: request.snapshotPath)
         } catch {
             failure = error
         }
-        close(output) // the reader sees end of file once the kernel is done
+        close(output)  // the reader sees end of file once the kernel is done
     }
 }
 

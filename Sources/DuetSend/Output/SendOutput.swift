@@ -84,10 +84,11 @@ public final class SendOutput: Sendable {
             let suffix = String(UInt64.random(in: 0..<(1 << 36)), radix: 36)
             let temporary = directory + "/." + name + ".duet-" + suffix
             do {
-                let descriptor = try FileDescriptor.open(temporary, .writeOnly, options: [.create, .exclusiveCreate, .noFollow],
-                                                         permissions: [.ownerReadWrite])
+                let descriptor = try FileDescriptor.open(
+                    temporary, .writeOnly, options: [.create, .exclusiveCreate, .noFollow],
+                    permissions: [.ownerReadWrite])
                 return (descriptor.rawValue, temporary)
-            } catch where error != .fileExists {
+            } catch  where error != .fileExists {
                 throw OpenFailure(path: path, errno: error.rawValue)
             } catch {}
         }

@@ -20,8 +20,9 @@ public enum SendPreflight {
     public static func checkCloneSource(_ path: String) throws(SendRefusal) {
         // btrfs-progs' message here ends in a newline of its own, hence the blank line after it.
         guard let resolved = resolve(path) else { throw SendRefusal("realpath \(path) failed: \(reason(errno))\n") }
-        _ = try mountRoot(of: resolved, failure: { "failed to determine mount point for \(resolved): \(reason($0))" },
-                          notBtrfs: "\(resolved) doesn't belong to btrfs mount point")
+        _ = try mountRoot(
+            of: resolved, failure: { "failed to determine mount point for \(resolved): \(reason($0))" },
+            notBtrfs: "\(resolved) doesn't belong to btrfs mount point")
         guard try isReadOnly(resolved) else { throw SendRefusal("cloned subvolume \(resolved) is not read-only") }
     }
 
@@ -44,15 +45,17 @@ public enum SendPreflight {
     public static func checkSnapshots(_ paths: [String], resolvedParent: String?) throws(SendRefusal) {
         guard let first = paths.first else { return }
         guard let resolvedFirst = resolve(first) else { throw SendRefusal("unable to resolve \(first)") }
-        let root = try mountRoot(of: resolvedFirst, failure: { "failed to determine mount point for \(resolvedFirst): \(reason($0))" },
-                                 notBtrfs: "\(resolvedFirst) doesn't belong to btrfs mount point")
+        let root = try mountRoot(
+            of: resolvedFirst, failure: { "failed to determine mount point for \(resolvedFirst): \(reason($0))" },
+            notBtrfs: "\(resolvedFirst) doesn't belong to btrfs mount point")
         if let resolvedParent, !isInside(resolvedParent, root) {
             throw SendRefusal("not on mount point: \(root)")
         }
         for path in paths {
             guard let resolved = resolve(path) else { throw SendRefusal("unable to resolve \(path)") }
-            let mount = try mountRoot(of: resolved, failure: { "find_mount_root failed on \(resolved): \(reason($0))" },
-                                      notBtrfs: "\(resolved) does not belong to btrfs mount point")
+            let mount = try mountRoot(
+                of: resolved, failure: { "find_mount_root failed on \(resolved): \(reason($0))" },
+                notBtrfs: "\(resolved) does not belong to btrfs mount point")
             guard mount == root else { throw SendRefusal("all subvolumes must be from the same filesystem") }
             guard try isReadOnly(resolved) else { throw SendRefusal("subvolume \(resolved) is not read-only") }
         }
@@ -60,8 +63,10 @@ public enum SendPreflight {
 
     /// `--proto` and `--compressed-data` against the kernel. Returns the version to request
     /// (0: the highest the kernel sends).
-    public static func checkProtocol(requested: UInt64?, compressed: Bool,
-                                     supported: UInt32 = KernelSend.highestVersion()) throws(SendRefusal) -> UInt32 {
+    public static func checkProtocol(
+        requested: UInt64?, compressed: Bool,
+        supported: UInt32 = KernelSend.highestVersion()
+    ) throws(SendRefusal) -> UInt32 {
         if let requested, requested > UInt64(UInt32.max) { throw SendRefusal("protocol version number too big \(requested)") }
         var version = requested.map { UInt32($0) } ?? 1
         if supported == 1 && version > supported {

@@ -238,7 +238,7 @@ public struct PathTracker: Sendable {
     private mutating func requireDirectory(_ id: UInt32, _ path: SendPath) throws(PathTrackerError) {
         switch nodes[Int(id)].kind {
         case .directory: break
-        case .unknown: nodes[Int(id)].kind = .directory // a pre-existing object used as a directory
+        case .unknown: nodes[Int(id)].kind = .directory  // a pre-existing object used as a directory
         default: throw .notADirectory(path, commandIndex: commandIndex)
         }
     }
@@ -246,7 +246,8 @@ public struct PathTracker: Sendable {
     /// The entry `name` of directory `parent`. An entry the stream has not shown yet can exist
     /// only in a pre-existing directory, under a name the stream has not vacated: then it is a
     /// pre-existing object, first seen now.
-    private mutating func child(_ parent: UInt32, _ name: [UInt8], path: SendPath, kindIfNew: ObjectKind) throws(PathTrackerError) -> UInt32 {
+    private mutating func child(_ parent: UInt32, _ name: [UInt8], path: SendPath, kindIfNew: ObjectKind) throws(PathTrackerError) -> UInt32
+    {
         let parent = canonical(parent)
         if let slot = entrySlot(parent, name) { return canonical(children.child(at: slot)) }
         guard nodes[Int(parent)].flags.contains(.preExisting), vacated[parent]?.contains(name) != true else {
@@ -361,7 +362,8 @@ public struct PathTracker: Sendable {
         if nodes[Int(id)].inode == 0 { nodes[Int(id)].inode = identity.inode }
         guard nodes[Int(id)].inode == identity.inode, nodes[Int(id)].flags.contains(.preExisting) else { return }
         if let other = identities[identity].map(canonical), other != id,
-           nodes[Int(other)].kind != .directory || nodes[Int(id)].kind != .directory {
+            nodes[Int(other)].kind != .directory || nodes[Int(id)].kind != .directory
+        {
             identities[identity] = merge(other, id)
         } else {
             identities[identity] = id

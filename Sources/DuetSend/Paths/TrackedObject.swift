@@ -58,7 +58,8 @@ struct InodeIdentity: Hashable, Sendable {
         var numbers: [UInt64] = []
         for field in fields {
             guard !field.isEmpty, field.count <= 20, field.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-                  let number = UInt64(String(decoding: field, as: UTF8.self)) else { return nil }
+                let number = UInt64(String(decoding: field, as: UTF8.self))
+            else { return nil }
             numbers.append(number)
         }
         inode = numbers[0]

@@ -104,7 +104,8 @@ public struct DataPlanner {
                     if !resident, !encoded, let alias = compressedAlias(inode: inode, extents: extents, range: part) {
                         pieces.append(DataPiece(file: file, inode: inode, range: part, backing: backing, source: .otherCache, alias: alias))
                     } else {
-                        pieces.append(DataPiece(file: file, inode: inode, range: part, backing: backing, source: resident ? .ownCache : .disk))
+                        pieces.append(
+                            DataPiece(file: file, inode: inode, range: part, backing: backing, source: resident ? .ownCache : .disk))
                     }
                 case .plain(let logical):
                     for (run, resident) in PageResidency.runs(descriptor: try files.descriptor(of: file), range: part) {
@@ -129,7 +130,8 @@ public struct DataPlanner {
         guard let source = extents.compressedSource(of: range) else { return nil }
         for alias in aliases {
             guard let aliasFile = alias.file(inode: inode), PageResidency.isResident(descriptor: aliasFile.descriptor, range: range),
-                  aliasFile.extents?.compressedSource(of: range) == source else { continue }
+                aliasFile.extents?.compressedSource(of: range) == source
+            else { continue }
             return alias
         }
         return nil
@@ -155,9 +157,11 @@ public struct DataPlanner {
                 }
                 for (piece, resident) in runs {
                     if resident {
-                        pieces.append(DataPiece(file: file, inode: inode, range: piece,
-                                                backing: .plain(logical: logical + (piece.lowerBound - run.lowerBound)),
-                                                source: .otherCache, alias: alias))
+                        pieces.append(
+                            DataPiece(
+                                file: file, inode: inode, range: piece,
+                                backing: .plain(logical: logical + (piece.lowerBound - run.lowerBound)),
+                                source: .otherCache, alias: alias))
                     } else {
                         stillUncovered.append(piece)
                     }
@@ -166,8 +170,10 @@ public struct DataPlanner {
             uncovered = stillUncovered
         }
         for part in uncovered {
-            pieces.append(DataPiece(file: file, inode: inode, range: part,
-                                    backing: .plain(logical: logical + (part.lowerBound - run.lowerBound)), source: .disk))
+            pieces.append(
+                DataPiece(
+                    file: file, inode: inode, range: part,
+                    backing: .plain(logical: logical + (part.lowerBound - run.lowerBound)), source: .disk))
         }
         return pieces
     }

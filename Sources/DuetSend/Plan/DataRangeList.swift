@@ -46,7 +46,8 @@ public struct DataRangeList: Sequence, Sendable, Equatable {
             guard offset < end, let spool else { return nil }
             let at = Int(offset - windowStart)
             if at + 20 > window.count
-                || at + 20 + Int(CommandList.get(UInt32.self, window[(at + 16)..<(at + 20)])) > window.count {
+                || at + 20 + Int(CommandList.get(UInt32.self, window[(at + 16)..<(at + 20)])) > window.count
+            {
                 window = spool.read(at: offset, count: Int(Swift.min(1 << 20, end - offset)))
                 windowStart = offset
             }
@@ -57,9 +58,10 @@ public struct DataRangeList: Sequence, Sendable, Equatable {
                 windowStart = offset
                 start = 0
             }
-            let range = StreamPlan.DataRange(path: SendPath(bytes: Array(window[(start + 20)..<(start + 20 + pathLength)])),
-                                             offset: CommandList.get(UInt64.self, window[start..<(start + 8)]),
-                                             length: CommandList.get(UInt64.self, window[(start + 8)..<(start + 16)]))
+            let range = StreamPlan.DataRange(
+                path: SendPath(bytes: Array(window[(start + 20)..<(start + 20 + pathLength)])),
+                offset: CommandList.get(UInt64.self, window[start..<(start + 8)]),
+                length: CommandList.get(UInt64.self, window[(start + 8)..<(start + 16)]))
             offset += UInt64(20 + pathLength)
             return range
         }

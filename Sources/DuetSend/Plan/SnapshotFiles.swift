@@ -70,8 +70,10 @@ public final class SnapshotDescriptors: @unchecked Sendable {
         return Int(max(4, min(64, limit.rlim_cur / 4)))
     }
 
-    public init(snapshot: Int32, snapshotPath: String, table: SnapshotFileTable = SnapshotFileTable(),
-                capacity: Int = SnapshotDescriptors.defaultCapacity) {
+    public init(
+        snapshot: Int32, snapshotPath: String, table: SnapshotFileTable = SnapshotFileTable(),
+        capacity: Int = SnapshotDescriptors.defaultCapacity
+    ) {
         self.snapshot = snapshot
         self.snapshotPath = snapshotPath
         self.table = table
@@ -137,7 +139,8 @@ public final class SnapshotDescriptors: @unchecked Sendable {
             var status = stat()
             guard fstat(descriptor, &status) == 0, UInt64(status.st_ino) == expectedInode else {
                 close(descriptor)
-                throw DuetError(.malformed, "\(snapshotPath)/\(path) is no longer inode \(expectedInode): the snapshot changed during the send")
+                throw DuetError(
+                    .malformed, "\(snapshotPath)/\(path) is no longer inode \(expectedInode): the snapshot changed during the send")
             }
         }
         return descriptor

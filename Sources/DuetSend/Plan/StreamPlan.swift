@@ -58,16 +58,20 @@ public struct StreamPlan: Sendable {
     /// - Parameter unresolved: asked for the final path of a pre-existing file whose every name
     ///   the stream removed (it can survive under a hard link the stream never mentioned); the
     ///   session looks the inode up in the snapshot. Nil means: it is gone.
-    public static func build(_ commands: [SendCommand],
-                             unresolved: (UInt64?) throws -> SendPath? = { _ in nil }) throws -> StreamPlan {
+    public static func build(
+        _ commands: [SendCommand],
+        unresolved: (UInt64?) throws -> SendPath? = { _ in nil }
+    ) throws -> StreamPlan {
         var iterator = commands.makeIterator()
         return try build(next: { iterator.next() }, unresolved: unresolved)
     }
 
     /// The same, reading the commands one at a time from `next` (nil: the stream ended), so
     /// the whole stream is never held as commands: a million-file stream is mostly commands.
-    public static func build(next: () throws -> SendCommand?,
-                             unresolved: (UInt64?) throws -> SendPath? = { _ in nil }) throws -> StreamPlan {
+    public static func build(
+        next: () throws -> SendCommand?,
+        unresolved: (UInt64?) throws -> SendPath? = { _ in nil }
+    ) throws -> StreamPlan {
         var plan = StreamPlan()
         var tracker = PathTracker()
         // What each moved command is about, noted as the stream goes by and resolved after its
@@ -89,7 +93,8 @@ public struct StreamPlan: Sendable {
                 break
             case .updateExtent:
                 guard let id = try tracker.handle(command) else { continue }
-                pendingData.append(PendingData(object: id.index, offset: try command.u64(.fileOffset), length: try command.u64(.size), index: index))
+                pendingData.append(
+                    PendingData(object: id.index, offset: try command.u64(.fileOffset), length: try command.u64(.size), index: index))
             case .clone:
                 var source = -1
                 // A clone without a source UUID is not from this subvolume: left as the kernel sent it.
@@ -152,8 +157,11 @@ public struct StreamPlan: Sendable {
         let keepOrder = Set(ordered.compactMap { if case .command(let command) = $0.1 { try? command.path() } else { nil } })
         try pendingData.forEach { pending in
             guard pending.length > 0 else { return }
-            guard let path = try final(pending.object, pending.index, required: true,
-                                       "update_extent file_offset=\(pending.offset) size=\(pending.length)") else { return }
+            guard
+                let path = try final(
+                    pending.object, pending.index, required: true,
+                    "update_extent file_offset=\(pending.offset) size=\(pending.length)")
+            else { return }
             let range = DataRange(path: path, offset: pending.offset, length: pending.length)
             if keepOrder.contains(path) {
                 ordered.append((pending.index, .data(range)))
@@ -165,7 +173,9 @@ public struct StreamPlan: Sendable {
         var moved: [Int: (index: Int, path: SendPath)] = [:]
         if !keepOrder.isEmpty {
             try pendingTruncates.forEach { pending in
-                guard let path = try final(pending.object, pending.index, required: false, "truncate"), keepOrder.contains(path) else { return }
+                guard let path = try final(pending.object, pending.index, required: false, "truncate"), keepOrder.contains(path) else {
+                    return
+                }
                 moved[pending.position] = (pending.index, path)
             }
         }

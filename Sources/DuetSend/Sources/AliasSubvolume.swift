@@ -53,16 +53,20 @@ public final class AliasSubvolume: @unchecked Sendable {
     public static func find(snapshot: Subvolume, snapshotPath: String, fileSystem: FileSystem) -> [AliasSubvolume] {
         // Other sources only save reads: any failure here means none, and the send reads the snapshot.
         guard snapshot.parentUUID.contains(where: { $0 != 0 }),
-              let all = try? Subvolumes.list(mountPath: snapshotPath),
-              let mounts = try? MountTable.current(), let fsid = try? fileSystem.info().fsid else { return [] }
+            let all = try? Subvolumes.list(mountPath: snapshotPath),
+            let mounts = try? MountTable.current(), let fsid = try? fileSystem.info().fsid
+        else { return [] }
         // The top level (id 5) has no entry in the list; a snapshot of it names its UUID.
         var origin = all.filter { $0.uuid == snapshot.parentUUID }.map { ($0.id, $0.path) }
         // Not the top level's snapshot when it cannot be read: one source fewer.
         if origin.isEmpty, let top = try? Subvolumes.info(path: snapshotPath, id: Subvolumes.topLevelID),
-           top.uuid == snapshot.parentUUID {
+            top.uuid == snapshot.parentUUID
+        {
             origin = [(Subvolumes.topLevelID, "")]
         }
-        let distance = { (other: Subvolume) in other.ctransid > snapshot.ctransid ? other.ctransid - snapshot.ctransid : snapshot.ctransid - other.ctransid }
+        let distance = { (other: Subvolume) in
+            other.ctransid > snapshot.ctransid ? other.ctransid - snapshot.ctransid : snapshot.ctransid - other.ctransid
+        }
         let siblings = all.filter { $0.parentUUID == snapshot.parentUUID && $0.id != snapshot.id }
             .sorted { distance($0) < distance($1) }
         var found: [AliasSubvolume] = []
@@ -92,7 +96,8 @@ public final class AliasSubvolume: @unchecked Sendable {
             let candidate = suffix.isEmpty ? entry.mountPoint : entry.mountPoint + "/" + suffix
             // A mount that cannot be checked is not used: reading the wrong file would cost a checksum miss.
             guard (try? Subvolumes.id(of: candidate)) == id,
-                  let other = try? FileSystem(path: candidate), (try? other.info().fsid) == fsid else { continue }
+                let other = try? FileSystem(path: candidate), (try? other.info().fsid) == fsid
+            else { continue }
             return candidate
         }
         return nil
@@ -112,7 +117,8 @@ public final class AliasSubvolume: @unchecked Sendable {
             let descriptor = (try? FileDescriptor.open(path + "/" + relative, .readOnly, options: .noFollow))?.rawValue ?? -1
             var status = stat()
             if descriptor >= 0, fstat(descriptor, &status) == 0, status.st_ino == inode,
-               status.st_mode & S_IFMT == S_IFREG {
+                status.st_mode & S_IFMT == S_IFREG
+            {
                 opened = AliasFile(descriptor: descriptor) { [fileSystem, root] in
                     // nil extents make every compressed piece of this file come from the snapshot.
                     try? FileExtents(fileSystem: fileSystem, root: root, inode: inode)

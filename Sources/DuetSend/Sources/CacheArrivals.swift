@@ -26,8 +26,9 @@ public final class CacheArrivals: @unchecked Sendable {
             // 56 bytes a record it holds 37,000 page arrivals between polls; a lost one only
             // means those pages are read from disk.
             let configuration = BPFEventSource.Configuration(ringBufferBytes: 2 << 20, wakeupBytes: 256 << 10)
-            let arrivals = CacheArrivals(source: BPFEventSource(devices: [device], paths: [mountPath], configuration: configuration),
-                                         scope: .subvolumes(roots, device: device), roots: roots)
+            let arrivals = CacheArrivals(
+                source: BPFEventSource(devices: [device], paths: [mountPath], configuration: configuration),
+                scope: .subvolumes(roots, device: device), roots: roots)
             try arrivals.start()
             return arrivals
         } catch {
@@ -39,8 +40,9 @@ public final class CacheArrivals: @unchecked Sendable {
     private init(source: BPFEventSource, scope: HubScope, roots: Set<UInt64>) {
         self.source = source
         self.roots = roots
-        task = hub.register(scope: scope, model: .eventBased, keySpace: .pages, eventMask: CacheEventKinds(.added),
-                            options: HubTaskOptions(name: "duet-send"))
+        task = hub.register(
+            scope: scope, model: .eventBased, keySpace: .pages, eventMask: CacheEventKinds(.added),
+            options: HubTaskOptions(name: "duet-send"))
     }
 
     private func start() throws {

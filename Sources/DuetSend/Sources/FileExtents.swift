@@ -27,8 +27,10 @@ public struct FileExtents: Sendable {
 
     public init(fileSystem: FileSystem, root: UInt64, inode: UInt64) throws {
         var items: [FileExtentItem] = []
-        try fileSystem.search(tree: root, from: BtrfsKey(inode, ItemType.extentData, 0),
-                              to: BtrfsKey(inode, ItemType.extentData, .max), types: [ItemType.extentData]).forEach {
+        try fileSystem.search(
+            tree: root, from: BtrfsKey(inode, ItemType.extentData, 0),
+            to: BtrfsKey(inode, ItemType.extentData, .max), types: [ItemType.extentData]
+        ).forEach {
             items.append(try FileExtentItem(key: $0.key, bytes: $0.data))
         }
         self.items = items.sorted { $0.fileOffset < $1.fileOffset }
@@ -70,10 +72,12 @@ public struct FileExtents: Sendable {
     /// data. Two files with the same triple for a range hold the same bytes there.
     public func compressedSource(of range: Range<UInt64>) -> CompressedSource? {
         guard let item = items.last(where: { $0.fileOffset <= range.lowerBound }),
-              item.kind == .regular, !item.isHole, item.compression != .none,
-              item.fileRange.upperBound >= range.upperBound else { return nil }
-        return CompressedSource(diskBytenr: item.diskBytenr, diskBytes: item.diskNumBytes,
-                                offset: item.offset + (range.lowerBound - item.fileOffset))
+            item.kind == .regular, !item.isHole, item.compression != .none,
+            item.fileRange.upperBound >= range.upperBound
+        else { return nil }
+        return CompressedSource(
+            diskBytenr: item.diskBytenr, diskBytes: item.diskNumBytes,
+            offset: item.offset + (range.lowerBound - item.fileOffset))
     }
 
     public struct CompressedSource: Hashable, Sendable {
@@ -86,8 +90,9 @@ public struct FileExtents: Sendable {
     /// contiguously (what an alias must share with the snapshot's extent).
     public func plainLogical(of range: Range<UInt64>) -> UInt64? {
         guard let item = items.last(where: { $0.fileOffset <= range.lowerBound }),
-              item.kind == .regular, !item.isHole, item.compression == .none,
-              item.fileRange.upperBound >= range.upperBound else { return nil }
+            item.kind == .regular, !item.isHole, item.compression == .none,
+            item.fileRange.upperBound >= range.upperBound
+        else { return nil }
         return item.logical(ofFileOffset: range.lowerBound)
     }
 }

@@ -59,7 +59,7 @@ public enum SendCommandCodec {
 
     /// The crc a command header should carry for `header` (crc field ignored) and `payload`.
     public static func checksum(header: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) -> UInt32 {
-        var zeroed = (UInt64(0), UInt16(0)) // 10 bytes of scratch, the crc field stays zero
+        var zeroed = (UInt64(0), UInt16(0))  // 10 bytes of scratch, the crc field stays zero
         let crc = withUnsafeMutableBytes(of: &zeroed) { scratch in
             scratch.copyMemory(from: UnsafeRawBufferPointer(rebasing: header[0..<6]))
             return CRC32C.update(0, UnsafeRawBufferPointer(rebasing: scratch[0..<headerSize]))
@@ -72,7 +72,9 @@ public enum SendCommandCodec {
     /// - Parameters:
     ///   - payload: the command's bytes after its 10-byte header.
     ///   - offset: the stream offset of the command (its header), for errors.
-    public static func decodeAttributes(_ payload: UnsafeRawBufferPointer, version: SendStreamVersion, offset: UInt64) throws(SendStreamError) -> [SendAttribute] {
+    public static func decodeAttributes(_ payload: UnsafeRawBufferPointer, version: SendStreamVersion, offset: UInt64)
+        throws(SendStreamError) -> [SendAttribute]
+    {
         var attributes: [SendAttribute] = []
         var position = 0
         let payloadOffset = offset + UInt64(headerSize)

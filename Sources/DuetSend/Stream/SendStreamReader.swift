@@ -103,9 +103,10 @@ public struct SendStreamReader<Source: SendByteSource> {
         }
         let got = try fill(size)
         guard got >= size else {
-            throw .truncated(offset: start + UInt64(got), expected: "\(header.payloadLength) payload bytes of the \(type) command at offset \(start)")
+            throw .truncated(
+                offset: start + UInt64(got), expected: "\(header.payloadLength) payload bytes of the \(type) command at offset \(start)")
         }
-        let head = self.head // only now: fill() may have moved the unread bytes to the front
+        let head = self.head  // only now: fill() may have moved the unread bytes to the front
         // Array.withUnsafeBytes is not typed-throws; carry the error out in a Result.
         let decoded = buffer.withUnsafeBytes { bytes -> Result<[SendAttribute], SendStreamError> in
             let headerBytes = UnsafeRawBufferPointer(rebasing: bytes[head..<head + SendCommandCodec.headerSize])

@@ -47,11 +47,14 @@ public struct SendStreamWriter<Sink: SendByteSink> {
         var commands = 0
         repeat {
             let count = min(chunk, data.count - done)
-            try write(SendCommand(.write, [
-                .path(.path, path),
-                .u64(.fileOffset, fileOffset + UInt64(done)),
-                .data(Array(UnsafeRawBufferPointer(rebasing: data[done..<done + count]))),
-            ]))
+            try write(
+                SendCommand(
+                    .write,
+                    [
+                        .path(.path, path),
+                        .u64(.fileOffset, fileOffset + UInt64(done)),
+                        .data(Array(UnsafeRawBufferPointer(rebasing: data[done..<done + count])))
+                    ]))
             done += count
             commands += 1
         } while done < data.count

@@ -32,7 +32,8 @@ struct CompareWorkload {
                 switch info.st_mode & S_IFMT {
                 case S_IFDIR: directories.append(path)
                 case S_IFREG where info.st_size > 0:
-                    files.append(File(path: path, root: try Subvolumes.id(of: path), inode: UInt64(info.st_ino), size: UInt64(info.st_size)))
+                    files.append(
+                        File(path: path, root: try Subvolumes.id(of: path), inode: UInt64(info.st_ino), size: UInt64(info.st_size)))
                 default: break
                 }
             }

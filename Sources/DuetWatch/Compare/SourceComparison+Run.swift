@@ -36,7 +36,7 @@ extension SourceComparison {
             try workload.readAndEvict(through: buffer)
             try waitUntilRead(kernel)
         }
-        Thread.sleep(forTimeInterval: 0.3)   // the eBPF reader drains every 100 ms; stop() drains the rest
+        Thread.sleep(forTimeInterval: 0.3)  // the eBPF reader drains every 100 ms; stop() drains the rest
         kernel.stop()
         ebpf.stop()
         if let failure = kernel.failure { throw failure }
@@ -46,8 +46,9 @@ extension SourceComparison {
         var ebpfCounts = ebpfTally.current
         kernelCounts.lost = kernel.statistics.lost
         ebpfCounts.lost = ebpf.statistics.lost
-        return SourceComparison(rounds: rounds, files: workload.files.count, expectedPages: expected, kernel: kernelCounts, ebpf: ebpfCounts,
-                                kernelStatus: kernel.kernelStatus, tolerance: tolerance)
+        return SourceComparison(
+            rounds: rounds, files: workload.files.count, expectedPages: expected, kernel: kernelCounts, ebpf: ebpfCounts,
+            kernelStatus: kernel.kernelStatus, tolerance: tolerance)
     }
 
     /// Waits until the kernel's per-CPU buffers are drained (10 ms work) and the reader has read every item.

@@ -17,8 +17,10 @@ public struct SourceComparison: Codable, Sendable {
 
     /// Compares the counts: `expectedPages` is what the workload read, `tolerance` the largest
     /// accepted difference in percent of the larger count.
-    public init(rounds: Int, files: Int, expectedPages: UInt64, kernel: SourceCounts, ebpf: SourceCounts,
-                kernelStatus: KernelTaskStatus?, tolerance: Double) {
+    public init(
+        rounds: Int, files: Int, expectedPages: UInt64, kernel: SourceCounts, ebpf: SourceCounts,
+        kernelStatus: KernelTaskStatus?, tolerance: Double
+    ) {
         let addedDifference = Self.difference(kernel.added, ebpf.added)
         let removedDifference = Self.difference(kernel.removed, ebpf.removed)
         var problems: [String] = []

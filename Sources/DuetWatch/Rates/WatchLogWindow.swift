@@ -26,11 +26,13 @@ public struct WatchLogWindow: Sendable {
         let events = report.eventsDelivered - delivered, pages = report.creditor.pageEvents - pageEvents
         let bytes = report.creditor.bytesCredited - credited, lostNow = report.eventsLost - lost
         defer {
-            self = WatchLogWindow(start: now, delivered: report.eventsDelivered, pageEvents: report.creditor.pageEvents,
-                                  credited: report.creditor.bytesCredited, lost: report.eventsLost)
+            self = WatchLogWindow(
+                start: now, delivered: report.eventsDelivered, pageEvents: report.creditor.pageEvents,
+                credited: report.creditor.bytesCredited, lost: report.eventsLost)
         }
         guard events > 0 || bytes > 0 || lostNow > 0 else { return nil }
-        return WatchLogSummary(seconds: seconds, events: events, pageEvents: pages, lost: lostNow, creditedBytes: bytes,
-                               totalCreditedBytes: report.creditor.bytesCredited)
+        return WatchLogSummary(
+            seconds: seconds, events: events, pageEvents: pages, lost: lostNow, creditedBytes: bytes,
+            totalCreditedBytes: report.creditor.bytesCredited)
     }
 }

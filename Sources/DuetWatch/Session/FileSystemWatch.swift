@@ -22,9 +22,11 @@ final class FileSystemWatch {
 
     /// The report before the first tick: all rates and counts zero.
     func writeInitialReport() {
-        status.write(WatchReport(mountPath: mountPath, uuid: fsid.description, source: watcher.source.name, pid: getpid(), updatedAt: Date(),
-                                 eventsPerSecond: 0, pageEventsPerSecond: 0, eventsDelivered: 0, eventsLost: 0,
-                                 creditor: watcher.creditor.statistics, flushFailures: 0))
+        status.write(
+            WatchReport(
+                mountPath: mountPath, uuid: fsid.description, source: watcher.source.name, pid: getpid(), updatedAt: Date(),
+                eventsPerSecond: 0, pageEventsPerSecond: 0, eventsDelivered: 0, eventsLost: 0,
+                creditor: watcher.creditor.statistics, flushFailures: 0))
     }
 
     /// Reads the counters, writes `watch.json` and moves the log window on.
@@ -34,10 +36,11 @@ final class FileSystemWatch {
         let counters = WatchCounters(source: statistics, creditor: creditor)
         let rates = WatchRates(from: previous, to: counters, seconds: elapsed)
         previous = counters
-        let report = WatchReport(mountPath: mountPath, uuid: fsid.description, source: watcher.source.name, pid: getpid(), updatedAt: now,
-                                 eventsPerSecond: rates.eventsPerSecond, pageEventsPerSecond: rates.pageEventsPerSecond,
-                                 eventsDelivered: statistics.delivered, eventsLost: statistics.lost, creditor: creditor,
-                                 flushFailures: watcher.flushFailures.count)
+        let report = WatchReport(
+            mountPath: mountPath, uuid: fsid.description, source: watcher.source.name, pid: getpid(), updatedAt: now,
+            eventsPerSecond: rates.eventsPerSecond, pageEventsPerSecond: rates.pageEventsPerSecond,
+            eventsDelivered: statistics.delivered, eventsLost: statistics.lost, creditor: creditor,
+            flushFailures: watcher.flushFailures.count)
         status.write(report)
         // The first window starts at the previous tick, when watching began.
         var window = self.window ?? WatchLogWindow(start: now.addingTimeInterval(-elapsed))

@@ -36,8 +36,10 @@ public final class WatchSession {
     private var lastTick: Date?
 
     /// Reads the mount table; starts nothing.
-    public init(source: WatchSourceChoice, stateDirectory: String?, logInterval: Double, stop: WatchStopRequest,
-                warn: @escaping (String) -> Void) throws {
+    public init(
+        source: WatchSourceChoice, stateDirectory: String?, logInterval: Double, stop: WatchStopRequest,
+        warn: @escaping (String) -> Void
+    ) throws {
         self.source = source
         self.stateDirectory = stateDirectory
         self.logInterval = logInterval
@@ -57,7 +59,9 @@ public final class WatchSession {
         do {
             ledger = try Ledger.open(fileSystem: info.fsid, directory: directory)
         } catch .locked {
-            throw DuetError(.system(errno: EBUSY), "cannot open the ledger of \(mount) in \(directory): another process holds it (is another `duet watch` running?)")
+            throw DuetError(
+                .system(errno: EBUSY),
+                "cannot open the ledger of \(mount) in \(directory): another process holds it (is another `duet watch` running?)")
         } catch {
             throw DuetError(.malformed, "cannot open the ledger of \(mount) in \(directory): \(error)")
         }
@@ -67,7 +71,8 @@ public final class WatchSession {
         let watcher = try SourceFallback.start(source.candidates, mount: mount, warn: warn) { candidate in
             try Self.startWatcher(candidate, mount: mount, device: device, creditor: creditor, ledger: ledger)
         }
-        let watch = FileSystemWatch(mountPath: mount, fsid: info.fsid, ledger: ledger, watcher: watcher, status: WatchStatusFile(directory: directory))
+        let watch = FileSystemWatch(
+            mountPath: mount, fsid: info.fsid, ledger: ledger, watcher: watcher, status: WatchStatusFile(directory: directory))
         watch.writeInitialReport()
         watches.append(watch)
         return WatchedFileSystem(mountPath: mount, fsid: info.fsid, stateDirectory: directory, source: watcher.source.name)
@@ -93,7 +98,9 @@ public final class WatchSession {
     }
 
     /// Starts a watcher of `mount` with one source.
-    static func startWatcher(_ choice: WatchSourceChoice, mount: String, device: UInt32, creditor: Creditor, ledger: Ledger) throws -> CreditWatcher {
+    static func startWatcher(_ choice: WatchSourceChoice, mount: String, device: UInt32, creditor: Creditor, ledger: Ledger) throws
+        -> CreditWatcher
+    {
         let eventSource = try choice.makeSource(mount: mount, device: device)
         // Flushed every second: a scrub running beside the watcher reads the ledger from disk.
         let watcher = CreditWatcher(source: eventSource, creditor: creditor, flushInterval: 1, flush: { try ledger.flush() })

@@ -4,8 +4,10 @@
 public enum SourceFallback {
     /// Calls `start` with each of `candidates` in order and returns the first result; warns about
     /// every failure but the last, which is rethrown.
-    public static func start<Started>(_ candidates: [WatchSourceChoice], mount: String, warn: (String) -> Void,
-                                      _ start: (WatchSourceChoice) throws -> Started) throws -> Started {
+    public static func start<Started>(
+        _ candidates: [WatchSourceChoice], mount: String, warn: (String) -> Void,
+        _ start: (WatchSourceChoice) throws -> Started
+    ) throws -> Started {
         precondition(!candidates.isEmpty, "no event source to try")
         for (index, candidate) in candidates.dropLast().enumerated() {
             do {

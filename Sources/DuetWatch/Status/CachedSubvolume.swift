@@ -18,8 +18,9 @@ public struct CachedSubvolume: Codable, Sendable, Equatable {
     /// the sweep, is shown as `?`).
     public static func list(pages: [UInt64: UInt64], names: [UInt64: String]) -> [CachedSubvolume] {
         pages.keys.sorted().map { id in
-            CachedSubvolume(id: id, path: id == Subvolumes.topLevelID ? "<top level>" : names[id] ?? "?",
-                            cachedBytes: pages[id]! * pageSize)
+            CachedSubvolume(
+                id: id, path: id == Subvolumes.topLevelID ? "<top level>" : names[id] ?? "?",
+                cachedBytes: pages[id]! * pageSize)
         }
     }
 

@@ -18,7 +18,7 @@ public struct LedgerCoverage: Codable, Sendable, Equatable {
 
     /// The bands `duet status` shows, youngest first; the last has no upper bound.
     static let bands: [(label: String, seconds: UInt64)] = [
-        ("1 hour", 3600), ("1 day", 86400), ("7 days", 7 * 86400), ("30 days", 30 * 86400), ("older", .max),
+        ("1 hour", 3600), ("1 day", 86400), ("7 days", 7 * 86400), ("30 days", 30 * 86400), ("older", .max)
     ]
 
     /// Credited bytes per age band at `now` (seconds since the epoch). `verifiedSince(t)` gives
@@ -30,8 +30,10 @@ public struct LedgerCoverage: Codable, Sendable, Equatable {
         for (label, age) in bands {
             let since = age == .max ? 0 : now - min(age, now)
             let total = verifiedSince(since)
-            coverage.append(.init(age: "within \(label)".replacingOccurrences(of: "within older", with: "older"), minAgeSeconds: previousAge,
-                                  maxAgeSeconds: age == .max ? nil : age, verifiedBytes: total - previous))
+            coverage.append(
+                .init(
+                    age: "within \(label)".replacingOccurrences(of: "within older", with: "older"), minAgeSeconds: previousAge,
+                    maxAgeSeconds: age == .max ? nil : age, verifiedBytes: total - previous))
             previous = total
             previousAge = age
         }

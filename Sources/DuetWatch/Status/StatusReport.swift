@@ -30,7 +30,8 @@ public struct StatusReport: Codable, Sendable {
         lastCompleteScrubAt = nil
         // An unreadable ledger shows no coverage: status reports, and `duet scrub` warns about a damaged one.
         if FileManager.default.fileExists(atPath: ledgerDirectory),
-           let ledger = try? Ledger.open(fileSystem: uuid, directory: ledgerDirectory, options: LedgerOptions(readOnly: true)) {
+            let ledger = try? Ledger.open(fileSystem: uuid, directory: ledgerDirectory, options: LedgerOptions(readOnly: true))
+        {
             ledgerCoverage = LedgerCoverage.byAge(of: ledger, now: Date())
             // Only a scrub completes a pass today; the JSON has always called it one.
             lastCompleteScrubAt = ledger.lastCompletePass.map { Date(timeIntervalSince1970: TimeInterval($0)) }

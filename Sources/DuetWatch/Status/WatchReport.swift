@@ -21,8 +21,10 @@ public struct WatchReport: Codable, Sendable {
     public var creditor: CreditorStatistics
     public var flushFailures: UInt64
 
-    public init(mountPath: String, uuid: String, source: String, pid: Int32, updatedAt: Date, eventsPerSecond: Double, pageEventsPerSecond: Double,
-                eventsDelivered: UInt64, eventsLost: UInt64, creditor: CreditorStatistics, flushFailures: UInt64) {
+    public init(
+        mountPath: String, uuid: String, source: String, pid: Int32, updatedAt: Date, eventsPerSecond: Double, pageEventsPerSecond: Double,
+        eventsDelivered: UInt64, eventsLost: UInt64, creditor: CreditorStatistics, flushFailures: UInt64
+    ) {
         self.mountPath = mountPath
         self.uuid = uuid
         self.source = source

@@ -34,7 +34,10 @@ public struct WatchStatusFile: Sendable {
         decoder.dateDecodingStrategy = .iso8601
         // Another version's file may not decode whole; its identity alone tells that a watcher runs.
         let report = try? decoder.decode(WatchReport.self, from: data)
-        return (report, report.map { WatcherIdentity(pid: $0.pid, source: $0.source) } ?? (try? decoder.decode(WatcherIdentity.self, from: data)))
+        return (
+            report,
+            report.map { WatcherIdentity(pid: $0.pid, source: $0.source) } ?? (try? decoder.decode(WatcherIdentity.self, from: data))
+        )
     }
 
     /// Whether a watcher runs for this directory, with its last report (`WatcherState`).

@@ -17,13 +17,14 @@ struct ChunkMapIntegrationTests {
         Case(devices: 1, data: .single, metadata: .single),
         Case(devices: 1, data: .dup, metadata: .dup),
         Case(devices: 2, data: .raid1, metadata: .raid1),
-        Case(devices: 4, data: .raid10, metadata: .raid10),
+        Case(devices: 4, data: .raid10, metadata: .raid10)
     ]
 
     @Test("chunk map agrees with btrfs-map-logical and dump-tree", arguments: cases)
     func agreesWithProgs(_ configuration: Case) throws {
-        let options = TestFileSystemOptions(deviceCount: configuration.devices, deviceSize: 320 << 20,
-                                            dataProfile: configuration.data, metadataProfile: configuration.metadata)
+        let options = TestFileSystemOptions(
+            deviceCount: configuration.devices, deviceSize: 320 << 20,
+            dataProfile: configuration.data, metadataProfile: configuration.metadata)
         try TestFileSystem.with(options) { testFS in
             for index in 0..<6 { try testFS.writeFile("file\(index)", size: 3 << 20, seed: UInt64(index + 1)) }
             try testFS.sync()
@@ -46,14 +47,18 @@ struct ChunkMapIntegrationTests {
             var probes: [UInt64] = []
             for index in 0..<6 {
                 for extent in try Fiemap.extents(ofFileAt: testFS.path("file\(index)")) {
-                    for step in stride(from: UInt64(0), to: extent.length, by: 61_440 * 3) { probes.append(extent.logical + step / 4096 * 4096) }
+                    for step in stride(from: UInt64(0), to: extent.length, by: 61_440 * 3) {
+                        probes.append(extent.logical + step / 4096 * 4096)
+                    }
                 }
             }
             try fileSystem.items(tree: TreeID.extent, type: ItemType.metadataItem).forEach { probes.append($0.key.objectID) }
             for logical in probes {
                 let mapping = try map.map(logical)
                 let expected = try ProgsOutput.mapLogical(logical, device: testFS.devices[0])
-                let ours = mapping.copies.map { ProgsOutput.Copy(mirror: $0.mirror, physical: $0.physical, device: devicePaths[$0.deviceID] ?? "?") }
+                let ours = mapping.copies.map {
+                    ProgsOutput.Copy(mirror: $0.mirror, physical: $0.physical, device: devicePaths[$0.deviceID] ?? "?")
+                }
                 #expect(ours == expected, "logical \(logical)")
             }
         }
@@ -82,7 +87,8 @@ enum ProgsOutput {
         return output.split(separator: "\n").compactMap { line in
             let words = line.split(separator: " ").map(String.init)
             guard words.count >= 8, words[0] == "mirror", let mirror = Int(words[1]), words[2] == "logical",
-                  UInt64(words[3]) == logical, let physical = UInt64(words[5]) else { return nil }
+                UInt64(words[3]) == logical, let physical = UInt64(words[5])
+            else { return nil }
             return Copy(mirror: mirror, physical: physical, device: words[7])
         }
     }
@@ -93,14 +99,17 @@ enum ProgsOutput {
         var chunks: [Chunk] = []
         var current: (logical: UInt64, length: UInt64, profile: Profile, stripes: [[UInt64]])?
         func finish() {
-            if let chunk = current { chunks.append(Chunk(logical: chunk.logical, length: chunk.length, profile: chunk.profile, stripes: chunk.stripes)) }
+            if let chunk = current {
+                chunks.append(Chunk(logical: chunk.logical, length: chunk.length, profile: chunk.profile, stripes: chunk.stripes))
+            }
             current = nil
         }
         for line in output.split(separator: "\n") {
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             if line.contains("CHUNK_ITEM") {
                 finish()
-                let logical = UInt64(words[words.firstIndex(of: "CHUNK_ITEM")! + 1].trimmingCharacters(in: CharacterSet(charactersIn: ")")))!
+                let logical = UInt64(
+                    words[words.firstIndex(of: "CHUNK_ITEM")! + 1].trimmingCharacters(in: CharacterSet(charactersIn: ")")))!
                 current = (logical, 0, .single, [])
             } else if line.contains("DEV_ITEM") {
                 finish()

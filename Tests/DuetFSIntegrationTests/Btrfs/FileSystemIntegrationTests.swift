@@ -8,7 +8,9 @@ import Testing
 struct FileSystemIntegrationTests {
     @Test("FS_INFO, DEV_INFO and GET_DEV_STATS agree with sysfs and btrfs-progs")
     func informationIoctls() throws {
-        try TestFileSystem.with(.init(deviceCount: 2, deviceSize: 300 << 20, checksum: .sha256, dataProfile: .raid1, metadataProfile: .raid1)) { testFS in
+        try TestFileSystem.with(
+            .init(deviceCount: 2, deviceSize: 300 << 20, checksum: .sha256, dataProfile: .raid1, metadataProfile: .raid1)
+        ) { testFS in
             let fileSystem = try testFS.open()
             let info = try fileSystem.info()
             let sysfs = "/sys/fs/btrfs/\(info.fsid)"
@@ -64,7 +66,7 @@ struct FileSystemIntegrationTests {
                 InodeReference(inode: original, fileOffset: 8192, root: subvolume),
                 InodeReference(inode: copy, fileOffset: 8192, root: subvolume),
                 InodeReference(inode: original, fileOffset: 8192, root: snapshot),
-                InodeReference(inode: copy, fileOffset: 8192, root: snapshot),
+                InodeReference(inode: copy, fileOffset: 8192, root: snapshot)
             ]
             #expect(Set(references) == expected)
             #expect(references.count == 4)

@@ -115,9 +115,10 @@ private enum BtrfsFacts {
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: ":").map { $0.trimmingCharacters(in: .whitespaces) }
             guard fields.count >= 4, Int(fields[0]) != nil,
-                  let fileStart = UInt64(fields[1].components(separatedBy: "..")[0].trimmingCharacters(in: .whitespaces)),
-                  let physicalStart = UInt64(fields[2].components(separatedBy: "..")[0].trimmingCharacters(in: .whitespaces)),
-                  let length = UInt64(fields[3]) else { continue }
+                let fileStart = UInt64(fields[1].components(separatedBy: "..")[0].trimmingCharacters(in: .whitespaces)),
+                let physicalStart = UInt64(fields[2].components(separatedBy: "..")[0].trimmingCharacters(in: .whitespaces)),
+                let length = UInt64(fields[3])
+            else { continue }
             out.append((fileStart * blockSize / pageSize, physicalStart * blockSize, length * blockSize / pageSize))
         }
         return out
@@ -170,7 +171,10 @@ struct BPFEventSourceTests {
                     && EventCollector.pages(events, .added, root: snapRoot, inode: inode).isSuperset(of: allPages)
             }
             let added = collector.all
-            #expect(sawAdds, "added pages: live \(EventCollector.pages(added, .added, root: liveRoot, inode: inode).count), snapshot \(EventCollector.pages(added, .added, root: snapRoot, inode: inode).count) of \(allPages.count)")
+            #expect(
+                sawAdds,
+                "added pages: live \(EventCollector.pages(added, .added, root: liveRoot, inode: inode).count), snapshot \(EventCollector.pages(added, .added, root: snapRoot, inode: inode).count) of \(allPages.count)"
+            )
             #expect(added.allSatisfy { $0.device == device })
             // Nothing of this inode number is attributed to a root that was not read.
             #expect(added.filter { $0.inode == inode && $0.kind == .added }.allSatisfy { $0.root == liveRoot || $0.root == snapRoot })
@@ -180,7 +184,10 @@ struct BPFEventSourceTests {
                 EventCollector.pages(events, .removed, root: liveRoot, inode: inode).isSuperset(of: allPages)
                     && EventCollector.pages(events, .removed, root: snapRoot, inode: inode).isSuperset(of: allPages)
             }
-            #expect(sawRemovals, "removed pages: live \(EventCollector.pages(collector.all, .removed, root: liveRoot, inode: inode).count), snapshot \(EventCollector.pages(collector.all, .removed, root: snapRoot, inode: inode).count)")
+            #expect(
+                sawRemovals,
+                "removed pages: live \(EventCollector.pages(collector.all, .removed, root: liveRoot, inode: inode).count), snapshot \(EventCollector.pages(collector.all, .removed, root: snapRoot, inode: inode).count)"
+            )
 
             source.stop()
             let statistics = source.statistics
@@ -221,7 +228,10 @@ struct BPFEventSourceTests {
                     && EventCollector.pages(events, .extentWritten, root: root, inode: inode).isSuperset(of: all)
             }
             let events = collector.all
-            #expect(complete, "dirtied \(EventCollector.pages(events, .dirtied, root: root, inode: inode).count), writeback started \(EventCollector.pages(events, .writebackStarted, root: root, inode: inode).count), finished \(EventCollector.pages(events, .writebackFinished, root: root, inode: inode).count), extent written \(EventCollector.pages(events, .extentWritten, root: root, inode: inode).count) of \(pages) pages")
+            #expect(
+                complete,
+                "dirtied \(EventCollector.pages(events, .dirtied, root: root, inode: inode).count), writeback started \(EventCollector.pages(events, .writebackStarted, root: root, inode: inode).count), finished \(EventCollector.pages(events, .writebackFinished, root: root, inode: inode).count), extent written \(EventCollector.pages(events, .extentWritten, root: root, inode: inode).count) of \(pages) pages"
+            )
 
             let extents = try BtrfsFacts.extents(path)
             #expect(!extents.isEmpty)
@@ -232,8 +242,9 @@ struct BPFEventSourceTests {
                 let extent = extents.first { event.firstPage >= $0.firstPage && event.firstPage < $0.firstPage + $0.pages }
                 #expect(extent != nil, "no FIEMAP extent holds page \(event.firstPage): \(extents)")
                 if let extent {
-                    #expect(event.logical == extent.logical + (event.firstPage - extent.firstPage) * pageSize,
-                            "extentWritten at page \(event.firstPage) says logical \(event.logical); FIEMAP: \(extents)")
+                    #expect(
+                        event.logical == extent.logical + (event.firstPage - extent.firstPage) * pageSize,
+                        "extentWritten at page \(event.firstPage) says logical \(event.logical); FIEMAP: \(extents)")
                 }
             }
             #expect(written.allSatisfy { $0.logical != 0 })
@@ -276,8 +287,9 @@ struct BPFEventSourceTests {
             try TestFileSystem.dropCaches()
             // One page of ring buffer (about 73 records) and a consumer that stalls on its first
             // batch until every read is done, so the reads' records cannot all fit.
-            let source = try BPFEventSource(mounts: [fs.mountPoint],
-                                            configuration: .init(ringBufferBytes: 4096, pollIntervalMilliseconds: 50))
+            let source = try BPFEventSource(
+                mounts: [fs.mountPoint],
+                configuration: .init(ringBufferBytes: 4096, pollIntervalMilliseconds: 50))
             let collector = EventCollector()
             let stalled = EventCounter()
             let readsDone = DispatchSemaphore(value: 0)
@@ -307,7 +319,9 @@ struct BPFEventSourceTests {
             let seen = UInt64(collector.all.filter { $0.inode == inode && $0.kind == .added }.count)
             #expect(statistics.lost > 0)
             #expect(seen < UInt64(size) / pageSize)
-            #expect(statistics.delivered + statistics.lost >= UInt64(size) / pageSize, "delivered \(statistics.delivered) + lost \(statistics.lost)")
+            #expect(
+                statistics.delivered + statistics.lost >= UInt64(size) / pageSize,
+                "delivered \(statistics.delivered) + lost \(statistics.lost)")
         }
     }
 
@@ -443,9 +457,12 @@ struct BPFEventSourceBenchmark {
                 let elapsed = Date().timeIntervalSince(start)
                 let statistics = source.statistics
                 let readerNanosPerEvent = Double(source.readerCPUNanoseconds) / Double(max(statistics.delivered, 1))
-                lines.append(String(format: "round %d: off %.0f pages/s, on %.0f pages/s (%.1f%% slower); workload CPU %.0f -> %.0f ns/page (%+.1f%%); %.0f events/s delivered, %llu lost; reader %.0f ns/event",
-                                    round, off, on, (off - on) / off * 100, offCPU, onCPU, (onCPU - offCPU) / offCPU * 100,
-                                    Double(statistics.delivered) / elapsed, statistics.lost, readerNanosPerEvent))
+                lines.append(
+                    String(
+                        format:
+                            "round %d: off %.0f pages/s, on %.0f pages/s (%.1f%% slower); workload CPU %.0f -> %.0f ns/page (%+.1f%%); %.0f events/s delivered, %llu lost; reader %.0f ns/event",
+                        round, off, on, (off - on) / off * 100, offCPU, onCPU, (onCPU - offCPU) / offCPU * 100,
+                        Double(statistics.delivered) / elapsed, statistics.lost, readerNanosPerEvent))
             }
             for line in lines { print("bpf-bench: " + line) }
         }
@@ -467,21 +484,21 @@ private final class EventCounter: @unchecked Sendable {
 /// package needs no extra executable target.
 private enum KillHelper {
     static let source = """
-    #include "duet_bpf.h"
-    #include <stdio.h>
-    #include <stdlib.h>
-    #include <unistd.h>
-    int main(int argc, char **argv) {
-        unsigned int device = argc > 1 ? (unsigned int)strtoul(argv[1], 0, 0) : 0;
-        struct duet_bpf_options options = { &device, 1, 1 << 20, 0 };
-        struct duet_bpf_handle *handle;
-        char error[8192];
-        if (duet_bpf_open(&options, &handle, error, sizeof error)) { fprintf(stderr, "%s\\n", error); return 1; }
-        printf("ready\\n");
-        fflush(stdout);
-        for (;;) duet_bpf_poll(handle, 1000, 0, 0);
-    }
-    """
+        #include "duet_bpf.h"
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <unistd.h>
+        int main(int argc, char **argv) {
+            unsigned int device = argc > 1 ? (unsigned int)strtoul(argv[1], 0, 0) : 0;
+            struct duet_bpf_options options = { &device, 1, 1 << 20, 0 };
+            struct duet_bpf_handle *handle;
+            char error[8192];
+            if (duet_bpf_open(&options, &handle, error, sizeof error)) { fprintf(stderr, "%s\\n", error); return 1; }
+            printf("ready\\n");
+            fflush(stdout);
+            for (;;) duet_bpf_poll(handle, 1000, 0, 0);
+        }
+        """
 
     static func build() throws -> String {
         guard let cc = Tools.cc else { throw HarnessError("no C compiler (clang or cc) to build the kill -9 helper") }
@@ -492,8 +509,10 @@ private enum KillHelper {
         let main = directory + "/hold.c"
         let binary = directory + "/hold"
         try source.write(toFile: main, atomically: true, encoding: .utf8)
-        try Command.run([cc, "-O1", "-I", cDuetBPF + "/include", "-I", cDuetBPF, main, cDuetBPF + "/loader.c",
-                         "-o", binary, "-lbpf", "-lpthread"])
+        try Command.run([
+            cc, "-O1", "-I", cDuetBPF + "/include", "-I", cDuetBPF, main, cDuetBPF + "/loader.c",
+            "-o", binary, "-lbpf", "-lpthread"
+        ])
         return binary
     }
 }
@@ -504,10 +523,10 @@ struct MountTableResolutionTests {
     @Test("parses mountinfo lines, octal escapes and the kernel device encoding")
     func parses() throws {
         let text = """
-        43 27 0:39 / /tmp/duet\\040test/mnt rw,relatime shared:1 - btrfs /dev/loop0 rw,space_cache=v2,subvolid=5,subvol=/
-        44 43 0:39 /sv1 /srv/sv1 rw,relatime - btrfs /dev/loop0 rw,subvolid=256,subvol=/sv1
-        22 1 259:1 / / rw - ext4 /dev/nvme0n1p1 rw
-        """
+            43 27 0:39 / /tmp/duet\\040test/mnt rw,relatime shared:1 - btrfs /dev/loop0 rw,space_cache=v2,subvolid=5,subvol=/
+            44 43 0:39 /sv1 /srv/sv1 rw,relatime - btrfs /dev/loop0 rw,subvolid=256,subvol=/sv1
+            22 1 259:1 / / rw - ext4 /dev/nvme0n1p1 rw
+            """
         let table = try MountTable(parsing: text)
         #expect(table.entries.count == 3)
         #expect(table.entries[0].mountPoint == "/tmp/duet test/mnt")

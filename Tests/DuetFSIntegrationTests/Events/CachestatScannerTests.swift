@@ -45,8 +45,9 @@ func waitUntilTimesAreOld(_ path: String) throws {
 extension PageCacheIntegrationTests {
     @Suite("cachestat scanner and polling source on real btrfs", .enabled(if: IntegrationGate.enabled), .serialized)
     struct CachestatScannerTests {
-        @Test("after drop_caches, the scanner reports exactly the pages read, with the right root and inode",
-              arguments: PageResidency.Method.allCases)
+        @Test(
+            "after drop_caches, the scanner reports exactly the pages read, with the right root and inode",
+            arguments: PageResidency.Method.allCases)
         func exactPagesRead(method: PageResidency.Method) throws {
             try TestFileSystem.with { fs in
                 try fs.createSubvolume("sv")
@@ -75,7 +76,10 @@ extension PageCacheIntegrationTests {
                     sink.reset()
                     try scanner.scanCachedPages(in: .fileSystem(device: device), deliver: sink.deliver)
                     if ScannerEventSink.pages(sink.all, .added, root: live, inode: inode) == ExtentSet(livePages)
-                        && ScannerEventSink.pages(sink.all, .added, root: snap, inode: inode) == ExtentSet(snapPages) { break }
+                        && ScannerEventSink.pages(sink.all, .added, root: snap, inode: inode) == ExtentSet(snapPages)
+                    {
+                        break
+                    }
                 }
                 let events = sink.all
                 #expect(ScannerEventSink.pages(events, .added, root: live, inode: inode) == ExtentSet(livePages))
@@ -102,8 +106,9 @@ extension PageCacheIntegrationTests {
                 let inode = try MappingFiles.inode(fs.path("f"))
                 let mapper = try FileExtentMapper(fileSystem: try fs.open())
                 let hub = Hub()
-                let task = try hub.register(scope: .fileSystem(device: device), model: .stateBased, keySpace: .logical(mapper),
-                                            scanner: try CachestatScanner(mounts: [fs.mountPoint]))
+                let task = try hub.register(
+                    scope: .fileSystem(device: device), model: .stateBased, keySpace: .logical(mapper),
+                    scanner: try CachestatScanner(mounts: [fs.mountPoint]))
                 let items = task.fetch(max: 100).filter { $0.inode == inode }
                 #expect(items.map(\.pages) == [0..<8, 100..<101])
                 #expect(items.allSatisfy { $0.root == 5 && $0.kinds == .added })
@@ -169,8 +174,9 @@ extension PageCacheIntegrationTests {
                 try TestFileSystem.dropCaches()
                 let device = try MountTable.current().btrfsEntry(containing: fs.mountPoint).kernelDevice
                 let inode = try MappingFiles.inode(fs.path("f"))
-                let source = CachestatPollingSource(scanner: try CachestatScanner(mounts: [fs.mountPoint]),
-                                                    scope: .fileSystem(device: device), interval: 0.1)
+                let source = CachestatPollingSource(
+                    scanner: try CachestatScanner(mounts: [fs.mountPoint]),
+                    scope: .fileSystem(device: device), interval: 0.1)
                 let sink = ScannerEventSink()
                 // The file's times must be older than the baseline sweep, or pages that appear in it
                 // count as written. No pause after `start`: it returns once the baseline is taken.
@@ -219,10 +225,15 @@ extension PageCacheIntegrationTests {
                             try scanner.sweep(scope, statistics: &run) { pages += $0.resident.count }
                             // Other suites may drop caches meanwhile (drop_caches is machine-wide): never more.
                             #expect(pages <= expectPages, "\(label) \(method): \(pages) pages")
-                            if pages + slack < expectPages { lines.append("(\(label) \(method): only \(pages) of \(expectPages) pages cached: reclaim or another test dropped caches)") }
+                            if pages + slack < expectPages {
+                                lines.append(
+                                    "(\(label) \(method): only \(pages) of \(expectPages) pages cached: reclaim or another test dropped caches)"
+                                )
+                            }
                             if run.seconds < best { best = run.seconds; statistics = run }
                         }
-                        lines.append("\(label): \(method.rawValue) \(String(format: "%.2f", best * 1000)) ms/GiB, \(statistics.syscalls) syscalls")
+                        lines.append(
+                            "\(label): \(method.rawValue) \(String(format: "%.2f", best * 1000)) ms/GiB, \(statistics.syscalls) syscalls")
                     }
                 }
                 // Fully cached (read after writing; reclaim may still take a few pages).

@@ -19,7 +19,9 @@ struct HubIntegrationTests {
     }
 
     static func forwarder(to hub: Hub, _ sink: ScannerEventSink) -> @Sendable ([CacheEvent]) -> Void {
-        { hub.ingest($0); sink.deliver($0) }
+        {
+            hub.ingest($0); sink.deliver($0)
+        }
     }
 
     /// Whether `events` hold both 1 MiB files read (all 256 pages of each) and `evicted` evicted.
@@ -76,8 +78,9 @@ struct HubIntegrationTests {
             try TestFileSystem.dropCaches()
             try Self.read(testFS.path("early"))
             let device = try MountTable.current().btrfsEntry(containing: testFS.mountPoint).kernelDevice
-            let task = try Hub().register(scope: .fileSystem(device: device), model: .stateBased, keySpace: .pages,
-                                          scanner: CachestatScanner(mounts: [testFS.mountPoint]))
+            let task = try Hub().register(
+                scope: .fileSystem(device: device), model: .stateBased, keySpace: .pages,
+                scanner: CachestatScanner(mounts: [testFS.mountPoint]))
             let inode = try Self.inode(testFS.path("early"))
             let items = task.fetch(max: 10_000).filter { $0.inode == inode }
             #expect(items.reduce(0) { $0 + $1.pageCount } == 256)

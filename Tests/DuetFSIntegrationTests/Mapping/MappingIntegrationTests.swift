@@ -94,12 +94,16 @@ extension PageCacheIntegrationTests {
                     for page in (extent.fileOffset / 4096)..<min((extent.fileOffset + extent.length) / 4096, pageCount) {
                         let expected = extent.logical + page * 4096 - extent.fileOffset
                         let expectedRanges: [Range<UInt64>] = [expected..<(expected + 4096)]
-                        #expect(mapper.logicalRanges(root: live, inode: inode, firstPage: page, pageCount: 1) == expectedRanges, "page \(page)")
-                        #expect(mapper.logicalRanges(root: snap, inode: inode, firstPage: page, pageCount: 1) == expectedRanges, "snapshot page \(page)")
+                        #expect(
+                            mapper.logicalRanges(root: live, inode: inode, firstPage: page, pageCount: 1) == expectedRanges, "page \(page)")
+                        #expect(
+                            mapper.logicalRanges(root: snap, inode: inode, firstPage: page, pageCount: 1) == expectedRanges,
+                            "snapshot page \(page)")
                     }
                 }
                 // The whole file at once: the FIEMAP ranges, merged.
-                #expect(mapper.logicalRanges(root: live, inode: inode, firstPage: 0, pageCount: pageCount)
+                #expect(
+                    mapper.logicalRanges(root: live, inode: inode, firstPage: 0, pageCount: pageCount)
                         == (try MappingFiles.logicalRanges(fs.path("sv/data"))))
                 // One load per (root, inode); every later page was a cache hit.
                 #expect(mapper.statistics.searches == 2)
@@ -140,7 +144,8 @@ extension PageCacheIntegrationTests {
                 // A run across two compressed extents names both whole (merged where they touch on disk).
                 let first = try #require(try lookup.extent(containing: fiemap[0].logical)).range
                 let second = try #require(try lookup.extent(containing: fiemap[1].logical)).range
-                #expect(ExtentSet(mapper.logicalRanges(root: 5, inode: inode, firstPage: 0, pageCount: 33) ?? []) == ExtentSet([first, second]))
+                #expect(
+                    ExtentSet(mapper.logicalRanges(root: 5, inode: inode, firstPage: 0, pageCount: 33) ?? []) == ExtentSet([first, second]))
             }
         }
 
@@ -159,7 +164,9 @@ extension PageCacheIntegrationTests {
                 #expect(extents.count == 1)
                 #expect(extents.first?.generation == before.generation)
                 // A range inside the extent, not at its start, still finds it (the backwards search).
-                #expect(try lookup.extents(overlapping: (old.lowerBound + 65536)..<(old.lowerBound + 69632)).first?.range == extents.first?.range)
+                #expect(
+                    try lookup.extents(overlapping: (old.lowerBound + 65536)..<(old.lowerBound + 69632)).first?.range
+                        == extents.first?.range)
 
                 try MappingFiles.overwrite(fs.path("f"), at: 0, TestData.bytes(count: 1 << 20, seed: 10))
                 try fs.sync()
@@ -181,7 +188,8 @@ extension PageCacheIntegrationTests {
                 let info = try fileSystem.info()
                 let mapper = FileExtentMapper(fileSystem: fileSystem, nodeSize: UInt64(info.nodeSize))
                 let lookup = ExtentTreeGenerationLookup(fileSystem: fileSystem, nodeSize: UInt64(info.nodeSize))
-                let rootItem = try #require(try fileSystem.items(tree: TreeID.root, type: ItemType.rootItem, objectIDs: 5...5).collect().first)
+                let rootItem = try #require(
+                    try fileSystem.items(tree: TreeID.root, type: ItemType.rootItem, objectIDs: 5...5).collect().first)
                 let block = try RootItem(bytes: rootItem.data).bytenr
                 let ranges = mapper.logicalRanges(root: 1, inode: CacheEvent.btreeInode, firstPage: block / 4096 + 2, pageCount: 1)
                 #expect(ranges == [block..<(block + UInt64(info.nodeSize))])
@@ -206,7 +214,8 @@ extension PageCacheIntegrationTests {
                 let t2 = DispatchTime.now().uptimeNanoseconds
                 let miss = Double(t1 - t0) / 200 / 1000
                 let hit = Double(t2 - t1) / 10_000 / 1000
-                FileHandle.standardError.write(Data("mapper cost: miss \(String(format: "%.1f", miss)) µs, hit \(String(format: "%.2f", hit)) µs\n".utf8))
+                FileHandle.standardError.write(
+                    Data("mapper cost: miss \(String(format: "%.1f", miss)) µs, hit \(String(format: "%.2f", hit)) µs\n".utf8))
                 #expect(mapper.statistics.searches == 200)
                 #expect(hit < miss)
             }

@@ -51,8 +51,10 @@ extension PageCacheIntegrationTests {
     @Suite("Creditor on real btrfs: reads credit, writes do not, rewrites void", .enabled(if: IntegrationGate.enabled), .serialized)
     struct CreditorIntegrationTests {
         /// Runs `body` with a watcher crediting `ledger` from `kind`'s live events; stops it afterwards.
-        static func watching<T>(_ kind: CreditSourceKind, _ fs: TestFileSystem, ledger: Ledger, recordTo recording: String? = nil,
-                                _ body: (CreditWatcher) throws -> T) throws -> T {
+        static func watching<T>(
+            _ kind: CreditSourceKind, _ fs: TestFileSystem, ledger: Ledger, recordTo recording: String? = nil,
+            _ body: (CreditWatcher) throws -> T
+        ) throws -> T {
             let fileSystem = try fs.open()
             let device = try MountTable.current().btrfsEntry(containing: fs.mountPoint).kernelDevice
             let creditor = try Creditor(fileSystem: fileSystem, ledger: ledger, device: device, options: kind.options)
@@ -173,8 +175,11 @@ extension PageCacheIntegrationTests {
                 let replay = try ReplaySource(path: recording, pacing: .recorded(speed: 1))
                 #expect(replay.recording.events.count > 0)
                 let device = try MountTable.current().btrfsEntry(containing: fs.mountPoint).kernelDevice
-                let watcher = CreditWatcher(source: replay, creditor: try Creditor(fileSystem: fileSystem, ledger: replayLedger, device: device,
-                                                                                  options: kind.options), settleInterval: 0.2)
+                let watcher = CreditWatcher(
+                    source: replay,
+                    creditor: try Creditor(
+                        fileSystem: fileSystem, ledger: replayLedger, device: device,
+                        options: kind.options), settleInterval: 0.2)
                 try watcher.start()
                 replay.waitUntilFinished()
                 // The recording may end with B's adds (nothing happened after them), so they settle
@@ -182,7 +187,8 @@ extension PageCacheIntegrationTests {
                 // does not force a final settle.
                 Eventually.poll(timeout: 10) { ExtentSet(replayLedger.credits().map(\.range)) == live }
                 watcher.stop()
-                #expect(ExtentSet(replayLedger.credits().map(\.range)) == live, "\(kind): replay of \(replay.recording.events.count) events")
+                #expect(
+                    ExtentSet(replayLedger.credits().map(\.range)) == live, "\(kind): replay of \(replay.recording.events.count) events")
             }
         }
 
@@ -191,14 +197,17 @@ extension PageCacheIntegrationTests {
             guard Self.skipUnlessSupported(kind) else { return }
             try TestFileSystem.with(TestFileSystemOptions(mountOptions: ["compress-force=zstd"])) { fs in
                 let pattern = Array("duet opportunistic maintenance ".utf8)
-                _ = FileManager.default.createFile(atPath: fs.path("zst"), contents: Data((0..<(1 << 20)).map { pattern[$0 % pattern.count] }))
+                _ = FileManager.default.createFile(
+                    atPath: fs.path("zst"), contents: Data((0..<(1 << 20)).map { pattern[$0 % pattern.count] }))
                 try fs.sync()
                 try TestFileSystem.dropCaches()
                 let scratch = ScratchLedger()
                 let fileSystem = try fs.open()
                 let ledger = try scratch.open(fileSystem)
                 let lookup = try ExtentTreeGenerationLookup(fileSystem: fileSystem)
-                let disk = try Fiemap.extents(ofFileAt: fs.path("zst")).map { try #require(try lookup.extent(containing: $0.logical)).range }
+                let disk = try Fiemap.extents(ofFileAt: fs.path("zst")).map {
+                    try #require(try lookup.extent(containing: $0.logical)).range
+                }
                 #expect(disk.count == 8)
                 try Self.watching(kind, fs, ledger: ledger) { watcher in
                     try Self.waitUntilSweptAsOld([fs.path("zst")], watcher)
@@ -210,7 +219,9 @@ extension PageCacheIntegrationTests {
                     if reads == 1 {
                         #expect(statistics.compressedExtentsCredited == 8, "\(kind): \(statistics)")
                     } else {
-                        #expect((8...(8 * UInt64(reads))).contains(statistics.compressedExtentsCredited), "\(kind), \(reads) reads: \(statistics)")
+                        #expect(
+                            (8...(8 * UInt64(reads))).contains(statistics.compressedExtentsCredited),
+                            "\(kind), \(reads) reads: \(statistics)")
                     }
                 }
             }
@@ -291,7 +302,10 @@ extension PageCacheIntegrationTests {
                         }
                         let metadata = metadataCredits()
                         let statistics = watcher.creditor.statistics
-                        FileHandle.standardError.write(Data("tree blocks (\(profile)): \(metadata.count) metadata credits, \(statistics.bytesSkippedMultipleCopies) bytes skipped as multi-copy\n".utf8))
+                        FileHandle.standardError.write(
+                            Data(
+                                "tree blocks (\(profile)): \(metadata.count) metadata credits, \(statistics.bytesSkippedMultipleCopies) bytes skipped as multi-copy\n"
+                                    .utf8))
                         if profile == .single {
                             #expect(!metadata.isEmpty)
                             let nodeSize = UInt64(try fileSystem.info().nodeSize)

@@ -6,8 +6,10 @@ import Testing
     static let stripeLength: UInt64 = 64 << 10
 
     /// Encodes a `btrfs_chunk` the way it is stored, so the decoder is exercised too.
-    static func chunk(at logical: UInt64, length: UInt64, flags: BlockGroupFlags, subStripes: UInt16 = 1,
-                      stripes: [(device: UInt64, offset: UInt64)]) throws -> ChunkItem {
+    static func chunk(
+        at logical: UInt64, length: UInt64, flags: BlockGroupFlags, subStripes: UInt16 = 1,
+        stripes: [(device: UInt64, offset: UInt64)]
+    ) throws -> ChunkItem {
         var bytes: [UInt8] = []
         func put<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
         put(length); put(UInt64(2)); put(stripeLength); put(flags.rawValue)
@@ -47,7 +49,8 @@ import Testing
 
     @Test("RAID0 rotates stripe elements over the devices")
     func raid0() throws {
-        let chunk = try Self.chunk(at: 0, length: 3 << 30, flags: [.data, .raid0], stripes: [(1, 1000 << 20), (2, 2000 << 20), (3, 3000 << 20)])
+        let chunk = try Self.chunk(
+            at: 0, length: 3 << 30, flags: [.data, .raid0], stripes: [(1, 1000 << 20), (2, 2000 << 20), (3, 3000 << 20)])
         let map = ChunkMap(chunks: [chunk])
         let s = Self.stripeLength
         // Element 3 is row 1 of device 1; element 4 is row 1 of device 2.
@@ -62,8 +65,9 @@ import Testing
 
     @Test("RAID10 stripes over mirror pairs")
     func raid10() throws {
-        let chunk = try Self.chunk(at: 1 << 30, length: 2 << 30, flags: [.data, .raid10], subStripes: 2,
-                                   stripes: [(1, 10 << 20), (2, 20 << 20), (3, 30 << 20), (4, 40 << 20)])
+        let chunk = try Self.chunk(
+            at: 1 << 30, length: 2 << 30, flags: [.data, .raid10], subStripes: 2,
+            stripes: [(1, 10 << 20), (2, 20 << 20), (3, 30 << 20), (4, 40 << 20)])
         let map = ChunkMap(chunks: [chunk])
         let s = Self.stripeLength
         let base: UInt64 = 1 << 30

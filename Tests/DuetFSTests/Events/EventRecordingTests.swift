@@ -1,8 +1,9 @@
-@testable import DuetFS
 import DuetTestSupport
 import Foundation
 import Synchronization
 import Testing
+
+@testable import DuetFS
 
 @Suite("Event recording and replay")
 struct EventRecordingTests {
@@ -14,9 +15,10 @@ struct EventRecordingTests {
         }
         return (0..<count).map { i in
             let kind = CacheEvent.Kind.allCases[Int(next() % 6)]
-            return CacheEvent(kind: kind, device: 42 << 0, root: [5, 256, 257, UInt64(1) << 40][i % 4], inode: 256 + next() % 10_000,
-                              firstPage: next() % (1 << 30), pageCount: 1 << (next() % 4),
-                              logical: kind == .extentWritten ? next() << 12 : 0)
+            return CacheEvent(
+                kind: kind, device: 42 << 0, root: [5, 256, 257, UInt64(1) << 40][i % 4], inode: 256 + next() % 10_000,
+                firstPage: next() % (1 << 30), pageCount: 1 << (next() % 4),
+                logical: kind == .extentWritten ? next() << 12 : 0)
         }
     }
 
@@ -63,9 +65,11 @@ struct EventRecordingTests {
         let path = Self.temporaryPath()
         defer { unlink(path) }
         let batches = (0..<5).map { Self.sampleEvents(100, seed: UInt64($0)) }
-        let original = ReplaySource(recording: EventRecording(version: 1, startWallNanoseconds: 0,
-                                                              batches: batches.enumerated().map { .init(time: UInt64($0.offset) * 10_000_000, events: $0.element) },
-                                                              discardedBytes: 0))
+        let original = ReplaySource(
+            recording: EventRecording(
+                version: 1, startWallNanoseconds: 0,
+                batches: batches.enumerated().map { .init(time: UInt64($0.offset) * 10_000_000, events: $0.element) },
+                discardedBytes: 0))
         let recorder = try EventRecorder(path: path)
         let tee = recorder.tee(original)
         let passed = Shared<[[CacheEvent]]>([])
@@ -85,10 +89,12 @@ struct EventRecordingTests {
 
     @Test("paced replay keeps the recorded spacing")
     func pacedReplay() throws {
-        let recording = EventRecording(version: 1, startWallNanoseconds: 0, batches: [
-            .init(time: 0, events: Self.sampleEvents(1)),
-            .init(time: 300_000_000, events: Self.sampleEvents(1, seed: 3)),
-        ], discardedBytes: 0)
+        let recording = EventRecording(
+            version: 1, startWallNanoseconds: 0,
+            batches: [
+                .init(time: 0, events: Self.sampleEvents(1)),
+                .init(time: 300_000_000, events: Self.sampleEvents(1, seed: 3))
+            ], discardedBytes: 0)
         let times = Shared<[UInt64]>([])
         let replay = ReplaySource(recording: recording, pacing: .recorded(speed: 1))
         try replay.start { _ in times.value.withLock { $0.append(SystemClock.monotonicNanoseconds()) } }
@@ -99,10 +105,12 @@ struct EventRecordingTests {
 
         // Scaled: an hour recorded between two batches, replayed 100 000 times faster, is 36 ms
         // apart, not an hour (not a bound on how fast it runs: only that it ends at all).
-        let hour = EventRecording(version: 1, startWallNanoseconds: 0, batches: [
-            .init(time: 0, events: Self.sampleEvents(1)),
-            .init(time: 3_600_000_000_000, events: Self.sampleEvents(1, seed: 3)),
-        ], discardedBytes: 0)
+        let hour = EventRecording(
+            version: 1, startWallNanoseconds: 0,
+            batches: [
+                .init(time: 0, events: Self.sampleEvents(1)),
+                .init(time: 3_600_000_000_000, events: Self.sampleEvents(1, seed: 3))
+            ], discardedBytes: 0)
         let fastTimes = Shared<[UInt64]>([])
         let fast = ReplaySource(recording: hour, pacing: .recorded(speed: 100_000))
         try fast.start { _ in fastTimes.value.withLock { $0.append(SystemClock.monotonicNanoseconds()) } }

@@ -27,13 +27,15 @@ import Testing
     }
 
     @Test func parsesFieldsOfEveryItem() throws {
-        let bytes = Self.item(ino: 257, root: 256, index: 3, gen: 9, state: Self.added)
+        let bytes =
+            Self.item(ino: 257, root: 256, index: 3, gen: 9, state: Self.added)
             + Self.item(ino: UInt64.max, root: 5, index: 1 << 40, gen: UInt32.max, state: Self.removed | Self.dirty)
         let items = try KernelItem.parse(bytes)
-        #expect(items == [
-            KernelItem(inode: 257, root: 256, index: 3, generation: 9, state: .added),
-            KernelItem(inode: UInt64.max, root: 5, index: 1 << 40, generation: UInt32.max, state: [.removed, .dirty]),
-        ])
+        #expect(
+            items == [
+                KernelItem(inode: 257, root: 256, index: 3, generation: 9, state: .added),
+                KernelItem(inode: UInt64.max, root: 5, index: 1 << 40, generation: UInt32.max, state: [.removed, .dirty])
+            ])
         #expect(try KernelItem.parse([]).isEmpty)
     }
 
@@ -52,20 +54,22 @@ import Testing
         bytes += Self.item(ino: 257, root: 257, index: 12, state: Self.added | Self.removed)
         bytes += Self.item(ino: 258, root: 257, index: 13, state: Self.added | Self.removed)
         let events = try bytes.withUnsafeBytes { try KernelItem.cacheEvents(batch: $0, device: 42) }
-        #expect(events == [
-            CacheEvent(kind: .added, device: 42, root: 256, inode: 257, firstPage: 0, pageCount: 4),
-            CacheEvent(kind: .added, device: 42, root: 256, inode: 257, firstPage: 10, pageCount: 1),
-            CacheEvent(kind: .added, device: 42, root: 257, inode: 257, firstPage: 11, pageCount: 1),
-            CacheEvent(kind: .added, device: 42, root: 257, inode: 257, firstPage: 12, pageCount: 1),
-            CacheEvent(kind: .removed, device: 42, root: 257, inode: 257, firstPage: 12, pageCount: 1),
-            CacheEvent(kind: .added, device: 42, root: 257, inode: 258, firstPage: 13, pageCount: 1),
-            CacheEvent(kind: .removed, device: 42, root: 257, inode: 258, firstPage: 13, pageCount: 1),
-        ])
+        #expect(
+            events == [
+                CacheEvent(kind: .added, device: 42, root: 256, inode: 257, firstPage: 0, pageCount: 4),
+                CacheEvent(kind: .added, device: 42, root: 256, inode: 257, firstPage: 10, pageCount: 1),
+                CacheEvent(kind: .added, device: 42, root: 257, inode: 257, firstPage: 11, pageCount: 1),
+                CacheEvent(kind: .added, device: 42, root: 257, inode: 257, firstPage: 12, pageCount: 1),
+                CacheEvent(kind: .removed, device: 42, root: 257, inode: 257, firstPage: 12, pageCount: 1),
+                CacheEvent(kind: .added, device: 42, root: 257, inode: 258, firstPage: 13, pageCount: 1),
+                CacheEvent(kind: .removed, device: 42, root: 257, inode: 258, firstPage: 13, pageCount: 1)
+            ])
     }
 
     @Test func oneEventPerKindInLifeOrder() throws {
         // Event model: every bit set; the creditor must see the dirtying after the addition.
-        let bytes = Self.item(ino: 300, root: 5, index: 7, state: Self.removed | Self.flushed | Self.dirty | Self.added)
+        let bytes =
+            Self.item(ino: 300, root: 5, index: 7, state: Self.removed | Self.flushed | Self.dirty | Self.added)
             + Self.item(ino: 300, root: 5, index: 8, state: Self.removed | Self.flushed | Self.dirty | Self.added)
             + Self.item(ino: 301, root: 5, index: 0, state: 0x100)  // an unknown bit only: nothing
         let events = try bytes.withUnsafeBytes { try KernelItem.cacheEvents(batch: $0, device: 1) }
@@ -81,7 +85,8 @@ import Testing
     }
 
     @Test func indexAtTheTopDoesNotOverflow() throws {
-        let bytes = Self.item(ino: 257, root: 5, index: UInt64.max, state: Self.added) + Self.item(ino: 257, root: 5, index: 0, state: Self.added)
+        let bytes =
+            Self.item(ino: 257, root: 5, index: UInt64.max, state: Self.added) + Self.item(ino: 257, root: 5, index: 0, state: Self.added)
         let events = try bytes.withUnsafeBytes { try KernelItem.cacheEvents(batch: $0, device: 1) }
         #expect(events.map(\.firstPage) == [UInt64.max, 0])
     }

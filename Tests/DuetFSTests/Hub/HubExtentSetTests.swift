@@ -1,5 +1,6 @@
 import DuetTestSupport
 import Testing
+
 @testable import DuetFS
 
 /// ExtentSet, the compact RangeSet under every done-set, checked against a plain `Set<UInt64>`.

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import DuetFS
 
 @Suite("Hub models: event-based OR, state-based cancellation")
@@ -9,10 +10,16 @@ struct HubModelTests {
     func eventBasedOrs() {
         let hub = Hub()
         let task = F.register(hub, model: .eventBased)
-        hub.ingest([F.event(.added, page: 0), F.event(.dirtied, page: 0), F.event(.writebackStarted, page: 0),
-                    F.event(.writebackFinished, page: 0), F.event(.removed, page: 0)])
-        #expect(task.fetch(max: 10) == [HubItem(root: F.root, inode: F.inode, firstPage: 0, pageCount: 1,
-                                                kinds: [.added, .dirtied, .writebackStarted, .writebackFinished, .removed])])
+        hub.ingest([
+            F.event(.added, page: 0), F.event(.dirtied, page: 0), F.event(.writebackStarted, page: 0),
+            F.event(.writebackFinished, page: 0), F.event(.removed, page: 0)
+        ])
+        #expect(
+            task.fetch(max: 10) == [
+                HubItem(
+                    root: F.root, inode: F.inode, firstPage: 0, pageCount: 1,
+                    kinds: [.added, .dirtied, .writebackStarted, .writebackFinished, .removed])
+            ])
         #expect(task.fetch(max: 10).isEmpty, "a fetch clears what it returned")
         hub.ingest([F.event(.added, page: 0)])
         #expect(task.fetch(max: 10).map(\.kinds) == [.added], "the next fetch starts from nothing")

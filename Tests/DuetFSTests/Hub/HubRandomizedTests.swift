@@ -1,5 +1,6 @@
 import DuetTestSupport
 import Testing
+
 @testable import DuetFS
 
 /// The hub against a naive model that keeps one kinds byte per page and a set of done pages.
@@ -8,8 +9,9 @@ struct HubRandomizedTests {
     typealias F = HubFixture
     struct Page: Hashable { var inode: UInt64; var page: UInt64 }
 
-    @Test("event-based and state-based, with done marks and partial fetches",
-          arguments: [(HubModel.eventBased, 31 as UInt64), (.eventBased, 32), (.stateBased, 33), (.stateBased, 34)])
+    @Test(
+        "event-based and state-based, with done marks and partial fetches",
+        arguments: [(HubModel.eventBased, 31 as UInt64), (.eventBased, 32), (.stateBased, 33), (.stateBased, 34)])
     func matchesModel(model: HubModel, seed: UInt64) {
         var rng = SeededGenerator(seed: seed)
         let hub = Hub()

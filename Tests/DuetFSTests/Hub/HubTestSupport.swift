@@ -6,15 +6,20 @@ enum HubFixture {
     static let root: UInt64 = 256
     static let inode: UInt64 = 257
 
-    static func event(_ kind: CacheEvent.Kind, page: UInt64, count: UInt64 = 1, root: UInt64 = root,
-                      inode: UInt64 = inode, device: UInt32 = device) -> CacheEvent {
+    static func event(
+        _ kind: CacheEvent.Kind, page: UInt64, count: UInt64 = 1, root: UInt64 = root,
+        inode: UInt64 = inode, device: UInt32 = device
+    ) -> CacheEvent {
         CacheEvent(kind: kind, device: device, root: root, inode: inode, firstPage: page, pageCount: count)
     }
 
-    static func register(_ hub: Hub, model: HubModel = .eventBased, keySpace: HubKeySpace = .pages,
-                         eventMask: CacheEventKinds = .all, options: HubTaskOptions = HubTaskOptions()) -> HubTask {
-        hub.register(scope: .fileSystem(device: device), model: model, keySpace: keySpace,
-                          eventMask: eventMask, options: options)
+    static func register(
+        _ hub: Hub, model: HubModel = .eventBased, keySpace: HubKeySpace = .pages,
+        eventMask: CacheEventKinds = .all, options: HubTaskOptions = HubTaskOptions()
+    ) -> HubTask {
+        hub.register(
+            scope: .fileSystem(device: device), model: model, keySpace: keySpace,
+            eventMask: eventMask, options: options)
     }
 }
 

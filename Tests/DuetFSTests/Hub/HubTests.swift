@@ -1,5 +1,6 @@
 import Synchronization
 import Testing
+
 @testable import DuetFS
 
 @Suite("Hub: dedup, scope, done filtering, scan at registration, overflow")
@@ -14,11 +15,12 @@ struct HubTests {
         hub.ingest([F.event(.added, page: 0, count: 12)])
         hub.ingest([F.event(.dirtied, page: 5)])
         let items = task.fetch(max: 100)
-        #expect(items == [
-            HubItem(root: F.root, inode: F.inode, firstPage: 0, pageCount: 5, kinds: .added),
-            HubItem(root: F.root, inode: F.inode, firstPage: 5, pageCount: 1, kinds: [.added, .dirtied]),
-            HubItem(root: F.root, inode: F.inode, firstPage: 6, pageCount: 6, kinds: .added),
-        ])
+        #expect(
+            items == [
+                HubItem(root: F.root, inode: F.inode, firstPage: 0, pageCount: 5, kinds: .added),
+                HubItem(root: F.root, inode: F.inode, firstPage: 5, pageCount: 1, kinds: [.added, .dirtied]),
+                HubItem(root: F.root, inode: F.inode, firstPage: 6, pageCount: 6, kinds: .added)
+            ])
         #expect(task.statistics.pendingPages == 0)
     }
 
@@ -35,8 +37,10 @@ struct HubTests {
         let hub = Hub()
         let subvolume = hub.register(scope: .subvolumes([256], device: F.device), model: .eventBased, keySpace: .pages)
         let whole = F.register(hub)
-        hub.ingest([F.event(.added, page: 0, root: 256), F.event(.added, page: 1, root: 257),
-                    F.event(.added, page: 2, root: 0), F.event(.added, page: 3, device: 7)])
+        hub.ingest([
+            F.event(.added, page: 0, root: 256), F.event(.added, page: 1, root: 257),
+            F.event(.added, page: 2, root: 0), F.event(.added, page: 3, device: 7)
+        ])
         #expect(subvolume.fetch(max: 10).map(\.firstPage) == [0])
         #expect(Set(whole.fetch(max: 10).map(\.firstPage)) == [0, 1, 2], "root 0 only for a whole-file-system scope")
         #expect(HubScope.subvolumes([256], device: 1).adding(device: 1).contains(device: 1, root: 999))
@@ -54,8 +58,10 @@ struct HubTests {
     func fetchLimits() {
         let hub = Hub()
         let task = F.register(hub)
-        hub.ingest([F.event(.added, page: 10, inode: 500), F.event(.added, page: 30, inode: 500),
-                    F.event(.added, page: 20, inode: 500), F.event(.added, page: 1, inode: 400)])
+        hub.ingest([
+            F.event(.added, page: 10, inode: 500), F.event(.added, page: 30, inode: 500),
+            F.event(.added, page: 20, inode: 500), F.event(.added, page: 1, inode: 400)
+        ])
         #expect(task.fetch(max: 2).map { [$0.inode, $0.firstPage] } == [[500, 10], [500, 20]])
         #expect(task.fetch(max: 2).map { [$0.inode, $0.firstPage] } == [[500, 30], [400, 1]])
         #expect(task.fetch(max: 2).isEmpty)
@@ -93,8 +99,8 @@ struct HubTests {
         let hub = Hub()
         let mapper = ContiguousMapper(bases: [F.inode: 1 << 20])
         let task = F.register(hub, keySpace: .logical(mapper))
-        task.markDone(logical: (1 << 20)..<(1 << 20) + 4 * pageSize)     // pages 0..<4
-        task.markDone(logical: (1 << 20) + 6 * pageSize..<(1 << 20) + 7 * pageSize)   // page 6
+        task.markDone(logical: (1 << 20)..<(1 << 20) + 4 * pageSize)  // pages 0..<4
+        task.markDone(logical: (1 << 20) + 6 * pageSize..<(1 << 20) + 7 * pageSize)  // page 6
         hub.ingest([F.event(.added, page: 0, count: 8), F.event(.added, page: 0, count: 2, inode: 999)])
         let items = task.fetch(max: 10)
         #expect(items.filter { $0.inode == F.inode }.map(\.pages) == [4..<6, 7..<8])
@@ -117,8 +123,9 @@ struct HubTests {
         let early = [F.event(.added, page: 0, count: 16), F.event(.dirtied, page: 3), F.event(.added, page: 0, device: 9)]
         let task = hub.register(scope: .fileSystem(device: F.device), model: .stateBased, keySpace: .pages, initialScan: early)
         #expect(task.fetch(max: 10).map(\.pages) == [0..<3, 3..<4, 4..<16], "the scan is filtered by scope like live events")
-        let other = try hub.register(scope: .fileSystem(device: F.device), model: .eventBased, keySpace: .pages,
-                                     scanner: RecordedPageScan(early))
+        let other = try hub.register(
+            scope: .fileSystem(device: F.device), model: .eventBased, keySpace: .pages,
+            scanner: RecordedPageScan(early))
         #expect(other.fetch(max: 10).count == 3)
         #expect(throws: FailingScanner.Failure.self) {
             try hub.register(scope: .fileSystem(device: F.device), model: .eventBased, keySpace: .pages, scanner: FailingScanner())

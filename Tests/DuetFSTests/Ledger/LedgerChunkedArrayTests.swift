@@ -1,5 +1,6 @@
 import DuetTestSupport
 import Testing
+
 @testable import DuetFS
 
 /// The chunked array under the ledger's entries, checked against a plain array.

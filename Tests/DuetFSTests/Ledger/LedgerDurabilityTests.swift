@@ -1,6 +1,7 @@
 import DuetTestSupport
 import Foundation
 import Testing
+
 @testable import DuetFS
 
 /// Crash safety. A process killed with SIGKILL leaves in the file exactly the write() calls that
@@ -143,8 +144,9 @@ struct LedgerDurabilityTests {
                 if UInt64.random(in: 0..<5, using: &rng) == 0 {
                     ledger.void(range: start..<start + length)
                 } else {
-                    ledger.credit(range: start..<start + length, generation: start / (4 * MiB) + 1,
-                                  time: UInt64.random(in: 0..<100_000, using: &rng))
+                    ledger.credit(
+                        range: start..<start + length, generation: start / (4 * MiB) + 1,
+                        time: UInt64.random(in: 0..<100_000, using: &rng))
                 }
             }
             ledger.recordCompletePass(time: 123_456)
@@ -216,8 +218,9 @@ struct LedgerDurabilityTests {
         #expect(stat(scratch.directory, &info) == 0)
         #expect(info.st_mode & 0o777 == 0o700)
         let loose = scratch.root + "/loose"
-        try FileManager.default.createDirectory(atPath: loose, withIntermediateDirectories: false,
-                                                attributes: [.posixPermissions: 0o755])
+        try FileManager.default.createDirectory(
+            atPath: loose, withIntermediateDirectories: false,
+            attributes: [.posixPermissions: 0o755])
         _ = try Ledger.open(fileSystem: scratch.fileSystem, directory: loose)
         #expect(stat(loose, &info) == 0)
         #expect(info.st_mode & 0o777 == 0o700)
@@ -285,7 +288,7 @@ struct LedgerCreditTests {
             let lookup = FixedExtents(extents: [
                 ExtentGeneration(range: 0..<MiB, generation: 5),
                 ExtentGeneration(range: MiB..<MiB + MiB / 2, generation: 6),
-                ExtentGeneration(range: MiB + MiB / 2..<2 * MiB, generation: 9),
+                ExtentGeneration(range: MiB + MiB / 2..<2 * MiB, generation: 9)
             ])
             #expect(try ledger.validCredits(lookup: lookup).map(\.range) == [0..<MiB, MiB..<MiB + MiB / 2])
             #expect(ledger.credits().count == 3, "a check alone changes nothing")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import DuetFS
 
 /// Edits from processes that do not hold the ledger (`duet scrub`, `duet send` while `duet watch`
@@ -88,8 +89,9 @@ struct LedgerInboxTests {
     func foreignSubmission() throws {
         let scratch = LedgerScratch()
         let other = FileSystemID("11111111-2222-3333-4444-555555555555")!
-        try LedgerInbox.submit([.init(kind: .credit, start: 0, length: MiB, generation: 1, time: 1)],
-                               directory: scratch.directory, fileSystem: other, sectorSize: 4096)
+        try LedgerInbox.submit(
+            [.init(kind: .credit, start: 0, length: MiB, generation: 1, time: 1)],
+            directory: scratch.directory, fileSystem: other, sectorSize: 4096)
         let ledger = try scratch.open()
         #expect(ledger.credits().isEmpty)
         let files = inboxFiles(scratch)

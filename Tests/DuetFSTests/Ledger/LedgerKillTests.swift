@@ -1,6 +1,7 @@
 import DuetTestSupport
 import Foundation
 import Testing
+
 @testable import DuetFS
 
 /// A real SIGKILL of a process that is appending credits: the test binary runs itself again with
@@ -18,8 +19,9 @@ struct LedgerKillTests {
     @Test("the writer side: appends until killed (does nothing unless started by the kill test)")
     func childWriter() throws {
         guard let directory = ProcessInfo.processInfo.environment[Self.childVariable] else { return }
-        let ledger = try Ledger.open(fileSystem: Self.fileSystem, directory: directory,
-                                     options: LedgerOptions(bufferedRecordLimit: 7))
+        let ledger = try Ledger.open(
+            fileSystem: Self.fileSystem, directory: directory,
+            options: LedgerOptions(bufferedRecordLimit: 7))
         let progress = directory + ".flushed"
         let deadline = Date().addingTimeInterval(120)
         var index: UInt64 = 0

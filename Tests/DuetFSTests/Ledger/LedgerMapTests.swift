@@ -1,5 +1,6 @@
 import DuetTestSupport
 import Testing
+
 @testable import DuetFS
 
 /// The in-memory map against a naive model that keeps (generation, time) per sector.

@@ -1,6 +1,7 @@
 import DuetTestSupport
 import Foundation
 import Testing
+
 @testable import DuetFS
 
 /// Measures the snapshot size against the bounds of issue 3: worst case (every other 4 KiB sector
@@ -23,8 +24,9 @@ struct LedgerSizeTests {
         let ledger = try scratch.open(LedgerOptions(compactionJournalBytes: Int.max, bufferedRecordLimit: 1 << 16))
         var address: UInt64 = 0
         while address < slice {
-            ledger.credit(range: address..<address + sector, generation: 1_000 + address / extentSize,
-                          time: 1_700_000_000 + address / (256 * MiB))
+            ledger.credit(
+                range: address..<address + sector, generation: 1_000 + address / extentSize,
+                time: 1_700_000_000 + address / (256 * MiB))
             address += stride * sector
         }
         try ledger.compact()
@@ -34,14 +36,17 @@ struct LedgerSizeTests {
     private func perTiB(_ bytes: Int, slice: UInt64) -> Double { Double(bytes) * Double(TiB / slice) }
     private func mib(_ bytes: Double) -> String { String(format: "%.2f MiB", bytes / Double(MiB)) }
 
-    @Test("worst case: every other sector credited costs at most 48 MiB per TiB (measured on slices, extrapolated)",
-          arguments: [1 * MiB, 128 * MiB])
+    @Test(
+        "worst case: every other sector credited costs at most 48 MiB per TiB (measured on slices, extrapolated)",
+        arguments: [1 * MiB, 128 * MiB])
     func worstCase(extentSize: UInt64) throws {
         let small = try snapshotBytes(slice: 256 * MiB, extentSize: extentSize)
         let large = try snapshotBytes(slice: 1 * GiB, extentSize: extentSize)
         let perTiBSmall = perTiB(small, slice: 256 * MiB)
         let perTiBLarge = perTiB(large, slice: 1 * GiB)
-        print("ledger worst case, extents of \(extentSize / MiB) MiB: 1 GiB slice \(large) bytes -> \(mib(perTiBLarge)) per TiB; 256 MiB slice -> \(mib(perTiBSmall)) per TiB")
+        print(
+            "ledger worst case, extents of \(extentSize / MiB) MiB: 1 GiB slice \(large) bytes -> \(mib(perTiBLarge)) per TiB; 256 MiB slice -> \(mib(perTiBSmall)) per TiB"
+        )
         #expect(abs(perTiBSmall - perTiBLarge) / perTiBLarge < 0.01, "linear in the slice size, so extrapolation holds")
         #expect(perTiBLarge <= 48 * Double(MiB))
         // One bit per sector is 32 MiB per TiB: the floor for this pattern.
@@ -80,15 +85,17 @@ struct LedgerSizeTests {
         let ledger = try scratch.open(LedgerOptions(compactionJournalBytes: Int.max))
         let start: UInt64 = 1_700_000_000
         for extent in extents {
-            ledger.credit(range: extent.range, generation: extent.generation,
-                          time: start + 7_200 * extent.range.lowerBound / TiB)
+            ledger.credit(
+                range: extent.range, generation: extent.generation,
+                time: start + 7_200 * extent.range.lowerBound / TiB)
         }
         for _ in 0..<10_000 {
             let extent = extents.randomElement(using: &rng)!
             let length = Swift.min(logUniform(256 * 1024, 8 * MiB), UInt64(extent.range.count))
             let offset = UInt64.random(in: 0...(UInt64(extent.range.count) - length) / sector, using: &rng) * sector
-            ledger.credit(range: extent.range.lowerBound + offset..<extent.range.lowerBound + offset + length,
-                          generation: extent.generation, time: start + 86_400 + UInt64.random(in: 0..<7 * 86_400, using: &rng))
+            ledger.credit(
+                range: extent.range.lowerBound + offset..<extent.range.lowerBound + offset + length,
+                generation: extent.generation, time: start + 86_400 + UInt64.random(in: 0..<7 * 86_400, using: &rng))
         }
         for _ in 0..<2_000 {
             let at = UInt64.random(in: 0..<TiB / sector, using: &rng) * sector
@@ -97,7 +104,9 @@ struct LedgerSizeTests {
         try ledger.compact()
         let bytes = scratch.bytes(scratch.snapshotPath).count
         let statistics = ledger.statistics
-        print("ledger typical: \(extents.count) extents, \(statistics.entries) entries (\(statistics.fragmentedEntries) fragmented), credited \(statistics.creditedBytes / GiB) GiB, snapshot \(bytes) bytes = \(mib(Double(bytes))) per TiB, \(String(format: "%.1f", Double(bytes) / Double(statistics.entries))) bytes per entry")
+        print(
+            "ledger typical: \(extents.count) extents, \(statistics.entries) entries (\(statistics.fragmentedEntries) fragmented), credited \(statistics.creditedBytes / GiB) GiB, snapshot \(bytes) bytes = \(mib(Double(bytes))) per TiB, \(String(format: "%.1f", Double(bytes) / Double(statistics.entries))) bytes per entry"
+        )
         #expect(Double(bytes) <= 4 * Double(MiB))
     }
 
@@ -117,7 +126,9 @@ struct LedgerSizeTests {
         }
         try ledger.compact()
         let bytes = scratch.bytes(scratch.snapshotPath).count
-        print("ledger small extents: 128 KiB extents fully credited: \(String(format: "%.2f", Double(bytes) / Double(slice / (128 * 1024)))) bytes per extent, \(mib(perTiB(bytes, slice: slice))) per TiB")
+        print(
+            "ledger small extents: 128 KiB extents fully credited: \(String(format: "%.2f", Double(bytes) / Double(slice / (128 * 1024)))) bytes per extent, \(mib(perTiB(bytes, slice: slice))) per TiB"
+        )
         #expect(bytes < Int(slice / (128 * 1024)) * 10)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import DuetFS
 
 /// A fresh state directory per test, removed when the value goes away.

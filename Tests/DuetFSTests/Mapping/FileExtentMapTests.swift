@@ -1,5 +1,6 @@
-@testable import DuetFS
 import Testing
+
+@testable import DuetFS
 
 @Suite("File extent map arithmetic")
 struct FileExtentMapTests {
@@ -15,8 +16,10 @@ struct FileExtentMapTests {
         Extent(fileRange: 0..<mib, kind: .regular, diskBytenr: 100 * mib, diskNumBytes: mib, offset: 0, generation: 7),
         Extent(fileRange: mib..<(2 * mib), kind: .hole, diskBytenr: 0, diskNumBytes: 0, offset: 0, generation: 7),
         Extent(fileRange: (2 * mib)..<(3 * mib), kind: .regular, diskBytenr: 200 * mib, diskNumBytes: 2 * mib, offset: mib, generation: 8),
-        Extent(fileRange: (3 * mib)..<(3 * mib + 131072), kind: .compressed, diskBytenr: 300 * mib, diskNumBytes: 8192, offset: 0, generation: 9),
-        Extent(fileRange: (4 * mib)..<(5 * mib), kind: .prealloc, diskBytenr: 400 * mib, diskNumBytes: mib, offset: 0, generation: 9),
+        Extent(
+            fileRange: (3 * mib)..<(3 * mib + 131072), kind: .compressed, diskBytenr: 300 * mib, diskNumBytes: 8192, offset: 0,
+            generation: 9),
+        Extent(fileRange: (4 * mib)..<(5 * mib), kind: .prealloc, diskBytenr: 400 * mib, diskNumBytes: mib, offset: 0, generation: 9)
     ])
 
     @Test("a regular extent maps page by page to disk_bytenr + offset + (position - key.offset)")
@@ -55,7 +58,7 @@ struct FileExtentMapTests {
         #expect(ranges == [(100 * Self.mib + 250 * 4096)..<(101 * Self.mib), (201 * Self.mib)..<(201 * Self.mib + 8 * 4096)])
         let contiguous = FileExtentMap(extents: [
             Extent(fileRange: 0..<8192, kind: .regular, diskBytenr: 4096 * 10, diskNumBytes: 8192, offset: 0, generation: 1),
-            Extent(fileRange: 8192..<16384, kind: .regular, diskBytenr: 4096 * 12, diskNumBytes: 8192, offset: 0, generation: 1),
+            Extent(fileRange: 8192..<16384, kind: .regular, diskBytenr: 4096 * 12, diskNumBytes: 8192, offset: 0, generation: 1)
         ])
         let expected: [Range<UInt64>] = [40960..<57344]
         #expect(contiguous.logicalRanges(0..<4) == expected)
@@ -65,14 +68,17 @@ struct FileExtentMapTests {
 
     @Test("inline data has no logical range")
     func inline() {
-        let map = FileExtentMap(extents: [Extent(fileRange: 0..<300, kind: .inline, diskBytenr: 0, diskNumBytes: 0, offset: 0, generation: 3)])
+        let map = FileExtentMap(extents: [
+            Extent(fileRange: 0..<300, kind: .inline, diskBytenr: 0, diskNumBytes: 0, offset: 0, generation: 3)
+        ])
         #expect(map.logicalRanges(0..<1) == nil)
         #expect(map.segments(0..<1).map(\.kind) == [.inline])
     }
 
     @Test("items decode into kinds: hole for disk_bytenr 0, compressed for a compression type")
     func fromItems() throws {
-        func item(type: UInt8, compression: UInt8, disk: UInt64, diskBytes: UInt64, offset: UInt64, bytes: UInt64) throws -> FileExtentItem {
+        func item(type: UInt8, compression: UInt8, disk: UInt64, diskBytes: UInt64, offset: UInt64, bytes: UInt64) throws -> FileExtentItem
+        {
             var data = [UInt8](repeating: 0, count: 53)
             func put(_ value: UInt64, at: Int) { for i in 0..<8 { data[at + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i))) } }
             put(5, at: 0)  // generation

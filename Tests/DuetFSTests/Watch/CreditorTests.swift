@@ -1,6 +1,7 @@
-@testable import DuetFS
 import Synchronization
 import Testing
+
+@testable import DuetFS
 
 /// A mapper double: fixed extent maps per (root, inode).
 final class TableMapper: FileExtentResolving {
@@ -74,39 +75,43 @@ struct CreditorTests {
             mapper = TableMapper([
                 CreditorTests.data: FileExtentMap(extents: [
                     Extent(fileRange: 0..<mib, kind: .regular, diskBytenr: 100 * mib, diskNumBytes: mib, offset: 0, generation: 11),
-                    Extent(fileRange: mib..<(2 * mib), kind: .prealloc, diskBytenr: 102 * mib, diskNumBytes: mib, offset: 0, generation: 11),
+                    Extent(fileRange: mib..<(2 * mib), kind: .prealloc, diskBytenr: 102 * mib, diskNumBytes: mib, offset: 0, generation: 11)
                 ]),
                 CreditorTests.compressed: FileExtentMap(extents: [
-                    Extent(fileRange: 0..<131072, kind: .compressed, diskBytenr: 101 * mib, diskNumBytes: 8192, offset: 0, generation: 12),
+                    Extent(fileRange: 0..<131072, kind: .compressed, diskBytenr: 101 * mib, diskNumBytes: 8192, offset: 0, generation: 12)
                 ]),
-                CreditorTests.nodatasum: FileExtentMap(extents: [
-                    Extent(fileRange: 0..<mib, kind: .regular, diskBytenr: 103 * mib, diskNumBytes: mib, offset: 0, generation: 11),
-                ], inodeFlags: FileExtentMap.noDataSumFlag),
+                CreditorTests.nodatasum: FileExtentMap(
+                    extents: [
+                        Extent(fileRange: 0..<mib, kind: .regular, diskBytenr: 103 * mib, diskNumBytes: mib, offset: 0, generation: 11)
+                    ], inodeFlags: FileExtentMap.noDataSumFlag),
                 CreditorTests.dupData: FileExtentMap(extents: [
-                    Extent(fileRange: 0..<mib, kind: .regular, diskBytenr: 600 * mib, diskNumBytes: mib, offset: 0, generation: 11),
-                ]),
+                    Extent(fileRange: 0..<mib, kind: .regular, diskBytenr: 600 * mib, diskNumBytes: mib, offset: 0, generation: 11)
+                ])
             ])
             let extents = Shared<[ExtentGeneration]>([
                 ExtentGeneration(range: (100 * mib)..<(101 * mib), generation: 11),
                 ExtentGeneration(range: (101 * mib)..<(101 * mib + 8192), generation: 12),
                 ExtentGeneration(range: (103 * mib)..<(104 * mib), generation: 11),
                 ExtentGeneration(range: (600 * mib)..<(601 * mib), generation: 11),
-                ExtentGeneration(range: (30 * mib)..<(30 * mib + 16384), generation: 5),
+                ExtentGeneration(range: (30 * mib)..<(30 * mib + 16384), generation: 5)
             ])
             self.extents = extents
             let errors = self.errors
             creditor = Creditor(
                 mapper: mapper, ledger: ledger,
-                profiles: FixedChunkProfiles([((0..<(500 * mib)), .single), (((500 * mib)..<(1000 * mib)), .dup),
-                                              ((1000 * mib)..<(2000 * mib), .raid1)]),
+                profiles: FixedChunkProfiles([
+                    ((0..<(500 * mib)), .single), (((500 * mib)..<(1000 * mib)), .dup),
+                    ((1000 * mib)..<(2000 * mib), .raid1)
+                ]),
                 generations: ClosureExtentGenerationLookup { range in extents.value.withLock { $0.filter { $0.range.overlaps(range) } } },
                 clock: clock, options: CreditorOptions(settleSeconds: settle),
                 deviceErrors: { errors.value.withLock { $0 } })
         }
 
         func event(_ kind: CacheEvent.Kind, _ key: InodeKey, _ pages: Range<UInt64>, logical: UInt64 = 0) -> CacheEvent {
-            CacheEvent(kind: kind, device: 42, root: key.root, inode: key.inode, firstPage: pages.lowerBound,
-                       pageCount: UInt64(pages.count), logical: logical)
+            CacheEvent(
+                kind: kind, device: 42, root: key.root, inode: key.inode, firstPage: pages.lowerBound,
+                pageCount: UInt64(pages.count), logical: logical)
         }
     }
 
@@ -127,14 +132,17 @@ struct CreditorTests {
     @Test("pages added for a write are dirtied at once and never credited")
     func writeCancels() {
         let f = Fixture()
-        f.creditor.ingest([f.event(.added, Self.data, 0..<4), f.event(.dirtied, Self.data, 0..<4),
-                           f.event(.added, Self.data, 4..<8)])
+        f.creditor.ingest([
+            f.event(.added, Self.data, 0..<4), f.event(.dirtied, Self.data, 0..<4),
+            f.event(.added, Self.data, 4..<8)
+        ])
         f.clock.advance(0.5)
         f.creditor.ingest([f.event(.dirtied, Self.data, 5..<6)])
         f.clock.advance(2)
         let report = f.creditor.settle()
         let base = 100 * Self.mib
-        #expect(report.credits.map(\.range).sorted { $0.lowerBound < $1.lowerBound }
+        #expect(
+            report.credits.map(\.range).sorted { $0.lowerBound < $1.lowerBound }
                 == [(base + 4 * 4096)..<(base + 5 * 4096), (base + 6 * 4096)..<(base + 8 * 4096)])
         #expect(f.creditor.statistics.pagesCancelled == 5)
         #expect(f.mapper.invalidations.withLock { $0 }.contains(Self.data))
@@ -148,7 +156,8 @@ struct CreditorTests {
         f.creditor.ingest([f.event(.added, Self.data, 0..<8), f.event(.added, Self.compressed, 0..<32)])
         f.clock.advance(2)
         let base = 100 * Self.mib
-        #expect(f.creditor.settle().credits.map(\.range).sorted { $0.lowerBound < $1.lowerBound }
+        #expect(
+            f.creditor.settle().credits.map(\.range).sorted { $0.lowerBound < $1.lowerBound }
                 == [base..<(base + 2 * 4096), (base + 4 * 4096)..<(base + 8 * 4096)])
         #expect(f.creditor.statistics.pagesCancelled == 2 + 32)
         // Once the window has passed, a new read of those pages is credited again.
@@ -160,8 +169,10 @@ struct CreditorTests {
     @Test("a page removed, or written back, within the window is not credited")
     func removedOrWrittenBackCancels() {
         let f = Fixture()
-        f.creditor.ingest([f.event(.added, Self.data, 0..<8), f.event(.removed, Self.data, 0..<2),
-                           f.event(.writebackFinished, Self.data, 6..<8)])
+        f.creditor.ingest([
+            f.event(.added, Self.data, 0..<8), f.event(.removed, Self.data, 0..<2),
+            f.event(.writebackFinished, Self.data, 6..<8)
+        ])
         f.clock.advance(2)
         #expect(f.creditor.settle().credits.map(\.range) == [(100 * Self.mib + 8192)..<(100 * Self.mib + 24576)])
     }
@@ -280,8 +291,9 @@ struct CreditorTests {
         let clock = ManualClock()
         let ledger = RecordingLedger()
         let f = Fixture()
-        let creditor = Creditor(mapper: f.mapper, ledger: ledger, profiles: FixedChunkProfiles([(0..<UInt64.max, .single)]),
-                                generations: FixedGenerations(), clock: clock, device: 7)
+        let creditor = Creditor(
+            mapper: f.mapper, ledger: ledger, profiles: FixedChunkProfiles([(0..<UInt64.max, .single)]),
+            generations: FixedGenerations(), clock: clock, device: 7)
         creditor.ingest([f.event(.added, Self.data, 0..<8)])
         clock.advance(5)
         #expect(creditor.settle().credits.isEmpty)
@@ -298,7 +310,8 @@ struct CreditorTests {
         for batch in recording.batches { f.creditor.ingest(batch.events) }
         f.clock.advance(2)
         let base = 100 * Self.mib
-        #expect(f.creditor.settle().credits.map(\.range).sorted { $0.lowerBound < $1.lowerBound }
+        #expect(
+            f.creditor.settle().credits.map(\.range).sorted { $0.lowerBound < $1.lowerBound }
                 == [base..<(base + 6 * 4096), (base + 7 * 4096)..<(base + 8 * 4096)])
     }
 }

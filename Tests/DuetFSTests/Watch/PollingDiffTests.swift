@@ -1,13 +1,17 @@
-@testable import DuetFS
 import Testing
+
+@testable import DuetFS
 
 @Suite("cachestat polling: sweep differences")
 struct PollingDiffTests {
     typealias Key = CachestatPollingSource.FileKey
 
-    static func file(_ inode: UInt64, _ resident: [Range<UInt64>], dirty: [Range<UInt64>] = [], changed: UInt64 = 1_000, size: UInt64 = 1 << 20) -> FileResidency {
-        FileResidency(device: 42, root: 256, inode: inode, resident: ExtentSet(resident), dirty: ExtentSet(dirty),
-                      modification: changed, change: changed, size: size)
+    static func file(
+        _ inode: UInt64, _ resident: [Range<UInt64>], dirty: [Range<UInt64>] = [], changed: UInt64 = 1_000, size: UInt64 = 1 << 20
+    ) -> FileResidency {
+        FileResidency(
+            device: 42, root: 256, inode: inode, resident: ExtentSet(resident), dirty: ExtentSet(dirty),
+            modification: changed, change: changed, size: size)
     }
 
     static func run(_ previous: [FileResidency], _ current: [FileResidency], since: UInt64 = 5_000) -> [CacheEvent] {

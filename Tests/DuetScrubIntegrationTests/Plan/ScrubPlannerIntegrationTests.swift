@@ -35,7 +35,9 @@ struct ScrubPlannerIntegrationTests {
             try testFS.writeFile("seed", size: 1 << 20)
             let writer = Process()
             writer.executableURL = URL(fileURLWithPath: "/bin/bash")
-            writer.arguments = ["-c", "cd '\(testFS.mountPoint)'; i=0; while [ ! -e '\(testFS.directory)/stop' ]; do : > f$((i++ % 500)); done"]
+            writer.arguments = [
+                "-c", "cd '\(testFS.mountPoint)'; i=0; while [ ! -e '\(testFS.directory)/stop' ]; do : > f$((i++ % 500)); done"
+            ]
             try writer.run()
             defer {
                 FileManager.default.createFile(atPath: testFS.directory + "/stop", contents: nil)

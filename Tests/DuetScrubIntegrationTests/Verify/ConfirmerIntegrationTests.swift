@@ -32,8 +32,9 @@ struct ConfirmerIntegrationTests {
             try TestFileSystem.dropCaches()
 
             let confirmer = Confirmer(fileSystem: fileSystem, info: info)
-            let still = confirmer.confirmDataSector(piece, logical: target, physical: physical,
-                                                    reader: try DeviceReader(path: testFS.devices[0]))
+            let still = confirmer.confirmDataSector(
+                piece, logical: target, physical: physical,
+                reader: try DeviceReader(path: testFS.devices[0]))
             guard case .persists(.dataChecksum, _) = still else {
                 Issue.record("expected the corrupt sector to persist, got \(still)")
                 return

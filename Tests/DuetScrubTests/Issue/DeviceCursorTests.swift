@@ -1,14 +1,19 @@
-@testable import DuetScrub
 import Foundation
 import Testing
 
+@testable import DuetScrub
+
 @Suite struct DeviceCursorTests {
     private func data(_ physical: UInt64, _ length: UInt64) -> ScrubPiece {
-        ScrubPiece(kind: .data, logical: physical + (1 << 30), physical: physical, length: length, mirror: 1, generation: 7, level: 0, singleCopy: true)
+        ScrubPiece(
+            kind: .data, logical: physical + (1 << 30), physical: physical, length: length, mirror: 1, generation: 7, level: 0,
+            singleCopy: true)
     }
 
     private func tree(_ physical: UInt64) -> ScrubPiece {
-        ScrubPiece(kind: .treeBlock, logical: physical + (1 << 30), physical: physical, length: 16384, mirror: 1, generation: 7, level: 0, singleCopy: false)
+        ScrubPiece(
+            kind: .treeBlock, logical: physical + (1 << 30), physical: physical, length: 16384, mirror: 1, generation: 7, level: 0,
+            singleCopy: false)
     }
 
     private func counters(data: UInt64) -> ScrubCounters {
@@ -48,7 +53,8 @@ import Testing
             var position: UInt64 = 1 << 20
             for _ in 0..<Int.random(in: 1...30, using: &generator) {
                 position += UInt64.random(in: 0...64, using: &generator) * 4096
-                let piece = Bool.random(using: &generator) ? tree(position) : data(position, UInt64.random(in: 1...32768, using: &generator) * 4096)
+                let piece =
+                    Bool.random(using: &generator) ? tree(position) : data(position, UInt64.random(in: 1...32768, using: &generator) * 4096)
                 pieces.append(piece)
                 position += piece.length
             }

@@ -1,5 +1,6 @@
-@testable import DuetScrub
 import Testing
+
+@testable import DuetScrub
 
 @Suite struct ThrottleTests {
     @Test("a wait gives up as soon as it is told to stop, whatever the rate")

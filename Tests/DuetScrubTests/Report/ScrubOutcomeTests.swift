@@ -8,14 +8,14 @@ import Testing
     /// A record of a scrub in `status` with `errors` checksum errors (one finding each).
     static func record(_ status: ScrubRecord.Status, errors: Int = 0) throws -> ScrubRecord {
         let json = #"""
-        {"version": 2, "uuid": "u", "mountPath": "/srv", "status": "\#(status.rawValue)", "pid": 1,
-         "startedAt": "2026-12-01T10:00:00Z", "updatedAt": "2026-12-01T10:00:40Z", "elapsedSeconds": 40,
-         "generation": 7, "full": false, "cursors": {}, "findings": [], "totalToScrubBytes": 1000,
-         "counters": {"dataVerifiedBytes": 300, "treeVerifiedBytes": 50, "dataWithoutChecksumBytes": 0,
-                      "skippedVerifiedBytes": 150, "deviceReadBytes": 350, "superblocksVerified": 0,
-                      "dataErrors": \#(errors), "treeErrors": 0, "superblockErrors": 0, "readErrors": 0,
-                      "unconfirmed": 0, "parityKernelScrubbedBytes": 0}}
-        """#
+            {"version": 2, "uuid": "u", "mountPath": "/srv", "status": "\#(status.rawValue)", "pid": 1,
+             "startedAt": "2026-12-01T10:00:00Z", "updatedAt": "2026-12-01T10:00:40Z", "elapsedSeconds": 40,
+             "generation": 7, "full": false, "cursors": {}, "findings": [], "totalToScrubBytes": 1000,
+             "counters": {"dataVerifiedBytes": 300, "treeVerifiedBytes": 50, "dataWithoutChecksumBytes": 0,
+                          "skippedVerifiedBytes": 150, "deviceReadBytes": 350, "superblocksVerified": 0,
+                          "dataErrors": \#(errors), "treeErrors": 0, "superblockErrors": 0, "readErrors": 0,
+                          "unconfirmed": 0, "parityKernelScrubbedBytes": 0}}
+            """#
         var record = try ScrubRecord.decode(Data(json.utf8))
         record.findings = (0..<errors).map { finding(logical: UInt64($0) * 4096) }
         return record
@@ -23,17 +23,19 @@ import Testing
 
     static func finding(logical: UInt64, corrected: Bool? = nil) -> ScrubFinding {
         let json = #"""
-        {"kind": "csum", "deviceID": 1, "devicePath": "/dev/loop0", "physical": \#(logical + 1 << 20),
-         "logical": \#(logical), "mirror": 1, "lengthBytes": 4096, "affected": ["a"], "detail": "csum mismatch"
-         \#(corrected.map { #", "corrected": \#($0)"# } ?? "")}
-        """#
+            {"kind": "csum", "deviceID": 1, "devicePath": "/dev/loop0", "physical": \#(logical + 1 << 20),
+             "logical": \#(logical), "mirror": 1, "lengthBytes": 4096, "affected": ["a"], "detail": "csum mismatch"
+             \#(corrected.map { #", "corrected": \#($0)"# } ?? "")}
+            """#
         return try! JSONDecoder().decode(ScrubFinding.self, from: Data(json.utf8))
     }
 
     @Test("a finding counts as corrected only when re-verification found it good")
     func tallyCountsOnlyVerifiedFixes() {
-        let tally = RepairTally([Self.finding(logical: 0, corrected: true), Self.finding(logical: 4096, corrected: false),
-                                 Self.finding(logical: 8192)])
+        let tally = RepairTally([
+            Self.finding(logical: 0, corrected: true), Self.finding(logical: 4096, corrected: false),
+            Self.finding(logical: 8192)
+        ])
         #expect(tally == RepairTally(corrected: 1, uncorrectable: 2))
         #expect(RepairTally([]) == RepairTally(corrected: 0, uncorrectable: 0))
     }

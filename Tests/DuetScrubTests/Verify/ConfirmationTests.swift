@@ -1,5 +1,6 @@
-@testable import DuetScrub
 import Testing
+
+@testable import DuetScrub
 
 @Suite struct ConfirmationTests {
     struct DeviceFailed: Error, CustomStringConvertible {

@@ -41,8 +41,10 @@ struct BtrbkDocTests {
             try TestFileSystem.with { target in
                 let scratch = source.directory + "/installed"
                 let prefix = scratch + "/usr/local"
-                let install = try Command.execute([Self.repository + "/scripts/install", "--prefix", prefix, "--sysconfdir", scratch + "/etc",
-                                                   "--binary", DuetBinary.path, "--no-man-pages"])
+                let install = try Command.execute([
+                    Self.repository + "/scripts/install", "--prefix", prefix, "--sysconfdir", scratch + "/etc",
+                    "--binary", DuetBinary.path, "--no-man-pages"
+                ])
                 #expect(install.status == 0, "\(install.errorOutput)")
 
                 try source.createSubvolume("live")
@@ -72,8 +74,9 @@ struct BtrbkDocTests {
                     .replacingOccurrences(of: "btrbk run", with: "btrbk -c \(config) -l trace run")
                 var result = try Self.shell(byHand, environment: ["DUET_BTRFS_LOG": log])
                 #expect(result.status == 0, "btrbk failed: \(result.output)\n\(result.errorOutput)")
-                #expect((result.errorOutput + result.output).contains("[stderr] At subvol"),
-                        "-l trace shows what duet send prints on standard error, as for btrfs send")
+                #expect(
+                    (result.errorOutput + result.output).contains("[stderr] At subvol"),
+                    "-l trace shows what duet send prints on standard error, as for btrfs send")
                 try source.writeFile("live/c", size: 500_000, seed: 3)
                 try FileManager.default.removeItem(atPath: source.path("live/dir/b"))
                 Self.nextSecond()
@@ -88,37 +91,45 @@ struct BtrbkDocTests {
                 let backups = try FileManager.default.contentsOfDirectory(atPath: target.path("backups")).sorted()
                 #expect(snapshots == backups && backups.count == 2)
                 for name in snapshots {
-                    try SendHarness.requireSame(try TreeManifest(root: target.path("backups/\(name)")),
-                                                try TreeManifest(root: source.path("snaps/\(name)")), "send-receive backup \(name)")
+                    try SendHarness.requireSame(
+                        try TreeManifest(root: target.path("backups/\(name)")),
+                        try TreeManifest(root: source.path("snaps/\(name)")), "send-receive backup \(name)")
                 }
                 // The raw streams, received in order, give the same trees.
-                let raws = try FileManager.default.contentsOfDirectory(atPath: target.path("raw")).filter { $0.hasSuffix(".btrfs") }.sorted()
+                let raws = try FileManager.default.contentsOfDirectory(atPath: target.path("raw")).filter { $0.hasSuffix(".btrfs") }
+                    .sorted()
                 #expect(raws.count == 2, "\(raws)")
                 let unpacked = target.path("unpacked")
                 try FileManager.default.createDirectory(atPath: unpacked, withIntermediateDirectories: true)
                 for raw in raws { try Command.run(["btrfs", "receive", "-f", target.path("raw/\(raw)"), unpacked]) }
                 for name in snapshots {
-                    try SendHarness.requireSame(try TreeManifest(root: unpacked + "/" + name),
-                                                try TreeManifest(root: source.path("snaps/\(name)")), "raw backup \(name)")
+                    try SendHarness.requireSame(
+                        try TreeManifest(root: unpacked + "/" + name),
+                        try TreeManifest(root: source.path("snaps/\(name)")), "raw backup \(name)")
                 }
 
                 // An ssh:// source: the filter copy, and a stand-in ssh that does what sshd does
                 // with the authorized_keys forced command.
-                for line in ["sed 's|^export PATH=|export PATH=/usr/local/lib/duet/btrbk-path:|' /usr/share/btrbk/scripts/ssh_filter_btrbk.sh > /usr/local/lib/duet/ssh_filter_btrbk.sh",
-                             "chmod 0755 /usr/local/lib/duet/ssh_filter_btrbk.sh"] {
+                for line in [
+                    "sed 's|^export PATH=|export PATH=/usr/local/lib/duet/btrbk-path:|' /usr/share/btrbk/scripts/ssh_filter_btrbk.sh > /usr/local/lib/duet/ssh_filter_btrbk.sh",
+                    "chmod 0755 /usr/local/lib/duet/ssh_filter_btrbk.sh"
+                ] {
                     let step = try Self.shell(Self.literal(line, doc: doc, prefix: prefix))
                     #expect(step.status == 0, "\(line): \(step.errorOutput)")
                 }
-                let key = Self.literal(#"command="/usr/local/lib/duet/ssh_filter_btrbk.sh --source --info",restrict ssh-ed25519 AAAA… btrbk@backup-host"#,
-                                       doc: doc, prefix: prefix)
+                let key = Self.literal(
+                    #"command="/usr/local/lib/duet/ssh_filter_btrbk.sh --source --info",restrict ssh-ed25519 AAAA… btrbk@backup-host"#,
+                    doc: doc, prefix: prefix)
                 let forced = try #require(key.firstMatch(of: /command="([^"]*)"/)).1
                 // Why the copy: btrbk's own filter resets PATH, so a command never reaches the wrapper.
                 let probeLog = source.directory + "/probe.log"
                 let probe = "btrfs subvolume show '\(source.mountPoint)'"
                 for (filter, reaches) in [("/usr/share/btrbk/scripts/ssh_filter_btrbk.sh --source --info", false), (String(forced), true)] {
                     try? FileManager.default.removeItem(atPath: probeLog)
-                    let run = try Command.execute(["env", "-i", "PATH=\(prefix)/lib/duet/btrbk-path:/usr/bin:/bin", "SSH_ORIGINAL_COMMAND=\(probe)",
-                                                   "DUET_BTRFS_LOG=\(probeLog)", "/bin/sh", "-c", filter])
+                    let run = try Command.execute([
+                        "env", "-i", "PATH=\(prefix)/lib/duet/btrbk-path:/usr/bin:/bin", "SSH_ORIGINAL_COMMAND=\(probe)",
+                        "DUET_BTRFS_LOG=\(probeLog)", "/bin/sh", "-c", filter
+                    ])
                     #expect(run.status == 0, "\(filter): \(run.errorOutput)")
                     #expect(FileManager.default.fileExists(atPath: probeLog) == reaches, "\(filter)")
                 }
@@ -160,8 +171,9 @@ struct BtrbkDocTests {
                 #expect(remote.sorted() == (try FileManager.default.contentsOfDirectory(atPath: source.path("snaps")).sorted()))
                 #expect(remote.count == 3)
                 for name in remote {
-                    try SendHarness.requireSame(try TreeManifest(root: target.path("remote/\(name)")),
-                                                try TreeManifest(root: source.path("snaps/\(name)")), "ssh backup \(name)")
+                    try SendHarness.requireSame(
+                        try TreeManifest(root: target.path("remote/\(name)")),
+                        try TreeManifest(root: source.path("snaps/\(name)")), "ssh backup \(name)")
                 }
             }
         }

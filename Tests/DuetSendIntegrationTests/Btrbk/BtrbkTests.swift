@@ -43,7 +43,7 @@ extension SendIntegrationTests {
                     """.write(toFile: config, atomically: true, encoding: .utf8)
                     let environment = [
                         "PATH": bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"),
-                        "DUET": DuetBinary.path, "DUET_BTRFS_LOG": log,
+                        "DUET": DuetBinary.path, "DUET_BTRFS_LOG": log
                     ]
                     func run() throws {
                         let result = try Command.execute(["btrbk", "-c", config, "run"], environment: environment)
@@ -52,7 +52,7 @@ extension SendIntegrationTests {
                     try run()
                     try source.writeFile("live/c", size: 500_000, seed: 3)
                     try FileManager.default.removeItem(atPath: source.path("live/dir/b"))
-                    BtrbkDocTests.nextSecond() // a new btrbk timestamp (seconds in long-iso)
+                    BtrbkDocTests.nextSecond()  // a new btrbk timestamp (seconds in long-iso)
                     try run()
 
                     let logged = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init)
@@ -63,8 +63,9 @@ extension SendIntegrationTests {
                     let backups = try FileManager.default.contentsOfDirectory(atPath: target.path("backups")).sorted()
                     #expect(snapshots == backups && backups.count == 2)
                     for name in snapshots {
-                        try SendHarness.requireSame(try TreeManifest(root: target.path("backups/\(name)")),
-                                                    try TreeManifest(root: source.path("snaps/\(name)")), "btrbk backup \(name)")
+                        try SendHarness.requireSame(
+                            try TreeManifest(root: target.path("backups/\(name)")),
+                            try TreeManifest(root: source.path("snaps/\(name)")), "btrbk backup \(name)")
                     }
                 }
             }

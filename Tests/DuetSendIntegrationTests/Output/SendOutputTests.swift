@@ -87,7 +87,8 @@ extension SendIntegrationTests {
             try process.run()
             // Polled every millisecond: the kill is meant to land near `bytes`.
             Eventually.poll(timeout: 120, every: 0.001) {
-                let written = (try? FileManager.default.contentsOfDirectory(atPath: directory))?
+                let written =
+                    (try? FileManager.default.contentsOfDirectory(atPath: directory))?
                     .filter { $0.hasPrefix(prefix) }
                     .compactMap { try? FileManager.default.attributesOfItem(atPath: directory + "/" + $0)[.size] as? Int }
                     .max() ?? 0
@@ -128,10 +129,14 @@ extension SendIntegrationTests {
                         if process.terminationReason == .uncaughtSignal {
                             killed += 1
                             if absent {
-                                #expect(!FileManager.default.fileExists(atPath: target), "round \(round) (killed at \(point) of \(size) bytes): a target appeared")
+                                #expect(
+                                    !FileManager.default.fileExists(atPath: target),
+                                    "round \(round) (killed at \(point) of \(size) bytes): a target appeared")
                                 try Data(old).write(to: URL(fileURLWithPath: target))
                             } else {
-                                #expect(try Self.bytes(target) == old, "round \(round) (killed at \(point) of \(size) bytes): the target changed")
+                                #expect(
+                                    try Self.bytes(target) == old,
+                                    "round \(round) (killed at \(point) of \(size) bytes): the target changed")
                             }
                         } else {
                             // Finished before the signal: then the target is the complete new stream.
@@ -146,7 +151,8 @@ extension SendIntegrationTests {
                     }
                     #expect(killed >= 8, "only \(killed) of 10 sends were still running when killed")
                     try SendHarness.receive(target, into: receiver.mountPoint)
-                    try SendHarness.requireSame(try TreeManifest(root: receiver.path("small")), try TreeManifest(root: fs.path("small")), "small")
+                    try SendHarness.requireSame(
+                        try TreeManifest(root: receiver.path("small")), try TreeManifest(root: fs.path("small")), "small")
                 }
             }
         }

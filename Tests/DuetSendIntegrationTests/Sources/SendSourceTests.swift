@@ -1,9 +1,10 @@
 import DuetFS
-@testable import DuetSend
 import DuetTestSupport
 import Foundation
 import Glibc
 import Testing
+
+@testable import DuetSend
 
 extension SendIntegrationTests {
     /// Where `duet send` takes file data from: the live file's cached pages only when they hash to
@@ -21,7 +22,9 @@ extension SendIntegrationTests {
             let fd = open(path, O_WRONLY)
             guard fd >= 0 else { throw HarnessFailure("open \(path)") }
             defer { close(fd) }
-            guard bytes.withUnsafeBytes({ pwrite(fd, $0.baseAddress, $0.count, 0) }) == bytes.count else { throw HarnessFailure("pwrite \(path)") }
+            guard bytes.withUnsafeBytes({ pwrite(fd, $0.baseAddress, $0.count, 0) }) == bytes.count else {
+                throw HarnessFailure("pwrite \(path)")
+            }
         }
 
         @Test func theLiveFileOverwrittenAfterTheSnapshotIsRejectedByChecksum() throws {
@@ -48,13 +51,15 @@ extension SendIntegrationTests {
                     // can tell the difference.
                     let liveExtent = try Fiemap.extents(ofFileAt: source.path("live/data"), sync: false).first?.logical
                     let snapshotExtent = try Fiemap.extents(ofFileAt: source.path("snap/data"), sync: false).first?.logical
-                    #expect(statistics.otherCacheRejectedBytes == 4 << 20 || liveExtent != snapshotExtent,
-                            "the dirty alias must be checked and rejected")
+                    #expect(
+                        statistics.otherCacheRejectedBytes == 4 << 20 || liveExtent != snapshotExtent,
+                        "the dirty alias must be checked and rejected")
                     #expect(statistics.bytesFromDisk == 5 << 20)
                     try SendHarness.receive(stream, into: target.mountPoint)
                     let received = try Data(contentsOf: URL(fileURLWithPath: target.path("snap/data")))
                     #expect([UInt8](received) == original)
-                    try SendHarness.requireSame(try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
+                    try SendHarness.requireSame(
+                        try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
                 }
             }
         }
@@ -93,9 +98,11 @@ extension SendIntegrationTests {
                         if report.total.bytesFromOtherCache == 32 << 20 { break }
                     }
                     let ratio = Double(duetBytes) / Double(kernelBytes)
-                    print("send-bytes: kernel \(kernelBytes) B in \(String(format: "%.3f", kernelSeconds)) s, duet \(duetBytes) B in "
-                          + "\(String(format: "%.3f", report.total.seconds)) s, ratio \(String(format: "%.3f", ratio)); "
-                          + "own cache \(report.total.bytesFromOwnCache), other cache \(report.total.bytesFromOtherCache), disk \(report.total.bytesFromDisk)")
+                    print(
+                        "send-bytes: kernel \(kernelBytes) B in \(String(format: "%.3f", kernelSeconds)) s, duet \(duetBytes) B in "
+                            + "\(String(format: "%.3f", report.total.seconds)) s, ratio \(String(format: "%.3f", ratio)); "
+                            + "own cache \(report.total.bytesFromOwnCache), other cache \(report.total.bytesFromOtherCache), disk \(report.total.bytesFromDisk)"
+                    )
                     #expect(kernelBytes >= 64 << 20)
                     #expect(report.total.bytesFromOtherCache == 32 << 20)
                     #expect(ratio <= 0.53)
@@ -103,10 +110,12 @@ extension SendIntegrationTests {
                     for file in ["snap/file0", "snap/file5", "snap/file7"] {
                         let fd = open(source.path(file), O_RDONLY)
                         defer { close(fd) }
-                        #expect(!PageResidency.runs(descriptor: fd, range: 0..<(8 << 20)).contains { $0.1 }, "\(file) should not stay cached")
+                        #expect(
+                            !PageResidency.runs(descriptor: fd, range: 0..<(8 << 20)).contains { $0.1 }, "\(file) should not stay cached")
                     }
                     try SendHarness.receive(stream, into: target.mountPoint)
-                    try SendHarness.requireSame(try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
+                    try SendHarness.requireSame(
+                        try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
                 }
             }
         }
@@ -128,14 +137,18 @@ extension SendIntegrationTests {
                 let snapPath = source.path("snap")
                 let fileSystem = try FileSystem(path: snapPath)
                 let snapshot = try Subvolumes.info(path: snapPath)
-                let live = AliasSubvolume(path: source.path("live"), root: try Subvolumes.info(path: source.path("live")).id, fileSystem: fileSystem)
+                let live = AliasSubvolume(
+                    path: source.path("live"), root: try Subvolumes.info(path: source.path("live")).id, fileSystem: fileSystem)
                 let directory = open(snapPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                 #expect(directory >= 0)
                 defer { close(directory) }
-                var planner = DataPlanner(fileSystem: fileSystem, snapshot: directory, snapshotPath: snapPath, root: snapshot.id, aliases: [live])
+                var planner = DataPlanner(
+                    fileSystem: fileSystem, snapshot: directory, snapshotPath: snapPath, root: snapshot.id, aliases: [live])
                 let pieces = try planner.plan(["a", "b"].map { StreamPlan.DataRange(path: SendPath($0), offset: 0, length: 8 << 20) })
                 let planned = Dictionary(grouping: pieces, by: \.source).mapValues { $0.reduce(0) { $0 + $1.range.count } }
-                #expect(planned[.otherCache] == 8 << 20 && planned[.ownCache] == 8 << 20, "the plan takes both files from the cache: \(planned)")
+                #expect(
+                    planned[.otherCache] == 8 << 20 && planned[.ownCache] == 8 << 20, "the plan takes both files from the cache: \(planned)"
+                )
 
                 // The first half of each leaves the cache between the plan and the copy.
                 for path in ["live/a", "snap/b"] {
@@ -143,7 +156,8 @@ extension SendIntegrationTests {
                     defer { close(fd) }
                     #expect(posix_fadvise(fd, 0, 4 << 20, POSIX_FADV_DONTNEED) == 0)
                 }
-                var emitter = DataEmitter(checksums: ChecksumIndex(fileSystem: fileSystem, info: try fileSystem.info()), snapshotPath: snapPath)
+                var emitter = DataEmitter(
+                    checksums: ChecksumIndex(fileSystem: fileSystem, info: try fileSystem.info()), snapshotPath: snapPath)
                 emitter.snapshotRoot = snapshot.id
                 emitter.aliases = [live]
                 var writer = SendStreamWriter(sink: ByteBufferSink(), version: .v2)
@@ -216,7 +230,8 @@ extension SendIntegrationTests {
                     #expect(total.bytesFromOtherCache == 8 << 20, "f1 from the live file's cache")
                     #expect(total.bytesFromDisk == 24 << 20)
                     try SendHarness.receive(stream, into: target.mountPoint)
-                    try SendHarness.requireSame(try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
+                    try SendHarness.requireSame(
+                        try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
                 }
             }
         }
@@ -252,7 +267,8 @@ extension SendIntegrationTests {
                     #expect(total.secondsDeferred <= 5.5, "no wait runs past the deadline: \(total.secondsDeferred) s")
                     #expect(total.bytesFromDisk == 32 << 20)
                     try SendHarness.receive(stream, into: target.mountPoint)
-                    try SendHarness.requireSame(try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
+                    try SendHarness.requireSame(
+                        try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
                 }
             }
         }
@@ -282,7 +298,8 @@ extension SendIntegrationTests {
                     #expect(report.total.otherCacheRejectedBytes == 0)
                     #expect(report.streams.first?.otherSources.contains(source.path("older")) == true)
                     try SendHarness.receive(stream, into: target.mountPoint)
-                    try SendHarness.requireSame(try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
+                    try SendHarness.requireSame(
+                        try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
                 }
             }
         }
@@ -296,12 +313,14 @@ extension SendIntegrationTests {
                     for index in 0..<4 {
                         var bytes: [UInt8] = []
                         while bytes.count < 4 << 20 { bytes += text + Array("\(index)".utf8) }
-                        #expect(FileManager.default.createFile(atPath: source.path("live/f\(index)"), contents: Data(bytes.prefix(4 << 20))))
+                        #expect(
+                            FileManager.default.createFile(atPath: source.path("live/f\(index)"), contents: Data(bytes.prefix(4 << 20))))
                     }
                     try source.sync()
                     try source.snapshot("live", as: "snap")
-                    let compressed = try FileExtents(fileSystem: try source.open(), root: try Subvolumes.id(of: source.path("snap")),
-                                                     inode: UInt64(try FileManager.default.attributesOfItem(atPath: source.path("snap/f0"))[.systemFileNumber] as! Int))
+                    let compressed = try FileExtents(
+                        fileSystem: try source.open(), root: try Subvolumes.id(of: source.path("snap")),
+                        inode: UInt64(try FileManager.default.attributesOfItem(atPath: source.path("snap/f0"))[.systemFileNumber] as! Int))
                     #expect(compressed.items.contains { $0.compression != .none }, "the test needs compressed extents")
                     let stream = target.directory + "/stream"
                     var report = SendSession.Report()
@@ -324,7 +343,8 @@ extension SendIntegrationTests {
                     #expect(total.bytesFromOtherCache <= (12 << 20) - (128 << 10))
                     #expect(total.bytesFromDisk >= 4 << 20, "f3 was never read")
                     try SendHarness.receive(stream, into: target.mountPoint)
-                    try SendHarness.requireSame(try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
+                    try SendHarness.requireSame(
+                        try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
                 }
             }
         }
@@ -383,7 +403,8 @@ extension SendIntegrationTests {
                     #expect(jsonUInt64(total["diskBytes"]) == 48 << 20)
                     #expect((jsonUInt64(total["movedAhead"]) ?? 0) >= 2)
                     try SendHarness.receive(target.directory + "/stream", into: target.mountPoint)
-                    try SendHarness.requireSame(try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
+                    try SendHarness.requireSame(
+                        try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
                 }
             }
         }
@@ -406,7 +427,8 @@ extension SendIntegrationTests {
                     defer { close(fd) }
                     #expect(PageResidency.isResident(descriptor: fd, range: 0..<(3 << 20)))
                     try SendHarness.receive(stream, into: target.mountPoint)
-                    try SendHarness.requireSame(try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
+                    try SendHarness.requireSame(
+                        try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
                 }
             }
         }
@@ -436,7 +458,8 @@ extension SendIntegrationTests {
                         #expect(PageResidency.isResident(descriptor: fd, range: 0..<1000) == cachedNames.contains(name), "\(name)")
                     }
                     try SendHarness.receive(stream, into: target.mountPoint)
-                    try SendHarness.requireSame(try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
+                    try SendHarness.requireSame(
+                        try TreeManifest(root: target.path("snap")), try TreeManifest(root: source.path("snap")), "received vs snapshot")
                 }
             }
         }

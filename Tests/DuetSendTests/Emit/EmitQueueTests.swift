@@ -1,12 +1,15 @@
-@testable import DuetSend
 import DuetTestSupport
 import Testing
+
+@testable import DuetSend
 
 /// The data section's order (`EmitQueue`) without any file system: cached first, then other
 /// caches, then disk in address order, and pieces that become cached jump ahead.
 @Suite struct EmitQueueTests {
-    static func piece(_ file: UInt32, inode: UInt64, at offset: UInt64, length: UInt64 = 4096,
-                      _ source: DataPiece.Source, logical: UInt64? = nil) -> DataPiece {
+    static func piece(
+        _ file: UInt32, inode: UInt64, at offset: UInt64, length: UInt64 = 4096,
+        _ source: DataPiece.Source, logical: UInt64? = nil
+    ) -> DataPiece {
         let backing: ExtentBacking = source == .zeros ? .hole : .plain(logical: logical ?? 0)
         return DataPiece(file: file, inode: inode, range: offset..<(offset + length), backing: backing, source: source)
     }
@@ -30,7 +33,7 @@ import Testing
             Self.piece(1, inode: 260, at: 0, .zeros),
             Self.piece(3, inode: 257, at: 4096, .ownCache, logical: 2 << 20),
             Self.piece(4, inode: 270, at: 0, .disk, logical: 3 << 20),
-            Self.piece(5, inode: 258, at: 0, .otherCache, logical: 7 << 20),
+            Self.piece(5, inode: 258, at: 0, .otherCache, logical: 7 << 20)
         ]
         var queue = EmitQueue(pieces)
         #expect(Self.keys(queue.cached) == [[257, 4096], [260, 0], [260, 8192]], "zeros and own cache by inode and offset")
@@ -43,7 +46,7 @@ import Testing
         var queue = EmitQueue([
             Self.piece(0, inode: 257, at: 0, .disk, logical: 4 << 20),
             Self.piece(1, inode: 258, at: 0, .ownCache, logical: 8 << 20),
-            Self.piece(2, inode: 259, at: 0, .otherCache, logical: 1 << 20),
+            Self.piece(2, inode: 259, at: 0, .otherCache, logical: 1 << 20)
         ])
         queue.demote(queue.cached[0].onDisk())
         queue.demote(queue.otherCache[0].onDisk())
@@ -73,8 +76,10 @@ import Testing
     }
 
     @Test func movingAheadSplitsAPieceAndForgetsWhatWasFoundForTheRestSorted() {
-        var queue = EmitQueue([Self.piece(0, inode: 257, at: 0, length: 3 * 4096, .disk, logical: 1 << 20),
-                               Self.piece(1, inode: 258, at: 0, .disk, logical: 2 << 20)])
+        var queue = EmitQueue([
+            Self.piece(0, inode: 257, at: 0, length: 3 * 4096, .disk, logical: 1 << 20),
+            Self.piece(1, inode: 258, at: 0, .disk, logical: 2 << 20)
+        ])
         queue.startDisk()
         let moved = queue.moveAhead(from: 0) { piece in
             guard piece.inode == 257 else { return ([], [piece]) }
@@ -92,7 +97,9 @@ import Testing
     func movingAheadInPlaceMatchesTheObviousReorder(seed: UInt64) {
         var random = SeededGenerator(seed: seed)
         let count = Int(random.next() % 40) + 1
-        let pieces = (0..<count).map { Self.piece(UInt32($0), inode: 300 + UInt64($0), at: 0, length: 4 * 4096, .disk, logical: UInt64($0) << 20) }
+        let pieces = (0..<count).map {
+            Self.piece(UInt32($0), inode: 300 + UInt64($0), at: 0, length: 4 * 4096, .disk, logical: UInt64($0) << 20)
+        }
         var queue = EmitQueue(pieces)
         queue.startDisk()
         let sentFirst = Int(random.next() % UInt64(count + 1))
@@ -132,8 +139,10 @@ import Testing
     }
 
     @Test func nothingCachedMovesNothing() {
-        var queue = EmitQueue([Self.piece(0, inode: 258, at: 0, .disk, logical: 2 << 20),
-                               Self.piece(1, inode: 257, at: 0, .disk, logical: 1 << 20)])
+        var queue = EmitQueue([
+            Self.piece(0, inode: 258, at: 0, .disk, logical: 2 << 20),
+            Self.piece(1, inode: 257, at: 0, .disk, logical: 1 << 20)
+        ])
         queue.startDisk()
         queue.lookedAt(cached: true)
         #expect(queue.moveAhead(from: 1) { ([], [$0]) } == 0)

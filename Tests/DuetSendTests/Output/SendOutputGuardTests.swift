@@ -1,8 +1,9 @@
-@testable import DuetSend
 import Foundation
 import Glibc
 import Synchronization
 import Testing
+
+@testable import DuetSend
 
 /// `SendOutputGuard` on an ordinary directory: what each way out of a send leaves behind.
 @Suite struct SendOutputGuardTests {

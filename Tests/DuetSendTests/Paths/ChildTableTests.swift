@@ -1,6 +1,7 @@
-@testable import DuetSend
 import DuetTestSupport
 import Testing
+
+@testable import DuetSend
 
 /// The path tracker's directory-entry table against a dictionary, through inserts, replaces and
 /// removals that force growth and backward shifts across the wrap-around.

@@ -100,7 +100,7 @@ import Testing
         var tracker2 = tracker
         let expectations: [(SendPath, SendPath)] = [
             ("x", "y"), ("y", "x"), ("swapA/fileA", "swapB/fileA"), ("swapB/fileB", "swapA/fileB"),
-            ("p/c/leaf", "c/leaf"), ("hl_link", "hl_link"),
+            ("p/c/leaf", "c/leaf"), ("hl_link", "hl_link")
         ]
         for (before, after) in expectations {
             // A parent path the stream moved is no longer reachable by its old name: look up the

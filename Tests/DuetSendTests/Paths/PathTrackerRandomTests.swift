@@ -48,15 +48,18 @@ import Testing
         var reference = incremental ? Self.parentTree(&random) : Reference()
         var tracker = PathTracker()
         let uuid = SendUUID(bytes: Array(repeating: 1, count: 16))!
-        try tracker.handle(incremental
-            ? SendCommand(.snapshot, [.path(.path, "s"), .uuid(.uuid, uuid), .u64(.ctransid, 2), .uuid(.cloneUUID, uuid), .u64(.cloneCtransid, 1)])
-            : SendCommand(.subvol, [.path(.path, "s"), .uuid(.uuid, uuid), .u64(.ctransid, 2)]))
+        try tracker.handle(
+            incremental
+                ? SendCommand(
+                    .snapshot, [.path(.path, "s"), .uuid(.uuid, uuid), .u64(.ctransid, 2), .uuid(.cloneUUID, uuid), .u64(.cloneCtransid, 1)]
+                )
+                : SendCommand(.subvol, [.path(.path, "s"), .uuid(.uuid, uuid), .u64(.ctransid, 2)]))
         var handles: [(ObjectID, UInt64)] = []
 
         for _ in 0..<150 {
             var command: SendCommand?
             switch random.next() % 6 {
-            case 0, 1: // create, under an orphan name first and renamed into place, as the kernel does
+            case 0, 1:  // create, under an orphan name first and renamed into place, as the kernel does
                 let parent = random.pick(reference.directories())
                 let path = reference.join(parent, random.pick(Self.names))
                 guard reference.entries[path] == nil else { continue }
@@ -68,7 +71,7 @@ import Testing
                 reference.entries[orphan] = (inode, directory)
                 command = SendCommand(.rename, [.path(.path, SendPath(orphan)), .path(.pathTo, SendPath(path))])
                 reference.move(orphan, path)
-            case 2: // rename anything to a free name outside its own subtree
+            case 2:  // rename anything to a free name outside its own subtree
                 guard !reference.nonRoot().isEmpty else { continue }
                 let from = random.pick(reference.nonRoot())
                 let parent = random.pick(reference.directories())
@@ -76,7 +79,7 @@ import Testing
                 guard reference.entries[to] == nil, parent != from, !parent.hasPrefix(from + "/") else { continue }
                 command = SendCommand(.rename, [.path(.path, SendPath(from)), .path(.pathTo, SendPath(to))])
                 reference.move(from, to)
-            case 3: // hard link a file
+            case 3:  // hard link a file
                 let files = reference.nonRoot().filter { !reference.entries[$0]!.directory }
                 guard !files.isEmpty else { continue }
                 let existing = random.pick(files)
@@ -84,14 +87,14 @@ import Testing
                 guard reference.entries[path] == nil else { continue }
                 command = SendCommand(.link, [.path(.path, SendPath(path)), .path(.pathLink, SendPath(existing))])
                 reference.entries[path] = reference.entries[existing]
-            case 4: // unlink a file or rmdir an empty directory
+            case 4:  // unlink a file or rmdir an empty directory
                 guard !reference.nonRoot().isEmpty else { continue }
                 let path = random.pick(reference.nonRoot())
                 let directory = reference.entries[path]!.directory
                 guard !directory || reference.isEmptyDirectory(path) else { continue }
                 command = SendCommand(directory ? .rmdir : .unlink, [.path(.path, SendPath(path))])
                 reference.entries[path] = nil
-            default: // look at something, as a data or attribute command would
+            default:  // look at something, as a data or attribute command would
                 guard !reference.nonRoot().isEmpty else { continue }
                 let path = random.pick(reference.nonRoot())
                 handles.append((try tracker.objectID(for: SendPath(path)), reference.entries[path]!.inode))

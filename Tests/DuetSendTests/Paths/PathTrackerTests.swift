@@ -1,5 +1,6 @@
-@testable import DuetSend
 import Testing
+
+@testable import DuetSend
 
 /// The path tracker on hand-written command sequences shaped like the kernel's.
 @Suite struct PathTrackerTests {
@@ -13,8 +14,12 @@ import Testing
     }
 
     static func snapshot() -> SendCommand {
-        SendCommand(.snapshot, [.path(.path, "snap"), .uuid(.uuid, uuid), .u64(.ctransid, 9),
-                                .uuid(.cloneUUID, parentUUID), .u64(.cloneCtransid, 7)])
+        SendCommand(
+            .snapshot,
+            [
+                .path(.path, "snap"), .uuid(.uuid, uuid), .u64(.ctransid, 9),
+                .uuid(.cloneUUID, parentUUID), .u64(.cloneCtransid, 7)
+            ])
     }
 
     static func mkfile(_ path: SendPath, _ inode: UInt64) -> SendCommand {
@@ -59,7 +64,7 @@ import Testing
         let commands = [
             Self.subvol(), Self.mkdir("o258-9-0", 258), Self.rename("o258-9-0", "dir"),
             Self.mkfile("o257-9-0", 257), Self.updateExtent("o257-9-0"),
-            Self.rename("o257-9-0", "a"), Self.rename("a", "b"), Self.rename("b", "dir/c"),
+            Self.rename("o257-9-0", "a"), Self.rename("a", "b"), Self.rename("b", "dir/c")
         ]
         let (tracker, handles) = try Self.run(commands, handlesAt: [(4, "o257-9-0"), (6, "a"), (8, "dir/c")])
         for handle in handles {
@@ -75,7 +80,7 @@ import Testing
         let commands = [
             Self.subvol(), Self.mkdir("d", 257), Self.mkdir("d/sub", 258), Self.mkfile("d/sub/f", 259),
             Self.mkdir("x", 260), Self.mkdir("x/y", 261),
-            Self.rename("d", "x/y/d2"), Self.rename("x", "z"),
+            Self.rename("d", "x/y/d2"), Self.rename("x", "z")
         ]
         let (tracker, handles) = try Self.run(commands, handlesAt: [(4, "d/sub/f"), (4, "d/sub"), (7, "x/y/d2/sub/f")])
         #expect(tracker.finalPath(of: handles[0]) == "z/y/d2/sub/f")
@@ -88,7 +93,7 @@ import Testing
     @Test func hardLinkSurvivesTheUnlinkOfItsOriginalName() throws {
         let commands = [
             Self.subvol(), Self.mkdir("d", 256 + 1), Self.mkfile("o300-9-0", 300), Self.rename("o300-9-0", "orig"),
-            Self.link("alias", to: "orig"), Self.link("d/third", to: "orig"), Self.unlink("orig"),
+            Self.link("alias", to: "orig"), Self.link("d/third", to: "orig"), Self.unlink("orig")
         ]
         let (tracker, handles) = try Self.run(commands, handlesAt: [(4, "orig")])
         #expect(tracker.finalPath(of: handles[0]) == "alias")
@@ -147,20 +152,20 @@ import Testing
         // What the kernel sent for `mv x t; mv y x; mv t y` (fixture incr-v1-nodata).
         let commands = [
             Self.snapshot(), Self.rename("y", "o260-7-0"), Self.link("y", to: "x"), Self.unlink("x"),
-            Self.rename("o260-7-0", "x"),
+            Self.rename("o260-7-0", "x")
         ]
         let (tracker, handles) = try Self.run(commands, handlesAt: [(1, "x"), (1, "y"), (3, "o260-7-0"), (3, "y")])
         #expect(tracker.finalPath(of: handles[0]) == "y")
         #expect(tracker.finalPath(of: handles[1]) == "x")
         #expect(tracker.isSameObject(handles[1], handles[2]))
         #expect(tracker.isSameObject(handles[0], handles[3]))
-        #expect(tracker.inode(of: handles[1]) == 260) // revealed by the orphan name
+        #expect(tracker.inode(of: handles[1]) == 260)  // revealed by the orphan name
         #expect(tracker.origin(of: handles[0]) == .preExisting(originalPath: "x"))
     }
 
     @Test func directorySwapMovesBothSubtrees() throws {
         let commands = [
-            Self.snapshot(), Self.rename("swapB", "o270-7-0"), Self.rename("swapA", "swapB"), Self.rename("o270-7-0", "swapA"),
+            Self.snapshot(), Self.rename("swapB", "o270-7-0"), Self.rename("swapA", "swapB"), Self.rename("o270-7-0", "swapA")
         ]
         let (tracker, handles) = try Self.run(commands, handlesAt: [(1, "swapA/fileA"), (1, "swapB/fileB")])
         #expect(tracker.finalPath(of: handles[0]) == "swapB/fileA")
@@ -179,8 +184,10 @@ import Testing
     }
 
     @Test func preExistingHardLinkRenamedAndOriginalUnlinked() throws {
-        let commands = [Self.snapshot(), Self.mkdir("o291-9-0", 291), Self.link("o291-9-0/hl_new", to: "hl_orig"),
-                        Self.unlink("hl_orig"), Self.rename("o291-9-0", "renamed")]
+        let commands = [
+            Self.snapshot(), Self.mkdir("o291-9-0", 291), Self.link("o291-9-0/hl_new", to: "hl_orig"),
+            Self.unlink("hl_orig"), Self.rename("o291-9-0", "renamed")
+        ]
         let (tracker, handles) = try Self.run(commands, handlesAt: [(1, "hl_orig"), (5, "renamed/hl_new")])
         #expect(tracker.finalPath(of: handles[0]) == "renamed/hl_new")
         #expect(tracker.isSameObject(handles[0], handles[1]))
@@ -189,11 +196,11 @@ import Testing
     @Test func fileReplacedByDirectory() throws {
         let commands = [
             Self.snapshot(), Self.unlink("replaced"), Self.mkdir("o293-9-0", 293), Self.rename("o293-9-0", "replaced"),
-            Self.mkfile("o294-9-0", 294), Self.rename("o294-9-0", "replaced/inner"),
+            Self.mkfile("o294-9-0", 294), Self.rename("o294-9-0", "replaced/inner")
         ]
         let (tracker, handles) = try Self.run(commands, handlesAt: [(1, "replaced"), (6, "replaced"), (6, "replaced/inner")])
         #expect(tracker.finalPath(of: handles[0]) == nil)
-        #expect(tracker.fate(of: handles[0]) == .unresolved(inode: nil)) // it may have had another name in the parent
+        #expect(tracker.fate(of: handles[0]) == .unresolved(inode: nil))  // it may have had another name in the parent
         #expect(!tracker.isSameObject(handles[0], handles[1]))
         #expect(tracker.kind(of: handles[1]) == .directory)
         #expect(tracker.finalPath(of: handles[2]) == "replaced/inner")
@@ -203,7 +210,7 @@ import Testing
         let commands = [
             Self.snapshot(), Self.rename("dirgone", "o273-7-0"), Self.rename("o273-7-0/inner", "o274-7-0"),
             Self.rmdir("o273-7-0"), Self.unlink("o274-7-0/g"), Self.rmdir("o274-7-0"),
-            Self.mkfile("o295-9-0", 295), Self.rename("o295-9-0", "dirgone"),
+            Self.mkfile("o295-9-0", 295), Self.rename("o295-9-0", "dirgone")
         ]
         let (tracker, handles) = try Self.run(commands, handlesAt: [(1, "dirgone"), (1, "dirgone/inner/g"), (8, "dirgone")])
         #expect(tracker.fate(of: handles[0]) == .deleted)
@@ -216,7 +223,7 @@ import Testing
     @Test func twoNamesOfOnePreExistingInodeMergeWhenOrphanNamesReveal() throws {
         let commands = [
             Self.snapshot(), Self.rename("h1", "o300-5-0"), Self.rename("h2", "o300-5-1"),
-            Self.rename("o300-5-0", "final"), Self.unlink("o300-5-1"),
+            Self.rename("o300-5-0", "final"), Self.unlink("o300-5-1")
         ]
         let (tracker, handles) = try Self.run(commands, handlesAt: [(1, "h1"), (1, "h2")])
         #expect(tracker.isSameObject(handles[0], handles[1]))
@@ -238,7 +245,7 @@ import Testing
         // The kernel can delete inode 259 and create a new 259 (another generation).
         let commands = [
             Self.snapshot(), Self.rename("f", "o259-7-0"), Self.unlink("o259-7-0"),
-            Self.mkfile("o259-9-0", 259), Self.rename("o259-9-0", "f"),
+            Self.mkfile("o259-9-0", 259), Self.rename("o259-9-0", "f")
         ]
         let (tracker, handles) = try Self.run(commands, handlesAt: [(1, "f"), (5, "f")])
         #expect(!tracker.isSameObject(handles[0], handles[1]))

@@ -1,5 +1,6 @@
-@testable import DuetSend
 import Testing
+
+@testable import DuetSend
 
 /// Commands packed into a `CommandList` come back equal, in order.
 @Suite struct CommandListTests {
@@ -7,9 +8,13 @@ import Testing
         SendCommand(.mkfile, [.path(.path, "o257-7-0"), .u64(.ino, 257)]),
         SendCommand(.rename, [.path(.path, "o257-7-0"), .path(.pathTo, SendPath(bytes: [0x66, 0xFF, 0x00 + 1]))]),
         SendCommand(.end),
-        SendCommand(.setXattr, [.path(.path, "a"), SendAttribute(.xattrName, Array("user.x".utf8)),
-                                SendAttribute(.xattrData, [UInt8](repeating: 7, count: 70_000))]),
-        SendCommand(.utimes, [.path(.path, "a"), .timespec(.atime, SendTimespec(seconds: -5, nanoseconds: 9))]),
+        SendCommand(
+            .setXattr,
+            [
+                .path(.path, "a"), SendAttribute(.xattrName, Array("user.x".utf8)),
+                SendAttribute(.xattrData, [UInt8](repeating: 7, count: 70_000))
+            ]),
+        SendCommand(.utimes, [.path(.path, "a"), .timespec(.atime, SendTimespec(seconds: -5, nanoseconds: 9))])
     ]
 
     @Test func packedCommandsComeBackEqualInOrder() {
@@ -28,8 +33,12 @@ import Testing
     /// More than the spool's 256 KiB write buffer and 1 MiB read window: records straddle both.
     @Test func aListLargerThanTheSpoolBuffersReadsBackWhole() {
         let commands = (0..<30_000).map { index in
-            SendCommand(.rename, [.path(.path, SendPath("o\(index)-7-0")),
-                                  .path(.pathTo, SendPath(String(repeating: "d/", count: index % 40) + "f\(index)"))])
+            SendCommand(
+                .rename,
+                [
+                    .path(.path, SendPath("o\(index)-7-0")),
+                    .path(.pathTo, SendPath(String(repeating: "d/", count: index % 40) + "f\(index)"))
+                ])
         }
         let list = CommandList(commands)
         #expect(list.count == commands.count)
@@ -48,8 +57,9 @@ import Testing
 
     @Test func dataRangesComeBackEqualInOrder() {
         let ranges = (0..<40_000).map { index in
-            StreamPlan.DataRange(path: SendPath(String(repeating: "dir/", count: index % 30) + "f\(index)"),
-                                 offset: UInt64(index) << 12, length: UInt64(index % 7 + 1) << 12)
+            StreamPlan.DataRange(
+                path: SendPath(String(repeating: "dir/", count: index % 30) + "f\(index)"),
+                offset: UInt64(index) << 12, length: UInt64(index % 7 + 1) << 12)
         }
         let list = DataRangeList(ranges)
         #expect(list.count == ranges.count)

@@ -1,8 +1,9 @@
-@testable import DuetSend
 import DuetFS
 import Foundation
 import Glibc
 import Testing
+
+@testable import DuetSend
 
 /// The codec against real kernel streams (see `scripts/fixtures/make-send-fixtures`).
 @Suite struct KernelStreamTests {
@@ -103,7 +104,7 @@ import Testing
         var reader = SendStreamReader(source: ByteBufferSource(bytes))
         for _ in 0..<5 { _ = try reader.next() }
         let offset = Int(reader.offset)
-        bytes[offset + 4] = 30 // command number, with a crc that no longer matters
+        bytes[offset + 4] = 30  // command number, with a crc that no longer matters
         bytes[offset + 5] = 0
         var patched = SendStreamReader(source: ByteBufferSource(bytes))
         for _ in 0..<5 { _ = try patched.next() }

@@ -1,7 +1,8 @@
-@testable import DuetSend
 import DuetFS
 import Glibc
 import Testing
+
+@testable import DuetSend
 
 /// The codec on hand-built commands: encodings, limits and every error with its offset.
 @Suite struct StreamCodecTests {
@@ -13,7 +14,7 @@ import Testing
         SendCommand(.write, [.path(.path, "a"), .u64(.fileOffset, 4096), .data(Array(repeating: 0xAB, count: 5000))]),
         SendCommand(.utimes, [.path(.path, "a"), .timespec(.atime, SendTimespec(seconds: -1, nanoseconds: 999_999_999))]),
         SendCommand(.updateExtent, [.path(.path, "a"), .u64(.fileOffset, 0), .u64(.size, 8192)]),
-        SendCommand(.end),
+        SendCommand(.end)
     ]
 
     static func encodeStream(_ commands: [SendCommand], version: SendStreamVersion) throws -> [UInt8] {
@@ -113,11 +114,12 @@ import Testing
     }
 
     @Test func writeDataWithALongPathNeverExceedsTheV1Limit() throws {
-        let path = SendPath(components: Array(repeating: Array(repeating: UInt8(ascii: "n"), count: 255), count: 16)) // 4 KiB
+        let path = SendPath(components: Array(repeating: Array(repeating: UInt8(ascii: "n"), count: 255), count: 16))  // 4 KiB
         var writer = SendStreamWriter(sink: ByteBufferSink(), version: .v1)
         try writer.writeHeader()
         try writer.writeData(path: path, fileOffset: 0, data: Array(repeating: 3, count: 200_000))
-        var reader = SendStreamReader(source: ByteBufferSource(writer.sink.bytes + (try SendCommandCodec.encode(SendCommand(.end), version: .v1))))
+        var reader = SendStreamReader(
+            source: ByteBufferSource(writer.sink.bytes + (try SendCommandCodec.encode(SendCommand(.end), version: .v1))))
         while let command = try reader.next() {
             #expect(reader.commandSize <= 65_535)
             if command.type == .write { #expect(try command.data().count <= 48 * 1024) }
@@ -156,7 +158,7 @@ import Testing
     @Test func badChecksumIsReportedWithOffset() throws {
         var bytes = try Self.encodeStream(Self.sampleCommands, version: .v2)
         let second = 17 + (try SendCommandCodec.encode(Self.sampleCommands[0], version: .v2)).count
-        bytes[second + 10 + 4] ^= 0x01 // flip a payload bit of the second command
+        bytes[second + 10 + 4] ^= 0x01  // flip a payload bit of the second command
         var reader = SendStreamReader(source: ByteBufferSource(bytes))
         _ = try reader.next()
         do {
@@ -187,7 +189,7 @@ import Testing
             } catch {
                 switch error {
                 case .truncated(let offset, _): #expect(offset <= UInt64(cut))
-                case .badMagic: #expect(cut < 13) // a strict prefix of the magic is still no stream
+                case .badMagic: #expect(cut < 13)  // a strict prefix of the magic is still no stream
                 default: Issue.record("cut at \(cut): unexpected \(error)")
                 }
             }
@@ -222,10 +224,12 @@ import Testing
     }
 
     @Test func typedAccessors() throws {
-        let command = SendCommand(.utimes, [
-            .path(.path, "d/f"), .timespec(.mtime, SendTimespec(seconds: 1_600_000_000, nanoseconds: 5)),
-            .u32(.compression, 3), .uuid(.uuid, SendUUID(bytes: Array(repeating: 0xEE, count: 16))!),
-        ])
+        let command = SendCommand(
+            .utimes,
+            [
+                .path(.path, "d/f"), .timespec(.mtime, SendTimespec(seconds: 1_600_000_000, nanoseconds: 5)),
+                .u32(.compression, 3), .uuid(.uuid, SendUUID(bytes: Array(repeating: 0xEE, count: 16))!)
+            ])
         #expect(try command.path() == "d/f")
         #expect(try command.timespec(.mtime) == SendTimespec(seconds: 1_600_000_000, nanoseconds: 5))
         #expect(try command.u32(.compression) == 3)

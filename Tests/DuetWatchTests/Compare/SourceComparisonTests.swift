@@ -1,6 +1,7 @@
 import DuetFS
-@testable import DuetWatch
 import Testing
+
+@testable import DuetWatch
 
 /// `duet debug compare-sources`: what counts as the workload's pages, and when two sources agree.
 @Suite struct SourceComparisonTests {
@@ -24,7 +25,7 @@ import Testing
             CacheEvent(kind: .removed, device: 1, root: 5, inode: 257, firstPage: 0, pageCount: 2),
             CacheEvent(kind: .dirtied, device: 1, root: 5, inode: 257, firstPage: 0, pageCount: 1),
             CacheEvent(kind: .added, device: 1, root: 5, inode: 300, firstPage: 0, pageCount: 8),
-            CacheEvent(kind: .added, device: 1, root: 1, inode: CacheEvent.btreeInode, firstPage: 0, pageCount: 16),
+            CacheEvent(kind: .added, device: 1, root: 1, inode: CacheEvent.btreeInode, firstPage: 0, pageCount: 16)
         ])
         tally.ingest([CacheEvent(kind: .added, device: 1, root: 256, inode: 257, firstPage: 0, pageCount: 1)])
         let counts = tally.current
@@ -45,22 +46,25 @@ import Testing
     func bothShort() {
         let report = Self.compare(Self.counts(added: 900, removed: 900), Self.counts(added: 900, removed: 900))
         #expect(!report.agree)
-        #expect(report.problems == [
-            "the kernel source counted 900 added pages of the 1000 the workload read",
-            "the eBPF source counted 900 added pages of the 1000 the workload read",
-        ])
+        #expect(
+            report.problems == [
+                "the kernel source counted 900 added pages of the 1000 the workload read",
+                "the eBPF source counted 900 added pages of the 1000 the workload read"
+            ])
     }
 
     @Test("a source with nothing, differing counts, and different files are each a problem")
     func problems() {
         let report = Self.compare(Self.counts(added: 1000, removed: 0), Self.counts(added: 1000, removed: 500, files: ["5:257", "5:258"]))
-        #expect(report.problems == [
-            "a source counted no additions or no removals: the workload proved nothing",
-            "removed pages differ by 100.000%",
-            #"the sources saw different (root:inode) files: only kernel [], only eBPF ["5:258"]"#,
-        ])
-        let wrongRoot = Self.compare(Self.counts(added: 1000, removed: 1000, files: ["unexpected 256:257"]),
-                                     Self.counts(added: 1000, removed: 1000, files: ["unexpected 256:257"]))
+        #expect(
+            report.problems == [
+                "a source counted no additions or no removals: the workload proved nothing",
+                "removed pages differ by 100.000%",
+                #"the sources saw different (root:inode) files: only kernel [], only eBPF ["5:258"]"#
+            ])
+        let wrongRoot = Self.compare(
+            Self.counts(added: 1000, removed: 1000, files: ["unexpected 256:257"]),
+            Self.counts(added: 1000, removed: 1000, files: ["unexpected 256:257"]))
         #expect(wrongRoot.problems == ["events with a root id that does not hold the file: unexpected 256:257"])
     }
 }

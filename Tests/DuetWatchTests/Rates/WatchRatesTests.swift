@@ -31,8 +31,9 @@ struct WatchRatesTests {
         creditor.pageEvents = pages
         creditor.bytesCredited = credited
         creditor.events = delivered
-        return WatchReport(mountPath: "/srv", uuid: "f", source: "bpf", pid: 1, updatedAt: Date(), eventsPerSecond: 0, pageEventsPerSecond: 0,
-                           eventsDelivered: delivered, eventsLost: lost, creditor: creditor, flushFailures: 0)
+        return WatchReport(
+            mountPath: "/srv", uuid: "f", source: "bpf", pid: 1, updatedAt: Date(), eventsPerSecond: 0, pageEventsPerSecond: 0,
+            eventsDelivered: delivered, eventsLost: lost, creditor: creditor, flushFailures: 0)
     }
 
     @Test("The watcher's periodic line: once per --log-interval, and none for a quiet window")
@@ -44,21 +45,29 @@ struct WatchRatesTests {
         // The window is over: rates over its whole length, page events apart.
         let closed = window.summary(for: Self.report(delivered: 3600, pages: 36000, credited: 1 << 20), at: start + 3600, interval: 3600)
         let summary = try #require(closed)
-        #expect(summary == WatchLogSummary(seconds: 3600, events: 3600, pageEvents: 36000, lost: 0, creditedBytes: 1 << 20, totalCreditedBytes: 1 << 20))
+        #expect(
+            summary
+                == WatchLogSummary(
+                    seconds: 3600, events: 3600, pageEvents: 36000, lost: 0, creditedBytes: 1 << 20, totalCreditedBytes: 1 << 20))
         #expect(summary.eventsPerSecond == 1 && summary.pageEventsPerSecond == 10)
         // A quiet hour: nothing.
         #expect(window.summary(for: Self.report(delivered: 3600, pages: 36000, credited: 1 << 20), at: start + 7200, interval: 3600) == nil)
         // Events lost count as something happening.
-        #expect(window.summary(for: Self.report(delivered: 3600, pages: 36000, credited: 1 << 20, lost: 2), at: start + 10800, interval: 3600)?.lost == 2)
+        #expect(
+            window.summary(for: Self.report(delivered: 3600, pages: 36000, credited: 1 << 20, lost: 2), at: start + 10800, interval: 3600)?
+                .lost == 2)
     }
 
     @Test("a window all but over (ticks are not exact) counts as over; credit alone is something happening")
     func almostOver() {
         let start = Date(timeIntervalSince1970: 1_000_000)
         var window = WatchLogWindow(start: start)
-        #expect(window.summary(for: Self.report(delivered: 0, pages: 0, credited: 4096), at: start + 3565, interval: 3600)?.creditedBytes == 4096)
+        #expect(
+            window.summary(for: Self.report(delivered: 0, pages: 0, credited: 4096), at: start + 3565, interval: 3600)?.creditedBytes
+                == 4096)
         #expect(window.start == start + 3565, "the next window starts now")
-        #expect(window.summary(for: Self.report(delivered: 0, pages: 0, credited: 8192), at: start + 3565 + 3500, interval: 3600) == nil,
-                "under 99 % of the interval")
+        #expect(
+            window.summary(for: Self.report(delivered: 0, pages: 0, credited: 8192), at: start + 3565 + 3500, interval: 3600) == nil,
+            "under 99 % of the interval")
     }
 }

@@ -24,7 +24,9 @@ struct SourceFallbackTests {
     }
 
     /// Runs the fallback over `candidates` where the sources in `failing` throw.
-    static func fallback(_ candidates: [WatchSourceChoice], failing: Set<WatchSourceChoice>) -> (started: WatchSourceChoice?, tried: [WatchSourceChoice], warnings: [String], failed: Bool) {
+    static func fallback(_ candidates: [WatchSourceChoice], failing: Set<WatchSourceChoice>) -> (
+        started: WatchSourceChoice?, tried: [WatchSourceChoice], warnings: [String], failed: Bool
+    ) {
         var tried: [WatchSourceChoice] = []
         var warnings: [String] = []
         do {
@@ -51,8 +53,11 @@ struct SourceFallbackTests {
 
         result = Self.fallback(all, failing: [.kernel, .bpf])
         #expect(result.started == .cachestat && result.tried == all)
-        #expect(result.warnings == ["/srv: the kernel source did not start (refused); trying bpf",
-                                    "/srv: the bpf source did not start (refused); trying cachestat"])
+        #expect(
+            result.warnings == [
+                "/srv: the kernel source did not start (refused); trying bpf",
+                "/srv: the bpf source did not start (refused); trying cachestat"
+            ])
 
         result = Self.fallback(all, failing: [.bpf])
         #expect(result.started == .kernel && result.tried == [.kernel] && result.warnings.isEmpty, "a later failure is never reached")

@@ -8,11 +8,12 @@ struct StatusFiguresTests {
     @Test("cached pages become bytes per subvolume, by id, with the top level and unknown ones named")
     func cachedPerSubvolume() {
         let list = CachedSubvolume.list(pages: [257: 3, Subvolumes.topLevelID: 2, 300: 1], names: [257: "home"])
-        #expect(list == [
-            CachedSubvolume(id: Subvolumes.topLevelID, path: "<top level>", cachedBytes: 2 * pageSize),
-            CachedSubvolume(id: 257, path: "home", cachedBytes: 3 * pageSize),
-            CachedSubvolume(id: 300, path: "?", cachedBytes: pageSize),
-        ])
+        #expect(
+            list == [
+                CachedSubvolume(id: Subvolumes.topLevelID, path: "<top level>", cachedBytes: 2 * pageSize),
+                CachedSubvolume(id: 257, path: "home", cachedBytes: 3 * pageSize),
+                CachedSubvolume(id: 300, path: "?", cachedBytes: pageSize)
+            ])
         #expect(CachedSubvolume.list(pages: [:], names: [:]).isEmpty)
     }
 
@@ -21,7 +22,7 @@ struct StatusFiguresTests {
         let now: UInt64 = 100 * 86400
         // Bytes verified at: 10 minutes, 2 hours, 3 days, 10 days and 60 days ago.
         let credits: [(time: UInt64, bytes: UInt64)] = [
-            (now - 600, 1), (now - 7200, 10), (now - 3 * 86400, 100), (now - 10 * 86400, 1000), (now - 60 * 86400, 10000),
+            (now - 600, 1), (now - 7200, 10), (now - 3 * 86400, 100), (now - 10 * 86400, 1000), (now - 60 * 86400, 10000)
         ]
         let coverage = LedgerCoverage.byAge(now: now) { since in credits.filter { $0.time >= since }.reduce(0) { $0 + $1.bytes } }
         #expect(coverage.map(\.age) == ["within 1 hour", "within 1 day", "within 7 days", "within 30 days", "older"])

@@ -10,8 +10,9 @@ struct WatcherStateTests {
     static func report(pid: Int32 = 42, updatedAt: Date = WatcherStateTests.now.addingTimeInterval(-4)) -> WatchReport {
         var creditor = CreditorStatistics()
         creditor.bytesCredited = 8192
-        return WatchReport(mountPath: "/srv", uuid: "u", source: "ebpf", pid: pid, updatedAt: updatedAt, eventsPerSecond: 12.5,
-                           pageEventsPerSecond: 50, eventsDelivered: 100, eventsLost: 1, creditor: creditor, flushFailures: 0)
+        return WatchReport(
+            mountPath: "/srv", uuid: "u", source: "ebpf", pid: pid, updatedAt: updatedAt, eventsPerSecond: 12.5,
+            pageEventsPerSecond: 50, eventsDelivered: 100, eventsLost: 1, creditor: creditor, flushFailures: 0)
     }
 
     static func encoded(_ report: WatchReport) throws -> Data {
@@ -56,7 +57,11 @@ struct WatcherStateTests {
         var asked = false
         let missing = WatchStatusFile(directory: "/nonexistent/duet-test").watcher(now: Self.now)
         #expect(!missing.running && missing.report == nil && missing.identity == nil)
-        let garbage = WatcherState(WatchStatusFile.decode(Data("not json".utf8)), now: Self.now, isWatcher: { _ in asked = true; return true })
+        let garbage = WatcherState(
+            WatchStatusFile.decode(Data("not json".utf8)), now: Self.now,
+            isWatcher: { _ in
+                asked = true; return true
+            })
         #expect(!garbage.running && garbage.identity == nil && !asked)
     }
 
@@ -72,7 +77,9 @@ struct WatcherStateTests {
 
     @Test("write then read gives the report back; remove leaves no file")
     func roundTrip() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("duet-watch-status-\(getpid())-\(UInt32.random(in: 0 ... .max))").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "duet-watch-status-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+        ).path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let file = WatchStatusFile(directory: directory)

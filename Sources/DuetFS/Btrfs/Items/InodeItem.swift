@@ -98,12 +98,13 @@ public struct DirItem: Hashable, Sendable {
         while at < r.count {
             let dataLength = Int(try r.u16(at + 25))
             let nameLength = Int(try r.u16(at + 27))
-            items.append(DirItem(
-                location: try BtrfsKey(disk: r, at: at),
-                transid: try r.u64(at + 17),
-                fileType: try r.u8(at + 29),
-                name: try r.string(at + 30, nameLength),
-                data: try r.slice(at + 30 + nameLength, dataLength)))
+            items.append(
+                DirItem(
+                    location: try BtrfsKey(disk: r, at: at),
+                    transid: try r.u64(at + 17),
+                    fileType: try r.u8(at + 29),
+                    name: try r.string(at + 30, nameLength),
+                    data: try r.slice(at + 30 + nameLength, dataLength)))
             at += 30 + nameLength + dataLength
         }
         return items

@@ -66,8 +66,11 @@ import Testing
             #expect(entry.transid == dumped.value("transid"))
             #expect(UInt64(entry.data.count) == dumped.value("data_len"))
             #expect(dumped.text.contains("name: \(entry.name)"))
-            #expect(dumped.text.contains("location key (") && ItemFixture.objectID(
-                String(dumped.lines[0].split(separator: "(")[1].split(separator: " ")[0])) == entry.location.objectID)
+            #expect(
+                dumped.text.contains("location key (")
+                    && ItemFixture.objectID(
+                        String(dumped.lines[0].split(separator: "(")[1].split(separator: " ")[0])) == entry.location.objectID
+            )
         }
         let xattr = try #require(try pairs(5, ItemType.xattrItem).first)
         let decoded = try DirItem.decode(bytes: xattr.0.data)[0]
@@ -220,7 +223,10 @@ import Testing
         let (raw, _) = try #require(try pairs(3, ItemType.chunkItem).first)
         #expect(throws: DuetError.self) { try ChunkItem(logical: raw.key.offset, bytes: Array(raw.data.prefix(60))) }
         #expect(throws: DuetError.self) { try InodeItem(bytes: [UInt8](repeating: 0, count: 100)) }
-        #expect(throws: DuetError.self) { try FileExtentItem(key: BtrfsKey(257, 108, 0), bytes: [UInt8](repeating: 0, count: 30).enumerated().map { $0.offset == 20 ? 1 : 0 }) }
+        #expect(throws: DuetError.self) {
+            try FileExtentItem(
+                key: BtrfsKey(257, 108, 0), bytes: [UInt8](repeating: 0, count: 30).enumerated().map { $0.offset == 20 ? 1 : 0 })
+        }
         #expect(throws: DuetError.self) { try CsumItem(key: BtrfsKey(0, 128, 0), bytes: [1, 2, 3], checksumSize: 4) }
     }
 }

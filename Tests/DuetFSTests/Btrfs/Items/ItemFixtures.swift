@@ -50,7 +50,9 @@ struct ItemFixture {
         var header: (String, String, String, Int)?
         var lines: [String] = []
         func finish() {
-            if let (objectID, type, offset, size) = header { dumped.append(Dumped(objectID: objectID, typeName: type, offset: offset, size: size, lines: lines)) }
+            if let (objectID, type, offset, size) = header {
+                dumped.append(Dumped(objectID: objectID, typeName: type, offset: offset, size: size, lines: lines))
+            }
             header = nil
             lines = []
         }
@@ -77,7 +79,7 @@ struct ItemFixture {
             "ROOT_TREE": 1, "EXTENT_TREE": 2, "CHUNK_TREE": 3, "DEV_TREE": 4, "FS_TREE": 5, "ROOT_TREE_DIR": 6,
             "CSUM_TREE": 7, "QUOTA_TREE": 8, "UUID_TREE": 9, "FREE_SPACE_TREE": 10, "BLOCK_GROUP_TREE": 11,
             "DEV_ITEMS": 1, "FIRST_CHUNK_TREE": 256, "DEV_STATS": 0,
-            "DATA_RELOC_TREE": UInt64(bitPattern: -9), "EXTENT_CSUM": UInt64(bitPattern: -10),
+            "DATA_RELOC_TREE": UInt64(bitPattern: -9), "EXTENT_CSUM": UInt64(bitPattern: -10)
         ]
         return UInt64(word) ?? names[word]
     }
