@@ -98,6 +98,8 @@ extension MetadataStream {
         } catch {
             result = .failure(error)
         }
+        // Drained so the kernel's send can finish writing and the thread be joined; a read error
+        // ends the drain, and the send's own failure (or the consumer's) is what is reported.
         var rest = [UInt8](repeating: 0, count: 1 << 16)
         let pipe = FileDescriptor(rawValue: readEnd)
         while let count = try? rest.withUnsafeMutableBytes({ try pipe.readSome(into: $0) }), count > 0 {}

@@ -129,11 +129,12 @@ public final class SendOutput: Sendable {
                 }
                 state = .committed
                 // The rename itself must survive a crash, or the old file (or none) comes back.
-                let directory = open(URL(fileURLWithPath: target).deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                if directory >= 0 {
-                    let synced = fsync(directory) == 0
+                let parent = URL(fileURLWithPath: target).deletingLastPathComponent().path
+                // A directory we may not open for reading leaves the rename as it is, unsynced.
+                if let directory = try? FileDescriptor.open(parent, .readOnly, options: .directory) {
+                    let synced = fsync(directory.rawValue) == 0
                     let code = errno
-                    close(directory)
+                    directory.closeIgnoringErrors()
                     if !synced { throw DuetError.system("fsync", "the directory of \(target)", errno: code) }
                 }
             }

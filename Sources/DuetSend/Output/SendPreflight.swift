@@ -88,10 +88,6 @@ public enum SendPreflight {
 
     // MARK: helpers
 
-    /// `O_NOATIME`: btrfs send opens with it, which is why a user who does not own the path gets
-    /// EPERM there: the same refusal, with the same message, as btrfs send gives without root.
-    static let noAccessTime: Int32 = FileDescriptor.OpenOptions.noAccessTime.rawValue
-
     static func resolve(_ path: String) -> String? {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
@@ -103,9 +99,13 @@ public enum SendPreflight {
     /// The mount point of the mount holding `path` (the longest mount point it is inside, the
     /// later one of equal length, as btrfs-progs' `find_mount_root` reads `/proc/self/mounts`).
     static func mountRoot(of path: String, failure: (Int32) -> String, notBtrfs: String) throws(SendRefusal) -> String {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC | noAccessTime)
-        guard descriptor >= 0 else { throw SendRefusal(failure(errno)) }
-        close(descriptor)
+        // O_NOATIME as btrfs send opens: a user who does not own the path gets its EPERM, the
+        // same refusal with the same message as btrfs send gives without root.
+        do {
+            try FileDescriptor.open(path, .readOnly, options: .noAccessTime).closeIgnoringErrors()
+        } catch {
+            throw SendRefusal(failure(error.rawValue))
+        }
         // Refused as EIO with the path named: the table's own error adds nothing to act on.
         guard let table = try? MountTable.current() else { throw SendRefusal(failure(EIO)) }
         var best: MountTable.Entry?
@@ -123,11 +123,15 @@ public enum SendPreflight {
 
     /// btrfs-progs' `is_subvol_ro`, with its two messages.
     static func isReadOnly(_ path: String) throws(SendRefusal) -> Bool {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC | noAccessTime)
-        guard descriptor >= 0 else { throw SendRefusal("cannot open \(path): \(reason(errno))") }
-        defer { close(descriptor) }
+        let descriptor: FileDescriptor
         do {
-            return try Subvolumes.isReadOnly(descriptor: descriptor)
+            descriptor = try FileDescriptor.open(path, .readOnly, options: .noAccessTime)
+        } catch {
+            throw SendRefusal("cannot open \(path): \(reason(error.rawValue))")
+        }
+        defer { descriptor.closeIgnoringErrors() }
+        do {
+            return try Subvolumes.isReadOnly(descriptor: descriptor.rawValue)
         } catch {
             throw SendRefusal("failed to get flags for subvolume \(path): \(reason((error as? DuetError)?.errno ?? EINVAL))")
         }

@@ -146,9 +146,10 @@ final class CommandSpool: @unchecked Sendable {
 
     init() {
         let directory = getenv("TMPDIR").map { String(cString: $0) } ?? "/var/tmp"
-        // O_TMPFILE (Glibc does not export it): __O_TMPFILE | O_DIRECTORY.
-        let temporaryFile: Int32 = 0o20000000 | O_DIRECTORY
-        descriptor = open(directory, temporaryFile | O_RDWR | O_CLOEXEC, 0o600)
+        // O_TMPFILE (neither Glibc nor swift-system exports it): __O_TMPFILE | O_DIRECTORY.
+        let temporaryFile = FileDescriptor.OpenOptions(rawValue: 0o20000000).union(.directory)
+        // Where no unnamed file can be made (a read-only or odd TMPDIR), the list stays in memory.
+        descriptor = (try? FileDescriptor.open(directory, .readWrite, options: temporaryFile, permissions: .ownerReadWrite))?.rawValue ?? -1
         spilling = descriptor >= 0
     }
 
