@@ -29,12 +29,8 @@ enum ScrubReporter {
         }
         table.add("Read from devices", ByteCount.human(counters.deviceBytesRead))
         if let deferred = record.deferredSeconds { table.add("Waited for idle devices", Self.duration(deferred)) }
-        let full = counters.deviceBytesRead + counters.skippedVerified
-        let saved = full > 0 ? Double(counters.skippedVerified) / Double(full) * 100 : 0
-        table.add("I/O saved vs a full scrub", String(format: "%.1f%%", saved))
-        if record.elapsedSeconds > 0 {
-            table.add("Rate", ByteCount.human(UInt64(Double(counters.deviceBytesRead) / record.elapsedSeconds)) + "/s")
-        }
+        table.add("I/O saved vs a full scrub", String(format: "%.1f%%", ScrubProgress.ioSavedPercent(counters)))
+        if let rate = ScrubProgress.readRate(record) { table.add("Rate", ByteCount.human(rate) + "/s") }
         table.add("Error summary", errorSummary(record))
         var lines = [table.render()]
         for gap in record.coverageGaps ?? [] { lines.append("  not covered: " + gap.summary) }
@@ -123,8 +119,8 @@ struct ScrubResult: Encodable {
         var container = encoder.container(keyedBy: Extra.self)
         try container.encodeIfPresent(ScrubProgress.percentDone(record), forKey: .percentDone)
         try container.encodeIfPresent(ScrubProgress.remainingSeconds(record), forKey: .remainingSeconds)
-        try container.encode(max(0, now.timeIntervalSince(record.updatedAt)), forKey: .ageSeconds)
-        try container.encodeIfPresent(record.lastSuccessAt.map { max(0, now.timeIntervalSince($0)) }, forKey: .lastSuccessAgeSeconds)
+        try container.encode(ScrubProgress.age(of: record.updatedAt, at: now), forKey: .ageSeconds)
+        try container.encodeIfPresent(record.lastSuccessAt.map { ScrubProgress.age(of: $0, at: now) }, forKey: .lastSuccessAgeSeconds)
     }
 }
 

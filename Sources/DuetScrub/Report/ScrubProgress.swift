@@ -29,4 +29,22 @@ public enum ScrubProgress {
         let share = percent / 100
         return elapsed / share * (1 - share)
     }
+
+    /// Skipped bytes (verified by foreground reads) as a share of what a full scrub would have
+    /// read so far, 0 to 100: "I/O saved vs a full scrub".
+    public static func ioSavedPercent(_ counters: ScrubCounters) -> Double {
+        let full = counters.deviceBytesRead + counters.skippedVerified
+        return full > 0 ? Double(counters.skippedVerified) / Double(full) * 100 : 0
+    }
+
+    /// Bytes read from the devices per second of the scrub's own time; nil before any time.
+    public static func readRate(_ record: ScrubRecord) -> UInt64? {
+        guard record.elapsedSeconds > 0 else { return nil }
+        return UInt64(Double(record.counters.deviceBytesRead) / record.elapsedSeconds)
+    }
+
+    /// Seconds since `date` at `now`, never negative (a clock set back reads as 0).
+    public static func age(of date: Date, at now: Date) -> Double {
+        max(0, now.timeIntervalSince(date))
+    }
 }

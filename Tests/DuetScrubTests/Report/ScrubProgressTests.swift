@@ -23,6 +23,22 @@ import Testing
         #expect(ScrubProgress.percentDone(counters, of: 0) == nil && ScrubProgress.remainingSeconds(counters, of: 0, elapsed: 40) == nil)
     }
 
+    @Test("I/O saved is skipped of read plus skipped; the rate needs time; an age is never negative")
+    func savedRateAndAge() throws {
+        var record = try ScrubOutcomeTests.record(.finished)
+        record.counters.deviceBytesRead = 300
+        record.counters.skippedVerified = 100
+        #expect(ScrubProgress.ioSavedPercent(record.counters) == 25)
+        #expect(ScrubProgress.ioSavedPercent(ScrubCounters()) == 0, "nothing read or skipped: nothing saved")
+        record.elapsedSeconds = 3
+        #expect(ScrubProgress.readRate(record) == 100)
+        record.elapsedSeconds = 0
+        #expect(ScrubProgress.readRate(record) == nil)
+        let now = Date(timeIntervalSince1970: 1000)
+        #expect(ScrubProgress.age(of: Date(timeIntervalSince1970: 990), at: now) == 10)
+        #expect(ScrubProgress.age(of: Date(timeIntervalSince1970: 1010), at: now) == 0, "a clock set back")
+    }
+
     @Test("a record left running with no scrub holding the lock shows as interrupted")
     func staleRunningRecord() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("duet-scrub-status-\(UUID().uuidString)").path
