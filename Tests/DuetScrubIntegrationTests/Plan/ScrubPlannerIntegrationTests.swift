@@ -9,8 +9,7 @@ import Testing
 struct ScrubPlannerIntegrationTests {
     /// The generation in the primary superblock: the last one committed to disk.
     static func superblockGeneration(_ device: String) throws -> UInt64 {
-        let block = try BlockDevice.read(device, offset: 64 << 10, length: 4096)
-        return block.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 72, as: UInt64.self).littleEndian }
+        try Superblock(bytes: BlockDevice.read(device, offset: Superblock.copyOffsets[0], length: Superblock.size)).generation
     }
 
     @Test("commitGeneration commits the running transaction and names a generation on disk")
